@@ -1,0 +1,251 @@
+"""Organisations (tenants, named by their Cloud ID), their users, and their options.
+
+Functions here read and write inside the caller's unit of work; they never
+commit. Passwords are hashed with Argon2id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mailfiler.connectors.builtin.tables import ActivityTypeSetup, Organisation, User, now
+from mailfiler.core.options import (
+    EDITIONS,
+    ActivityField,
+    ActivityType,
+    Options,
+    validate,
+)
+from mailfiler.core.plan import Filer
+from mailfiler.errors import BadRequest, Conflict, UnknownOrganisation, UnknownUser
+
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An organisation as the rest of mailfiler sees it."""
+
+    id: int
+    cloud_id: str
+    name: str
+    background_account: str
+    options: Options
+
+
+# -- organisations ----------------------------------------------------------------
+
+
+def create_organisation(
+    session: Session,
+    cloud_id: str,
+    name: str,
+    background_account: str,
+    edition: str = "enterprise",
+) -> Tenant:
+    cloud_id = cloud_id.strip()
+    if not cloud_id or not cloud_id.replace("-", "").replace("_", "").isalnum():
+        raise BadRequest("a Cloud ID is letters, digits, '-' and '_'")
+    if edition not in EDITIONS:
+        raise BadRequest(f"edition must be one of {', '.join(EDITIONS)}")
+    if not background_account.strip():
+        raise BadRequest("an organisation needs a background account (typically MANAGER)")
+    if session.scalar(select(Organisation).where(Organisation.cloud_id_key == cloud_id.lower())):
+        raise Conflict(f"an organisation with Cloud ID {cloud_id} exists already")
+    row = Organisation(
+        cloud_id=cloud_id,
+        cloud_id_key=cloud_id.lower(),
+        name=name.strip() or cloud_id,
+        background_account=background_account.strip(),
+        edition=edition,
+        options={},
+    )
+    session.add(row)
+    session.flush()
+    _write_activity_types(session, row.id, Options())
+    return tenant(session, cloud_id)
+
+
+def tenant(session: Session, cloud_id: str) -> Tenant:
+    row = session.scalar(
+        select(Organisation).where(Organisation.cloud_id_key == cloud_id.strip().lower())
+    )
+    if row is None:
+        raise UnknownOrganisation(f"no organisation has the Cloud ID {cloud_id}")
+    return Tenant(
+        id=row.id,
+        cloud_id=row.cloud_id,
+        name=row.name,
+        background_account=row.background_account,
+        options=_options(session, row),
+    )
+
+
+def _options(session: Session, row: Organisation) -> Options:
+    types = session.scalars(
+        select(ActivityTypeSetup)
+        .where(ActivityTypeSetup.organisation_id == row.id)
+        .order_by(ActivityTypeSetup.position)
+    ).all()
+    stored = dict(row.options or {})
+    default = next((t.code for t in types if t.is_default), types[0].code if types else "")
+    return replace(
+        Options.from_json(stored) if stored else Options(),
+        edition=row.edition,  # type: ignore[arg-type]
+        activity_types=tuple(_activity_type(t) for t in types),
+        default_activity_type=default,
+    )
+
+
+def _activity_type(row: ActivityTypeSetup) -> ActivityType:
+    setup: dict[str, Any] = dict(row.setup or {})
+    return ActivityType(
+        code=row.code,
+        name=row.name,
+        fields=tuple(ActivityField(f["name"], f["label"]) for f in setup.get("fields", [])),
+        defaults=dict(setup.get("defaults", {})),
+        mapping=dict(setup.get("mapping", {})),
+        roles=tuple(setup.get("roles", [])),
+    )
+
+
+def set_options(session: Session, cloud_id: str, options: Options) -> Tenant:
+    """Replace an organisation's options (validated first: nothing is half-changed)."""
+    validate(options)
+    row = session.scalar(
+        select(Organisation).where(Organisation.cloud_id_key == cloud_id.strip().lower())
+    )
+    if row is None:
+        raise UnknownOrganisation(f"no organisation has the Cloud ID {cloud_id}")
+    stored = options.to_json()
+    for column_backed in ("edition", "activity_types", "default_activity_type"):
+        stored.pop(column_backed)
+    row.options = stored
+    row.edition = options.edition
+    _write_activity_types(session, row.id, options)
+    session.flush()
+    return tenant(session, cloud_id)
+
+
+def _write_activity_types(session: Session, organisation_id: int, options: Options) -> None:
+    session.execute(
+        delete(ActivityTypeSetup).where(ActivityTypeSetup.organisation_id == organisation_id)
+    )
+    for position, activity_type in enumerate(options.activity_types):
+        session.add(
+            ActivityTypeSetup(
+                organisation_id=organisation_id,
+                code=activity_type.code,
+                name=activity_type.name,
+                position=position,
+                is_default=activity_type.code.lower() == options.default_activity_type.lower(),
+                setup={
+                    "fields": [{"name": f.name, "label": f.label} for f in activity_type.fields],
+                    "defaults": dict(activity_type.defaults),
+                    "mapping": dict(activity_type.mapping),
+                    "roles": list(activity_type.roles),
+                },
+            )
+        )
+    session.flush()
+
+
+# -- users ----------------------------------------------------------------------------
+
+
+def add_user(
+    session: Session,
+    organisation: Tenant,
+    username: str,
+    email: str = "",
+    roles: Iterable[str] = (),
+    password: str | None = None,
+) -> User:
+    username = username.strip()
+    if not username:
+        raise BadRequest("a user needs a user name")
+    if _find_user(session, organisation.id, username) is not None:
+        raise Conflict(f"user {username} exists already in {organisation.cloud_id}")
+    if password is not None and len(password) < 8:
+        raise BadRequest("a password needs at least 8 characters")
+    row = User(
+        organisation_id=organisation.id,
+        username=username,
+        username_key=username.lower(),
+        email=email.strip(),
+        roles=_clean_roles(roles),
+        password_hash=_hasher.hash(password) if password is not None else None,
+        disabled=False,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _clean_roles(roles: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(r.strip() for r in roles if r.strip()))
+
+
+def _find_user(session: Session, organisation_id: int, username: str) -> User | None:
+    return session.scalar(
+        select(User).where(
+            User.organisation_id == organisation_id,
+            User.username_key == username.strip().lower(),
+        )
+    )
+
+
+def user(session: Session, organisation: Tenant, username: str) -> User:
+    row = _find_user(session, organisation.id, username)
+    if row is None:
+        raise UnknownUser(f"no user {username} in {organisation.cloud_id}")
+    return row
+
+
+def users(session: Session, organisation: Tenant) -> list[User]:
+    return list(
+        session.scalars(
+            select(User).where(User.organisation_id == organisation.id).order_by(User.username_key)
+        )
+    )
+
+
+def filer(row: User) -> Filer:
+    """The user as the filing rules see them."""
+    return Filer(
+        username=row.username,
+        roles=frozenset(row.roles or ()),
+        addresses=(row.email,) if row.email else (),
+    )
+
+
+def check_password(row: User, password: str) -> bool:
+    if not row.password_hash:
+        return False
+    try:
+        return _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def set_password(row: User, password: str) -> None:
+    if len(password) < 8:
+        raise BadRequest("a password needs at least 8 characters")
+    row.password_hash = _hasher.hash(password)
+    row.credentials_changed_at = now()
+
+
+def set_disabled(row: User, disabled: bool) -> None:
+    row.disabled = disabled
+    row.credentials_changed_at = now()
+
+
+def set_roles(row: User, roles: Iterable[str]) -> None:
+    row.roles = _clean_roles(roles)

@@ -1,0 +1,574 @@
+"""The mailfiler command line.
+
+Exit codes: 0 every message was read (unmatched contacts are a result, not a
+failure); 1 at least one message or input row could not be read (the others
+were still done); 2 a usage error (bad option, unknown organisation or user);
+3 the system failed (database unreachable): nothing was half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from mailfiler import accounts
+from mailfiler.config import get_settings
+from mailfiler.connectors.builtin.connector import BuiltinCRM, ContactRow
+from mailfiler.core.addresses import address_key
+from mailfiler.core.options import Options
+from mailfiler.core.people import LINES, Line
+from mailfiler.core.plan import KINDS, Choices, Kind, SavePlan
+from mailfiler.errors import (
+    BadRequest,
+    Conflict,
+    InvalidMessage,
+    MailfilerError,
+    NotFound,
+    Refused,
+    SystemFault,
+)
+from mailfiler.report import message_report, record_report
+from mailfiler.service import Service
+from mailfiler.sources import Source, find, messages
+
+app = typer.Typer(
+    help="File email into a CRM: one Interaction or Activity per contact on From, To and Cc.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="The users of an organisation.", no_args_is_help=True)
+contacts_app = typer.Typer(help="The contacts of the built-in CRM.", no_args_is_help=True)
+options_app = typer.Typer(help="An organisation's options.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(contacts_app, name="contacts")
+app.add_typer(options_app, name="options")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+CloudId = Annotated[str, typer.Option("--cloud-id", help="The organisation's Cloud ID.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@dataclass
+class Globals:
+    database: str | None = None
+    blobs: str | None = None
+
+
+_globals = Globals()
+
+
+@app.callback()
+def main_options(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="MAILFILER_DB",
+            help="Database URL (sqlite:///file.db or postgresql+psycopg://…) or a SQLite file. "
+            "Default: ./mailfiler.db",
+        ),
+    ] = None,
+    blobs: Annotated[
+        str | None,
+        typer.Option(
+            "--blobs",
+            envvar="MAILFILER_BLOBS",
+            help="Folder for attachment contents. Default: beside the SQLite file.",
+        ),
+    ] = None,
+) -> None:
+    _globals.database = db
+    _globals.blobs = blobs
+
+
+def _service() -> Service:
+    service = Service(get_settings(_globals.database, _globals.blobs))
+    service.migrate()
+    return service
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """One place where mailfiler's errors become a sentence and an exit code."""
+    try:
+        yield
+    except (NotFound, BadRequest, Conflict, Refused) as error:
+        _fail(str(error), 2)
+    except InvalidMessage as error:
+        _fail(str(error), 1)
+    except SystemFault as error:
+        _fail(str(error), 3)
+    except MailfilerError as error:
+        _fail(str(error), 3)
+
+
+# -- organisations and users --------------------------------------------------------------
+
+
+@app.command()
+def init(
+    cloud_id: CloudId,
+    name: Annotated[str, typer.Option(help="The organisation's name.")],
+    background_account: Annotated[
+        str, typer.Option(help="The account every record is written as (typically MANAGER).")
+    ] = "MANAGER",
+    edition: Annotated[str, typer.Option(help="enterprise or professional.")] = "enterprise",
+) -> None:
+    """Create an organisation (and the database, on first use)."""
+    with _errors():
+        service = _service()
+        with service.unit() as session:
+            tenant = accounts.create_organisation(
+                session, cloud_id, name, background_account, edition
+            )
+        where = service.settings.database_url
+        out.print(f"Created organisation {tenant.cloud_id} ({tenant.name}) in {where}")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="The user name they sign in with.")],
+    cloud_id: CloudId,
+    email: Annotated[str, typer.Option(help="Their own address (marks them on To/Cc).")] = "",
+    roles: Annotated[str, typer.Option(help="Comma-separated roles, e.g. Staff,SysAdmin.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read their password from standard input.")
+    ] = False,
+) -> None:
+    """Add a user to an organisation."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with _errors():
+        service = _service()
+        with service.unit() as session:
+            tenant = accounts.tenant(session, cloud_id)
+            row = accounts.add_user(session, tenant, username, email, roles.split(","), password)
+            roles_text = ", ".join(row.roles) or "none"
+            out.print(f"Added user {row.username} to {tenant.cloud_id} with roles {roles_text}")
+
+
+@users_app.command("list")
+def users_list(cloud_id: CloudId, as_json: JsonFlag = False) -> None:
+    """List an organisation's users."""
+    with _errors():
+        service = _service()
+        with service.unit() as session:
+            rows = accounts.users(session, accounts.tenant(session, cloud_id))
+            listed: list[dict[str, Any]] = [
+                {"username": u.username, "email": u.email, "roles": u.roles, "disabled": u.disabled}
+                for u in rows
+            ]
+    if as_json:
+        out.print_json(data=listed)
+        return
+    table = Table("user", "email", "roles", "disabled")
+    for u in listed:
+        table.add_row(
+            u["username"], u["email"], ", ".join(u["roles"]), "yes" if u["disabled"] else ""
+        )
+    out.print(table)
+
+
+# -- contacts -----------------------------------------------------------------------------------
+
+
+@contacts_app.command("import")
+def contacts_import(
+    csv_file: Annotated[
+        Path, typer.Argument(help="CSV with columns id,full_name,emails,organization.")
+    ],
+    cloud_id: CloudId,
+) -> None:
+    """Add or update contacts from a CSV file (emails separated by ';'). All rows or none."""
+    try:
+        text = csv_file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(f"{csv_file} cannot be read: {error}", 1)
+    rows, problems = _contact_rows(text)
+    if problems:
+        for problem in problems:
+            err.print(f"[red]error:[/red] {problem}", markup=True)
+        _fail(f"nothing was imported: {len(problems)} row(s) need fixing", 1)
+    with _errors():
+        service = _service()
+        with service.unit() as session:
+            tenant = accounts.tenant(session, cloud_id)
+            try:
+                added, updated = BuiltinCRM(session, tenant.id, service.blobs).upsert_contacts(rows)
+            except BadRequest as error:
+                _fail(f"nothing was imported: {error}", 1)
+    out.print(
+        f"Imported {len(rows)} contact(s) into {tenant.cloud_id}: {added} added, {updated} updated"
+    )
+
+
+def _contact_rows(text: str) -> tuple[list[ContactRow], list[str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    needed = {"id", "full_name", "emails"}
+    columns = {c.strip().lower() for c in reader.fieldnames or []}
+    if not needed <= columns:
+        has = ", ".join(sorted(columns)) or "none"
+        return [], [f"the CSV needs the columns id, full_name, emails, organization; it has {has}"]
+    rows: list[ContactRow] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(reader, start=2):
+        row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        emails = tuple(e.strip() for e in row.get("emails", "").split(";") if e.strip())
+        contact = ContactRow(
+            row.get("id", ""), row.get("full_name", ""), emails, row.get("organization", "")
+        )
+        if not contact.contact_id:
+            problems.append(f"line {number}: no id")
+        elif contact.contact_id in seen:
+            problems.append(f"line {number}: id {contact.contact_id} appears twice")
+        elif not contact.full_name:
+            problems.append(f"line {number}: no full_name")
+        else:
+            bad = [e for e in emails if "@" not in e or " " in e]
+            if bad:
+                problems.append(f"line {number}: not an email address: {', '.join(bad)}")
+        seen.add(contact.contact_id)
+        rows.append(contact)
+    return rows, problems
+
+
+# -- filing ---------------------------------------------------------------------------------------
+
+KindOption = Annotated[str, typer.Option("--as", help="interaction or activity.")]
+EmlOption = Annotated[
+    bool, typer.Option("--eml", help="Save the whole message as one .eml attachment instead.")
+]
+SkipOption = Annotated[
+    list[str] | None,
+    typer.Option("--skip-attachment", help="Leave out the attachment with this (original) name."),
+]
+OnlyOption = Annotated[
+    str | None, typer.Option("--only", help="Keep only these lines, e.g. from,to (the filter).")
+]
+PickOption = Annotated[
+    list[str] | None,
+    typer.Option("--pick", help="ADDRESS=CONTACT_ID: choose one contact for a shared address."),
+]
+FieldOption = Annotated[
+    list[str] | None, typer.Option("--field", help="NAME=VALUE: set an Activity field.")
+]
+TypeOption = Annotated[
+    str | None,
+    typer.Option("--activity-type", help="The activity type (default: the organisation's)."),
+]
+UserOption = Annotated[str, typer.Option("--user", help="The user filing it.")]
+
+
+def _choices(
+    kind: str,
+    eml: bool,
+    skip: list[str] | None,
+    only: str | None,
+    picks: list[str] | None,
+    fields: list[str] | None,
+    activity_type: str | None,
+) -> Choices:
+    if kind not in KINDS:
+        _fail(f"--as must be interaction or activity, not {kind!r}", 2)
+    lines: frozenset[Line] | None = None
+    if only is not None:
+        wanted = {part.strip().lower() for part in only.split(",") if part.strip()}
+        unknown = wanted - set(LINES)
+        if unknown:
+            _fail(f"--only takes from, to, cc, bcc; not {', '.join(sorted(unknown))}", 2)
+        lines = frozenset(line for line in LINES if line in wanted)
+    return Choices(
+        kind=_kind(kind),
+        lines=lines,
+        picks={address_key(k): v for k, v in _pairs(picks, "--pick").items()},
+        eml=eml,
+        skip_attachments=frozenset(skip or ()),
+        activity_type=activity_type,
+        fields=_pairs(fields, "--field"),
+    )
+
+
+def _kind(kind: str) -> Kind:
+    return "activity" if kind == "activity" else "interaction"
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values or ():
+        name, sep, rest = value.partition("=")
+        if not sep or not name.strip():
+            _fail(f"{option} takes NAME=VALUE, not {value!r}", 2)
+        pairs[name.strip()] = rest
+    return pairs
+
+
+@app.command()
+def inspect(
+    message: Annotated[Path, typer.Argument(help="An .eml, .msg or mbox file.")],
+    cloud_id: CloudId,
+    user: UserOption,
+    kind: KindOption = "interaction",
+    eml: EmlOption = False,
+    skip_attachment: SkipOption = None,
+    only: OnlyOption = None,
+    pick: PickOption = None,
+    field: FieldOption = None,
+    activity_type: TypeOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show what filing would save, and why. Writes nothing."""
+    choices = _choices(kind, eml, skip_attachment, only, pick, field, activity_type)
+    code = _process([str(message)], cloud_id, user, choices, as_json, save=False)
+    raise typer.Exit(code)
+
+
+@app.command("file")
+def file_messages(
+    paths: Annotated[list[str], typer.Argument(help=".eml/.msg/mbox files, maildirs or folders.")],
+    cloud_id: CloudId,
+    user: UserOption,
+    kind: KindOption = "interaction",
+    eml: EmlOption = False,
+    skip_attachment: SkipOption = None,
+    only: OnlyOption = None,
+    pick: PickOption = None,
+    field: FieldOption = None,
+    activity_type: TypeOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """File messages: one Interaction or Activity per matched contact."""
+    choices = _choices(kind, eml, skip_attachment, only, pick, field, activity_type)
+    code = _process(paths, cloud_id, user, choices, as_json, save=True)
+    raise typer.Exit(code)
+
+
+def _process(
+    paths: list[str], cloud_id: str, user: str, choices: Choices, as_json: bool, save: bool
+) -> int:
+    found = find(paths)
+    if found.missing:
+        _fail(f"no such file or folder: {', '.join(found.missing)}", 2)
+    with _errors():
+        service = _service()
+        # Unknown organisation, user or activity type: say so once, before any work.
+        service.run(cloud_id, user, lambda c: _check_activity_type(c.tenant.options, choices))
+    reports: list[dict[str, Any]] = []
+    failed = 0
+    with _progress(len(found.files)) as advance:
+        for path in found.files:
+            for source in messages(path):
+                report = _one(service, source, cloud_id, user, choices, save)
+                failed += report["error"] is not None
+                if as_json:
+                    out.print(json.dumps(report, ensure_ascii=False), markup=False, highlight=False)
+                reports.append(report)
+            advance()
+    if found.skipped:
+        names = ", ".join(str(p) for p in found.skipped[:5])
+        more = f" and {len(found.skipped) - 5} more" if len(found.skipped) > 5 else ""
+        err.print(f"skipped {len(found.skipped)} file(s) that are not email: {names}{more}")
+    if not as_json:
+        if len(reports) == 1:
+            _show_one(reports[0])
+        else:
+            _show_summary(reports)
+    return 1 if failed else 0
+
+
+def _check_activity_type(options: Options, choices: Choices) -> None:
+    if choices.kind == "activity":
+        options.activity_type(choices.activity_type)
+
+
+def _one(
+    service: Service, source: Source, cloud_id: str, user: str, choices: Choices, save: bool
+) -> dict[str, Any]:
+    if source.data is None:
+        return message_report(source.label, None, None, source.error)
+    try:
+        message = service.read(source.data)
+    except InvalidMessage as error:
+        return message_report(source.label, None, None, str(error))
+    with _errors():
+        act = service.file if save else service.inspect
+        outcome: SavePlan = act(cloud_id, user, message, choices)
+    return message_report(source.label, message, outcome)
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    if total < 2 or not err.is_terminal:
+        yield lambda: None
+        return
+    with Progress(
+        TextColumn("filing"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    ) as progress:
+        task = progress.add_task("filing", total=total)
+        yield lambda: progress.advance(task)
+
+
+_STYLE = {
+    "saved": "green", "would_save": "green", "duplicate": "yellow", "no_contact": "dim",
+    "ambiguous": "magenta", "excluded": "dim", "not_permitted": "red", "over_limit": "red",
+    "empty": "dim", "in_eml": "dim",
+}  # fmt: skip
+
+
+def _show_one(report: dict[str, Any]) -> None:
+    if report["error"]:
+        out.print(f"[red]{report['source']}: cannot be read:[/red] {report['error']}")
+        return
+    out.print(f"[bold]{report['subject'] or '(no subject)'}[/bold]  {report['message_id'] or ''}")
+    table = Table("line", "address", "status", "contact", "reason", title="contacts")
+    for r in report["results"]:
+        who = f"{r['address']}" + (" (you)" if r["self"] else "")
+        style = _STYLE.get(r["status"], "")
+        contact = r["contact_id"] or ", ".join(r["contact_ids"])
+        if r["record_id"]:
+            contact += f" → record {r['record_id']}"
+        table.add_row(r["role"], who, f"[{style}]{r['status']}[/{style}]", contact, r["reason"])
+    out.print(table)
+    files = list(report["attachments"]) + ([report["eml"]] if report["eml"] else [])
+    if files:
+        ftable = Table("file", "saved as", "size", "status", "reason", title="attachments")
+        for f in files:
+            style = _STYLE.get(f["status"], "")
+            ftable.add_row(
+                f["name"],
+                f["saved_as"] or "",
+                str(f["size"]),
+                f"[{style}]{f['status']}[/{style}]",
+                f["reason"],
+            )
+        out.print(ftable)
+    for note in report["notes"]:
+        out.print(f"[dim]note: {note}[/dim]")
+
+
+def _show_summary(reports: list[dict[str, Any]]) -> None:
+    table = Table("message", "subject", "saved", "duplicate", "not saved", "problem")
+    totals = {"saved": 0, "duplicate": 0, "other": 0, "errors": 0}
+    for report in reports:
+        statuses = [r["status"] for r in report["results"]]
+        saved = sum(s in ("saved", "would_save") for s in statuses)
+        duplicate = statuses.count("duplicate")
+        other = len(statuses) - saved - duplicate
+        totals["saved"] += saved
+        totals["duplicate"] += duplicate
+        totals["other"] += other
+        totals["errors"] += report["error"] is not None
+        table.add_row(
+            report["source"],
+            (report["subject"] or "")[:50],
+            str(saved),
+            str(duplicate),
+            str(other),
+            report["error"] or "",
+        )
+    out.print(table)
+    out.print(
+        f"{len(reports)} message(s): {totals['saved']} saved, {totals['duplicate']} already saved, "
+        f"{totals['other']} not saved, {totals['errors']} could not be read"
+    )
+
+
+# -- checking what is stored ------------------------------------------------------------------
+
+
+@app.command()
+def records(
+    cloud_id: CloudId,
+    contact: Annotated[str | None, typer.Option("--contact", help="One contact's records.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List what is stored (newest first)."""
+    with _errors():
+        service = _service()
+        found = service.run(cloud_id, None, lambda c: c.crm.records(contact))
+    listed = [record_report(r) for r in found]
+    if as_json:
+        out.print(json.dumps(listed, ensure_ascii=False, indent=2), markup=False, highlight=False)
+        return
+    table = Table("kind", "id", "contact", "subject", "files", "created by", "saved by", "saved at")
+    for r in listed:
+        table.add_row(
+            r["kind"],
+            r["id"],
+            r["contact_id"],
+            r["subject"][:50],
+            str(len(r["attachments"])),
+            r["created_by"],
+            r["saved_by"],
+            r["saved_at"][:19],
+        )
+    out.print(table)
+
+
+# -- options ------------------------------------------------------------------------------------
+
+
+@options_app.command("show")
+def options_show(cloud_id: CloudId) -> None:
+    """Print the organisation's options as JSON."""
+    with _errors():
+        service = _service()
+        options = service.run(cloud_id, None, lambda c: c.tenant.options)
+    out.print(json.dumps(options.to_json(), indent=2), markup=False, highlight=False)
+
+
+@options_app.command("set")
+def options_set(
+    cloud_id: CloudId,
+    values: Annotated[
+        list[str], typer.Argument(help="NAME=JSON, e.g. allow_duplicates=true max_total_emails=10")
+    ],
+) -> None:
+    """Change options (each value is JSON; plain words are taken as text)."""
+    changes: dict[str, Any] = {}
+    for name, value in _pairs(values, "option").items():
+        try:
+            changes[name] = json.loads(value)
+        except json.JSONDecodeError:
+            changes[name] = value
+    with _errors():
+        service = _service()
+        with service.unit() as session:
+            tenant = accounts.tenant(session, cloud_id)
+            merged = {**tenant.options.to_json(), **changes}
+            updated = accounts.set_options(session, cloud_id, Options.from_json(merged))
+    out.print(json.dumps(updated.options.to_json(), indent=2), markup=False, highlight=False)
+
+
+@app.command()
+def demo() -> None:
+    """Create a demo organisation with contacts, file the demo messages, print what was saved."""
+    from mailfiler.demo import run_demo
+
+    with _errors():
+        run_demo(_service(), out)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""The built-in CRM: SQLAlchemy tables in SQLite (the default) or PostgreSQL."""

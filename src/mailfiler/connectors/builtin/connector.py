@@ -1,0 +1,413 @@
+"""The built-in CRM as a connector: contacts and records in mailfiler's own database."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailfiler.connectors.base import Capabilities, StoredFile, StoredRecord
+from mailfiler.connectors.builtin.blobs import BlobStore, sha256_of
+from mailfiler.connectors.builtin.tables import (
+    Activity,
+    Blob,
+    Contact,
+    ContactEmail,
+    Interaction,
+    StoredAttachment,
+    as_utc,
+    now,
+)
+from mailfiler.core import match
+from mailfiler.core.addresses import address_key, looks_like_address
+from mailfiler.core.plan import Kind, PlannedFile, PlannedRecord, SavePlan
+from mailfiler.errors import BadRequest, Conflict, NotFound
+
+_RECORD_TABLES: dict[Kind, type[Interaction] | type[Activity]] = {
+    "interaction": Interaction,
+    "activity": Activity,
+}
+
+
+class SaveRace(Conflict):
+    """Another save wrote the same message to the same contact first; try the save again."""
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    """A contact as the CSV import gives it."""
+
+    contact_id: str
+    full_name: str
+    emails: tuple[str, ...]
+    organization: str = ""
+
+
+class BuiltinCRM:
+    capabilities = Capabilities()
+
+    def __init__(self, session: Session, organisation_id: int, blobs: BlobStore) -> None:
+        self.session = session
+        self.organisation_id = organisation_id
+        self.blobs = blobs
+
+    # -- contacts -----------------------------------------------------------
+
+    def contacts_by_address(self, keys: Collection[str]) -> Mapping[str, Sequence[match.Contact]]:
+        if not keys:
+            return {}
+        rows = self.session.execute(
+            select(ContactEmail.address_key, Contact)
+            .join(Contact, Contact.id == ContactEmail.contact_pk)
+            .where(
+                ContactEmail.organisation_id == self.organisation_id,
+                ContactEmail.address_key.in_(sorted(keys)),
+            )
+            .order_by(Contact.contact_id)
+        ).all()
+        found: dict[str, list[match.Contact]] = defaultdict(list)
+        for key, contact in rows:
+            found[key].append(_contact(contact))
+        return found
+
+    def search(self, query: str, limit: int = 20) -> list[match.Contact]:
+        text = query.strip().lower()
+        if not text:
+            return []
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        by_address = select(ContactEmail.contact_pk).where(
+            ContactEmail.organisation_id == self.organisation_id,
+            ContactEmail.address_key.like(pattern, escape="\\"),
+        )
+        rows = self.session.scalars(
+            self._contacts()
+            .where(
+                or_(
+                    Contact.full_name_key.like(pattern, escape="\\"),
+                    Contact.contact_id == query.strip(),
+                    Contact.id.in_(by_address),
+                )
+            )
+            .order_by(Contact.full_name_key, Contact.contact_id)
+            .limit(limit)
+        ).all()
+        return self._with_emails(rows)
+
+    def contact(self, contact_id: str) -> match.Contact:
+        row = self._row(contact_id)
+        return self._with_emails([row])[0]
+
+    def create_contact(
+        self,
+        full_name: str,
+        emails: Sequence[str],
+        organization: str = "",
+        contact_id: str | None = None,
+    ) -> match.Contact:
+        new_id = contact_id or self._next_contact_id()
+        if self.session.scalar(self._contacts().where(Contact.contact_id == new_id)):
+            raise Conflict(f"a contact with ID {new_id} exists already")
+        self.upsert_contacts([ContactRow(new_id, full_name, tuple(emails), organization)])
+        return self.contact(new_id)
+
+    def upsert_contacts(self, rows: Iterable[ContactRow]) -> tuple[int, int]:
+        """Add or update contacts by ID (their addresses replaced); returns (added, updated)."""
+        added = updated = 0
+        for row in rows:
+            _check_contact(row)
+            contact = self.session.scalar(
+                self._contacts().where(Contact.contact_id == row.contact_id)
+            )
+            if contact is None:
+                contact = Contact(organisation_id=self.organisation_id, contact_id=row.contact_id)
+                self.session.add(contact)
+                added += 1
+            else:
+                updated += 1
+                for old in self.session.scalars(
+                    select(ContactEmail).where(ContactEmail.contact_pk == contact.id)
+                ):
+                    self.session.delete(old)
+            contact.full_name = row.full_name.strip()
+            contact.full_name_key = row.full_name.strip().lower()
+            contact.organization = row.organization.strip()
+            contact.updated_at = now()
+            self.session.flush()
+            keys: set[str] = set()
+            for position, address in enumerate(row.emails):
+                key = address_key(address)
+                if key in keys:
+                    continue
+                keys.add(key)
+                self.session.add(
+                    ContactEmail(
+                        contact_pk=contact.id,
+                        organisation_id=self.organisation_id,
+                        address=address.strip(),
+                        address_key=key,
+                        position=position,
+                    )
+                )
+            self.session.flush()
+        return added, updated
+
+    def _next_contact_id(self) -> str:
+        numbers = self.session.scalars(self._contacts().with_only_columns(Contact.contact_id)).all()
+        highest = max((int(n) for n in numbers if n.isdigit()), default=1000)
+        return str(highest + 1)
+
+    def _contacts(self) -> Select[Contact]:
+        return select(Contact).where(Contact.organisation_id == self.organisation_id)
+
+    def _row(self, contact_id: str) -> Contact:
+        row = self.session.scalar(self._contacts().where(Contact.contact_id == contact_id))
+        if row is None:
+            raise NotFound(f"no contact {contact_id} in this organisation")
+        return row
+
+    def _with_emails(self, rows: Sequence[Contact]) -> list[match.Contact]:
+        emails: dict[int, list[str]] = defaultdict(list)
+        for pk, address in self.session.execute(
+            select(ContactEmail.contact_pk, ContactEmail.address)
+            .where(ContactEmail.contact_pk.in_([r.id for r in rows]))
+            .order_by(ContactEmail.position)
+        ):
+            emails[pk].append(address)
+        return [_contact(r, tuple(emails[r.id])) for r in rows]
+
+    # -- records --------------------------------------------------------------
+
+    def already_filed(
+        self, kind: Kind, message_key: str, contact_ids: Collection[str]
+    ) -> dict[str, str]:
+        if not contact_ids:
+            return {}
+        table = _RECORD_TABLES[kind]
+        rows = self.session.execute(
+            select(Contact.contact_id, func.min(table.id))
+            .join(Contact, Contact.id == table.contact_pk)
+            .where(
+                table.organisation_id == self.organisation_id,
+                table.message_key == message_key,
+                Contact.contact_id.in_(sorted(contact_ids)),
+            )
+            .group_by(Contact.contact_id)
+        ).all()
+        return {contact_id: str(record_id) for contact_id, record_id in rows}
+
+    def apply(self, plan: SavePlan) -> dict[str, str]:
+        if not plan.records:
+            return {}
+        pks = dict(
+            self.session.execute(
+                select(Contact.contact_id, Contact.id).where(
+                    Contact.organisation_id == self.organisation_id,
+                    Contact.contact_id.in_([r.contact_id for r in plan.records]),
+                )
+            ).all()
+        )
+        digests = self._store_files(plan.records[0].files)
+        ids: dict[str, str] = {}
+        try:
+            for record in plan.records:
+                if record.contact_id not in pks:
+                    raise NotFound(f"contact {record.contact_id} was removed during the save")
+                row = self._record_row(record, pks[record.contact_id])
+                self.session.add(row)
+                self.session.flush()
+                for position, (file, digest) in enumerate(zip(record.files, digests, strict=True)):
+                    self.session.add(
+                        StoredAttachment(
+                            organisation_id=self.organisation_id,
+                            interaction_id=row.id if record.kind == "interaction" else None,
+                            activity_id=row.id if record.kind == "activity" else None,
+                            position=position,
+                            filename=file.filename,
+                            content_type=file.content_type,
+                            size=file.size,
+                            sha256=digest,
+                            content_id=file.content_id,
+                        )
+                    )
+                ids[record.contact_id] = str(row.id)
+            self.session.flush()
+        except IntegrityError as error:
+            raise SaveRace("another save filed this message at the same moment") from error
+        return ids
+
+    def _record_row(self, record: PlannedRecord, contact_pk: int) -> Interaction | Activity:
+        table = _RECORD_TABLES[record.kind]
+        copies = self.session.scalar(
+            select(func.max(table.copy)).where(
+                table.organisation_id == self.organisation_id,
+                table.contact_pk == contact_pk,
+                table.message_key == record.message_key,
+            )
+        )
+        common: dict[str, Any] = {
+            "organisation_id": self.organisation_id,
+            "contact_pk": contact_pk,
+            "subject": record.subject,
+            "body": record.body,
+            "message_key": record.message_key,
+            "message_id": record.message_id,
+            "copy": 0 if copies is None else copies + 1,
+            "created_by": record.created_by,
+            "saved_by": record.saved_by,
+        }
+        if record.kind == "interaction":
+            return Interaction(**common, to_line=record.to_line or "")
+        return Activity(
+            **common, activity_type=record.activity_type or "", fields=dict(record.fields)
+        )
+
+    def _store_files(self, files: Sequence[PlannedFile]) -> list[str]:
+        """Each content once in the blob folder and the blobs table; their SHA-256s in order."""
+        digests = []
+        for file in files:
+            digest = sha256_of(file.data)
+            self.blobs.put(file.data, digest)
+            self._insert_blob(digest, file.size)
+            digests.append(digest)
+        return digests
+
+    def _insert_blob(self, digest: str, size: int) -> None:
+        values = {"sha256": digest, "size": size, "created_at": now()}
+        if self.session.get_bind().dialect.name == "postgresql":
+            pg = postgresql.insert(Blob).values(values).on_conflict_do_nothing()
+            self.session.execute(pg)
+        else:
+            lite = sqlite.insert(Blob).values(values).on_conflict_do_nothing()
+            self.session.execute(lite)
+
+    # -- reading back ---------------------------------------------------------------
+
+    def records(
+        self,
+        contact_id: str | None = None,
+        kinds: Collection[Kind] = ("interaction", "activity"),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[StoredRecord]:
+        """Stored records, newest first; for one contact when ``contact_id`` is given."""
+        found: list[StoredRecord] = []
+        for kind in kinds:
+            table = _RECORD_TABLES[kind]
+            query = (
+                select(table, Contact.contact_id)
+                .join(Contact, Contact.id == table.contact_pk)
+                .where(table.organisation_id == self.organisation_id)
+                .order_by(table.saved_at.desc(), table.id.desc())
+            )
+            if contact_id is not None:
+                query = query.where(Contact.contact_id == contact_id)
+            if limit is not None:
+                query = query.limit(limit + offset)
+            # The table is one of two mapped classes; SQLAlchemy types the union as Base.
+            rows = cast(list[tuple[Interaction | Activity, str]], self.session.execute(query).all())
+            files = self._files(kind, [row.id for row, _ in rows])
+            found.extend(_stored(kind, row, cid, files.get(row.id, ())) for row, cid in rows)
+        found.sort(key=lambda r: (r.saved_at, int(r.id)), reverse=True)
+        end = None if limit is None else offset + limit
+        return found[offset:end]
+
+    def count_records(self, contact_id: str | None = None) -> int:
+        total = 0
+        for table in _RECORD_TABLES.values():
+            query = (
+                select(func.count())
+                .select_from(table)
+                .join(Contact, Contact.id == table.contact_pk)
+                .where(table.organisation_id == self.organisation_id)
+            )
+            if contact_id is not None:
+                query = query.where(Contact.contact_id == contact_id)
+            total += self.session.scalar(query) or 0
+        return total
+
+    def _files(self, kind: Kind, record_ids: list[int]) -> dict[int, tuple[StoredFile, ...]]:
+        if not record_ids:
+            return {}
+        column = (
+            StoredAttachment.interaction_id
+            if kind == "interaction"
+            else StoredAttachment.activity_id
+        )
+        grouped: dict[int, list[StoredFile]] = defaultdict(list)
+        for row in self.session.scalars(
+            select(StoredAttachment)
+            .where(column.in_(record_ids))
+            .order_by(StoredAttachment.position)
+        ):
+            owner = row.interaction_id if kind == "interaction" else row.activity_id
+            assert owner is not None
+            grouped[owner].append(_stored_file(row))
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    def attachment(self, attachment_id: str) -> tuple[StoredFile, bytes]:
+        """One stored file and its bytes; ``NotFound`` outside this organisation."""
+        row = None
+        if attachment_id.isdigit():
+            row = self.session.scalar(
+                select(StoredAttachment).where(
+                    StoredAttachment.id == int(attachment_id),
+                    StoredAttachment.organisation_id == self.organisation_id,
+                )
+            )
+        if row is None:
+            raise NotFound(f"no attachment {attachment_id} in this organisation")
+        return _stored_file(row), self.blobs.get(row.sha256)
+
+
+def _contact(row: Contact, emails: tuple[str, ...] = ()) -> match.Contact:
+    return match.Contact(
+        id=row.contact_id, full_name=row.full_name, organization=row.organization, emails=emails
+    )
+
+
+def _check_contact(row: ContactRow) -> None:
+    if not row.contact_id.strip():
+        raise BadRequest("a contact needs an ID")
+    if not row.full_name.strip():
+        raise BadRequest(f"contact {row.contact_id} needs a full name")
+    for address in row.emails:
+        if not looks_like_address(address):
+            raise BadRequest(f"contact {row.contact_id}: {address!r} is not an email address")
+
+
+def _stored_file(row: StoredAttachment) -> StoredFile:
+    return StoredFile(
+        id=str(row.id),
+        filename=row.filename,
+        size=row.size,
+        sha256=row.sha256,
+        content_type=row.content_type,
+        content_id=row.content_id,
+    )
+
+
+def _stored(
+    kind: Kind, row: Interaction | Activity, contact_id: str, files: tuple[StoredFile, ...]
+) -> StoredRecord:
+    return StoredRecord(
+        kind=kind,
+        id=str(row.id),
+        contact_id=contact_id,
+        subject=row.subject,
+        to_line=row.to_line if isinstance(row, Interaction) else None,
+        body=row.body,
+        activity_type=row.activity_type if isinstance(row, Activity) else None,
+        fields=dict(row.fields) if isinstance(row, Activity) else {},
+        created_by=row.created_by,
+        saved_by=row.saved_by,
+        message_id=row.message_id,
+        message_key=row.message_key,
+        saved_at=as_utc(row.saved_at),
+        attachments=files,
+    )

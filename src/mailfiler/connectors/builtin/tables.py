@@ -1,0 +1,198 @@
+"""mailfiler's own tables: organisations and their users, and the built-in CRM.
+
+The schema is created and changed only by the Alembic migrations beside this
+file; these classes describe it for queries. Every row that belongs to an
+organisation carries ``organisation_id`` so that every query can be scoped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; every one we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON,
+    }
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cloud_id: Mapped[str] = mapped_column(String(64))
+    # Cloud IDs are typed by people: "acme" and "ACME" are one organisation.
+    cloud_id_key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    background_account: Mapped[str] = mapped_column(String(100))
+    edition: Mapped[str] = mapped_column(String(20), default="enterprise")
+    # The Options screen, but for the edition and activity types (their own columns and table).
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class ActivityTypeSetup(Base):
+    """One activity type offered to an organisation's users ("Setup Activity Types")."""
+
+    __tablename__ = "activity_types"
+    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    # fields, default values, the message-token mapping and the roles, as JSON
+    setup: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("organisation_id", "username_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    username_key: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(320), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    # Tokens issued before this moment are refused (a password change or a
+    # disable cuts existing sessions off at once).
+    credentials_changed_at: Mapped[datetime] = mapped_column(default=now)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("organisation_id", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    contact_id: Mapped[str] = mapped_column(String(64))
+    full_name: Mapped[str] = mapped_column(String(200))
+    full_name_key: Mapped[str] = mapped_column(String(200))
+    organization: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class ContactEmail(Base):
+    __tablename__ = "contact_emails"
+    __table_args__ = (
+        UniqueConstraint("contact_pk", "address_key"),
+        # The lookup every save makes: which contacts hold this address?
+        Index("ix_contact_emails_lookup", "organisation_id", "address_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_pk: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    address: Mapped[str] = mapped_column(String(320))
+    address_key: Mapped[str] = mapped_column(String(320))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class _Record:
+    """What an Interaction and an Activity share: who, what message, who saved it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    message_key: Mapped[str] = mapped_column(String(500))
+    message_id: Mapped[str | None] = mapped_column(Text)
+    # 0 for the first filing of a message to a contact; 1, 2 … only when the
+    # organisation allows duplicates. Unique with the key: a race between two
+    # saves of one message cannot write it twice.
+    copy: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(100))
+    saved_by: Mapped[str] = mapped_column(String(100))
+    saved_at: Mapped[datetime] = mapped_column(default=now)
+
+    @declared_attr
+    def organisation_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("organisations.id"))
+
+    @declared_attr
+    def contact_pk(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("contacts.id"))
+
+
+class Interaction(_Record, Base):
+    __tablename__ = "interactions"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "contact_pk", "message_key", "copy"),
+        Index("ix_interactions_timeline", "organisation_id", "contact_pk", "saved_at"),
+    )
+
+    to_line: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Activity(_Record, Base):
+    __tablename__ = "activities"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "contact_pk", "message_key", "copy"),
+        Index("ix_activities_timeline", "organisation_id", "contact_pk", "saved_at"),
+    )
+
+    activity_type: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Blob(Base):
+    """One stored file content, whatever number of attachments point at it."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class StoredAttachment(Base):
+    __tablename__ = "attachments"
+    __table_args__ = (
+        CheckConstraint("(interaction_id IS NULL) <> (activity_id IS NULL)", name="one_record"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    interaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), index=True
+    )
+    activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    content_id: Mapped[str | None] = mapped_column(String(255))

@@ -1,0 +1,40 @@
+"""How two email addresses are compared.
+
+The product matches "the email address in Outlook" against the CRM; we
+compare the whole address, case-insensitively (RFC 5321 lets the local part be
+case-sensitive, but no mail system in use treats it so, and a CRM holding
+"Ann@Example.org" means the same person), with internationalised domains
+turned into their ASCII form (RFC 5890) so "ann@bücher.example" and
+"ann@xn--bcher-kva.example" are one address.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def address_key(address: str) -> str:
+    """The comparable form of an address: trimmed, lower-case, domain in ASCII."""
+    text = unicodedata.normalize("NFC", address.strip().strip("<>").strip())
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return text.lower()
+    return local.lower() + "@" + _ascii_domain(domain)
+
+
+def _ascii_domain(domain: str) -> str:
+    domain = domain.strip().rstrip(".").lower()
+    if domain.isascii():
+        return domain
+    try:
+        # The stdlib codec implements IDNA 2003 (nameprep + punycode): enough to
+        # make the Unicode and the xn-- spelling of a domain compare equal.
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return domain
+
+
+def looks_like_address(text: str) -> bool:
+    """True for something that can be an addr-spec: local@domain, no spaces."""
+    local, at, domain = text.strip().rpartition("@")
+    return bool(at and local and domain) and not any(c.isspace() for c in text.strip())

@@ -1,0 +1,402 @@
+"""What a save will write, and why each contact and each file is in or out.
+
+This is where the product page's rules live. ``plan`` only decides: it
+returns a ``SavePlan`` that can be shown to the user (``mailfiler inspect``,
+the task pane before "Save") and that a connector carries out unchanged.
+
+Each participant passes the same named steps in order; the first step that
+says no gives the status and the sentence the user sees:
+
+    line chosen? -> is it you? -> removed? -> contact found? -> one contact?
+    -> kept? -> same contact as an earlier line? -> allowed to save this kind?
+    -> under Max Total Emails? -> already filed? -> would_save
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from mailfiler.core import limits
+from mailfiler.core.body import activity_body, interaction_body
+from mailfiler.core.compose import eml_bytes, eml_filename
+from mailfiler.core.filenames import shorten, unique
+from mailfiler.core.match import Contact, Match
+from mailfiler.core.message import Address, Attachment, Message
+from mailfiler.core.options import (
+    Action,
+    ActivityType,
+    Options,
+    activity_action,
+    interaction_action,
+)
+from mailfiler.core.people import Line
+from mailfiler.errors import BadRequest
+
+Kind = Literal["interaction", "activity"]
+KINDS: tuple[Kind, ...] = ("interaction", "activity")
+
+Status = Literal[
+    "would_save", "saved", "no_contact", "ambiguous", "duplicate", "excluded",
+    "not_permitted", "over_limit",
+]  # fmt: skip
+FileStatus = Literal["would_save", "saved", "empty", "excluded", "in_eml"]
+
+_LINE_NAMES: dict[Line, str] = {"from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc"}
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the user chose on the task pane (or on the command line)."""
+
+    kind: Kind = "interaction"
+    lines: frozenset[Line] | None = None  # the From/To/Cc filter; None = every line
+    removed: frozenset[str] = frozenset()  # address keys removed with the entry's "X"
+    contact_ids: frozenset[str] | None = None  # the contacts kept; None = every match
+    picks: Mapping[str, str] = field(default_factory=dict)  # address key -> contact ID
+    eml: bool = False
+    skip_attachments: frozenset[str] = frozenset()  # original names left out
+    keep_attachments: frozenset[int] | None = None  # attachment numbers kept; None = all
+    activity_type: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Filer:
+    """The user filing the message."""
+
+    username: str
+    roles: frozenset[str] = frozenset()
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+    content_id: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
+class PlannedRecord:
+    kind: Kind
+    contact_id: str
+    subject: str
+    to_line: str | None
+    body: str
+    activity_type: str | None
+    fields: Mapping[str, str]
+    files: tuple[PlannedFile, ...]
+    message_key: str
+    message_id: str | None
+    created_by: str
+    saved_by: str
+
+
+@dataclass(frozen=True)
+class ParticipantOutcome:
+    line: Line
+    address: str
+    name: str
+    is_self: bool
+    status: Status
+    contacts: tuple[Contact, ...]
+    reason: str
+    contact_id: str | None = None  # the contact whose record this line is filed to
+    record_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    number: int  # position in the message's attachment list, from 0
+    name: str
+    saved_as: str | None
+    size: int
+    content_type: str
+    status: FileStatus
+    reason: str
+
+
+@dataclass(frozen=True)
+class SavePlan:
+    kind: Kind
+    message_key: str
+    records: tuple[PlannedRecord, ...]
+    participants: tuple[ParticipantOutcome, ...]
+    files: tuple[FileOutcome, ...]
+    eml: FileOutcome | None
+    notes: tuple[str, ...] = ()
+
+
+def plan(
+    message: Message,
+    matches: tuple[Match, ...],
+    choices: Choices,
+    options: Options,
+    filer: Filer,
+    background_account: str,
+    already_filed: Mapping[str, str] | None = None,
+) -> SavePlan:
+    """Decide everything one save would do. ``already_filed``: contact ID -> existing record ID."""
+    filed = already_filed or {}
+    activity_type = None
+    if choices.kind == "activity":
+        activity_type = options.activity_type(choices.activity_type)
+    permission = (
+        activity_action(options, filer.roles, activity_type)
+        if activity_type is not None
+        else interaction_action(options, filer.roles)
+    )
+    outcomes = _participants(matches, choices, permission, options, filed, choices.kind)
+    to_save = list(
+        dict.fromkeys(o.contact_id for o in outcomes if o.status == "would_save" and o.contact_id)
+    )
+    is_interaction = choices.kind == "interaction"
+    files, eml, planned_files = _files(message, choices, saving=bool(to_save))
+    fields = _activity_fields(activity_type, message, choices.fields) if activity_type else {}
+    body = ""
+    if to_save:
+        body = interaction_body(message) if is_interaction else activity_body(message)
+    records = tuple(
+        PlannedRecord(
+            kind=choices.kind,
+            contact_id=contact_id,
+            subject=message.subject,
+            to_line=to_line(message.to) if is_interaction else None,
+            body=body,
+            activity_type=activity_type.code if activity_type else None,
+            fields=fields,
+            files=planned_files,
+            message_key=message.key,
+            message_id=message.message_id,
+            created_by=background_account,
+            saved_by=filer.username,
+        )
+        for contact_id in to_save
+    )
+    return SavePlan(
+        kind=choices.kind,
+        message_key=message.key,
+        records=records,
+        participants=outcomes,
+        files=files,
+        eml=eml,
+        notes=message.notes,
+    )
+
+
+# -- participants ---------------------------------------------------------------
+
+
+def _participants(
+    matches: tuple[Match, ...],
+    choices: Choices,
+    permission: Action,
+    options: Options,
+    filed: Mapping[str, str],
+    kind: Kind,
+) -> tuple[ParticipantOutcome, ...]:
+    first_line: dict[str, Line] = {}
+    outcomes: list[ParticipantOutcome] = []
+    for match in matches:
+        p = match.participant
+        status, reason, contact = _decide(match, choices, first_line)
+        outcomes.append(
+            ParticipantOutcome(
+                line=p.line, address=p.address, name=p.name, is_self=p.is_self,
+                status=status, contacts=match.contacts, reason=reason,
+                contact_id=contact.id if contact else None,
+            )
+        )  # fmt: skip
+        if contact is not None and status == "would_save":
+            first_line.setdefault(contact.id, p.line)
+    chosen = [o for o in outcomes if o.status == "would_save"]
+    distinct = len({o.contact_id for o in chosen})
+    result = []
+    for outcome in outcomes:
+        if outcome.status == "would_save":
+            outcome = _allowed(outcome, permission, options, distinct, filed, kind)
+        result.append(outcome)
+    return tuple(result)
+
+
+def _decide(
+    match: Match, choices: Choices, first_line: dict[str, Line]
+) -> tuple[Status, str, Contact | None]:
+    p = match.participant
+    line_name = _LINE_NAMES[p.line]
+    if choices.lines is not None and p.line not in choices.lines:
+        return "excluded", f"the {line_name} line is filtered out", None
+    if p.is_self and p.line in ("from", "bcc"):
+        return (
+            "excluded",
+            "this is you: you are filed only when listed explicitly on To or Cc",
+            None,
+        )
+    if p.key in choices.removed:
+        return "excluded", "removed from this save", None
+    if not match.contacts:
+        return "no_contact", match.reason, None
+    contact = match.contacts[0]
+    if len(match.contacts) > 1:
+        picked = choices.picks.get(p.key)
+        chosen = next((c for c in match.contacts if c.id == picked), None)
+        if chosen is None:
+            reason = match.reason
+            if picked:
+                reason = f"the picked contact {picked} does not hold this address; " + reason
+            return "ambiguous", reason, None
+        contact = chosen
+    if choices.contact_ids is not None and contact.id not in choices.contact_ids:
+        return "excluded", f"{contact.full_name} ({contact.id}) was not kept for this save", None
+    if contact.id in first_line:
+        earlier = _LINE_NAMES[first_line[contact.id]]
+        reason = f"{contact.full_name} ({contact.id}) is also on the {earlier} line"
+        return "would_save", reason + ": one record per save", contact
+    how = "picked" if len(match.contacts) > 1 else "matched by email address"
+    return "would_save", f"{contact.full_name} ({contact.id}), {how}", contact
+
+
+def _allowed(
+    outcome: ParticipantOutcome,
+    permission: Action,
+    options: Options,
+    distinct: int,
+    filed: Mapping[str, str],
+    kind: Kind,
+) -> ParticipantOutcome:
+    if permission.state != "allowed":
+        return replace(outcome, status="not_permitted", reason=permission.reason)
+    if distinct > options.max_total_emails:
+        return replace(
+            outcome,
+            status="over_limit",
+            reason=(
+                f"this save would file to {distinct} contacts; your organisation allows at most "
+                f"{options.max_total_emails} per save (Max Total Emails): nothing was saved"
+            ),
+        )
+    contact_id = outcome.contact_id or ""
+    if contact_id in filed and not options.allow_duplicates:
+        return replace(
+            outcome,
+            status="duplicate",
+            record_id=filed[contact_id],
+            reason=f"this message is already saved as {kind} {filed[contact_id]} for this contact",
+        )
+    return outcome
+
+
+# -- the To field ------------------------------------------------------------------
+
+
+def to_line(addresses: tuple[Address, ...], limit: int = limits.TO_LINE_MAX) -> str:
+    """The To field as iMIS holds it: whole addresses, "; "-separated, at most ``limit`` long."""
+    line = ""
+    for address in addresses:
+        candidate = f"{line}; {address.address}" if line else address.address
+        if len(candidate) > limit:
+            break
+        line = candidate
+    return line
+
+
+# -- attachments ---------------------------------------------------------------------
+
+
+def _files(
+    message: Message, choices: Choices, saving: bool
+) -> tuple[tuple[FileOutcome, ...], FileOutcome | None, tuple[PlannedFile, ...]]:
+    if choices.eml:
+        return _as_eml(message, saving)
+    outcomes: list[FileOutcome] = []
+    kept: list[tuple[int, Attachment]] = []
+    for number, attachment in enumerate(message.attachments):
+        status: FileStatus = "would_save"
+        reason = ""
+        if attachment.size == 0:
+            status, reason = "empty", limits.EMPTY_ATTACHMENT_REASON
+        elif attachment.filename in choices.skip_attachments or (
+            choices.keep_attachments is not None and number not in choices.keep_attachments
+        ):
+            status, reason = "excluded", "left out by you"
+        elif not saving:
+            status, reason = "excluded", "not saved: no record is written for this message"
+        if status == "would_save":
+            kept.append((number, attachment))
+        outcomes.append(
+            FileOutcome(number, attachment.filename, None, attachment.size,
+                        attachment.content_type, status, reason)
+        )  # fmt: skip
+    names = unique([shorten(a.filename) for _, a in kept])
+    planned = []
+    for (number, attachment), name in zip(kept, names, strict=True):
+        reason = ""
+        if name != attachment.filename:
+            reason = f"saved as {name!r}: {limits.ATTACHMENT_NAME_REASON}"
+            if len(attachment.filename) <= limits.ATTACHMENT_NAME_MAX:
+                reason = f"saved as {name!r}: another file of this message has the same name"
+        outcomes[number] = replace(outcomes[number], saved_as=name, reason=reason)
+        planned.append(
+            PlannedFile(name, attachment.content_type, attachment.data, attachment.content_id)
+        )
+    return tuple(outcomes), None, tuple(planned)
+
+
+def _as_eml(
+    message: Message, saving: bool
+) -> tuple[tuple[FileOutcome, ...], FileOutcome | None, tuple[PlannedFile, ...]]:
+    outcomes = tuple(
+        FileOutcome(number, a.filename, None, a.size, a.content_type, "in_eml",
+                    "kept inside the .eml file: an .eml file cannot leave attachments out")
+        for number, a in enumerate(message.attachments)
+    )  # fmt: skip
+    data = eml_bytes(message)
+    name = eml_filename(message)
+    status: FileStatus = "would_save" if saving else "excluded"
+    reason = "the whole message as an .eml file" if saving else "not saved: no record is written"
+    eml = FileOutcome(
+        -1, name, name if saving else None, len(data), "message/rfc822", status, reason
+    )
+    planned = (PlannedFile(name, "message/rfc822", data),) if saving else ()
+    return outcomes, eml, planned
+
+
+# -- activity fields ---------------------------------------------------------------
+
+
+def message_tokens(message: Message) -> dict[str, str]:
+    """What the field mapping can put into an Activity (options.TOKENS)."""
+    sender = message.sender[0] if message.sender else None
+    return {
+        "subject": message.subject,
+        "body": activity_body(message),
+        "sender": (f"{sender.name} <{sender.address}>" if sender and sender.name
+                   else sender.address if sender else ""),
+        "recipients": "; ".join(a.address for a in (*message.to, *message.cc)),
+        "sent_on": message.date.strftime("%Y-%m-%dT%H:%M:%S") if message.date else "",
+    }  # fmt: skip
+
+
+def _activity_fields(
+    activity_type: ActivityType, message: Message, overrides: Mapping[str, str]
+) -> dict[str, str]:
+    names = activity_type.field_names()
+    unknown = [name for name in overrides if name not in names]
+    if unknown:
+        raise BadRequest(
+            f"activity type {activity_type.code} has no field {', '.join(unknown)}; "
+            f"its fields: {', '.join(names)}"
+        )
+    values = {name: activity_type.defaults.get(name, "") for name in names}
+    tokens = message_tokens(message)
+    for token, target in activity_type.mapping.items():
+        values[target] = tokens.get(token, "")
+    values.update(overrides)
+    return values

@@ -1,0 +1,60 @@
+"""The errors mailfiler raises, and whose fault each one is.
+
+::
+
+    MailfilerError                  everything mailfiler raises on purpose
+     ├── InvalidMessage             the input's fault: not a readable message (4xx; nothing written)
+     ├── NotFound                   a named thing does not exist in this organisation (404)
+     │    ├── UnknownOrganisation
+     │    └── UnknownUser
+     ├── Refused                    the caller may not do this (403)
+     ├── BadRequest                 the request itself is wrong: bad field, bad option (400/422)
+     ├── Conflict                   the thing already exists (409)
+     └── SystemFault                the system's fault: database down, disk full (5xx, logged)
+          └── ConnectorUnavailable  the CRM behind a connector cannot be reached or refuses us
+
+"Skip this contact" is never an error: it is a result with a reason
+(see ``core.plan``). Errors are for when nothing can be done at all.
+"""
+
+from __future__ import annotations
+
+
+class MailfilerError(Exception):
+    """Base of every error mailfiler raises on purpose; the message is a sentence for a human."""
+
+
+class InvalidMessage(MailfilerError):
+    """The bytes given are not a message mailfiler can read; the reason says why."""
+
+
+class NotFound(MailfilerError):
+    """Something named by the caller does not exist (in the caller's organisation)."""
+
+
+class UnknownOrganisation(NotFound):
+    pass
+
+
+class UnknownUser(NotFound):
+    pass
+
+
+class Refused(MailfilerError):
+    """The caller is not allowed to do this."""
+
+
+class BadRequest(MailfilerError):
+    """The request is malformed: an unknown field, a bad option value."""
+
+
+class Conflict(MailfilerError):
+    """The thing to create exists already."""
+
+
+class SystemFault(MailfilerError):
+    """Not the caller's fault: storage or a remote system failed. Nothing was half-written."""
+
+
+class ConnectorUnavailable(SystemFault):
+    """The CRM behind a connector cannot be reached, or rejects the background account."""
