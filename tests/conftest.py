@@ -73,12 +73,21 @@ def postgresql_url() -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     finally:
-        _SERVICES.pop(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", None)
+        service = _SERVICES.pop(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", None)
+        if service is not None:
+            service.database.dispose()
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
 
 _SERVICES: dict[str, Service] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dispose_services() -> Iterator[None]:
+    yield
+    for service in _SERVICES.values():
+        service.database.dispose()
 
 
 def service_for(url: str, blobs: Path) -> Service:

@@ -51,14 +51,17 @@ _STYLE_PROPERTIES = {
     "width", "height", "max-width", "min-width", "display", "direction",
 }  # fmt: skip
 
-_URL_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
+_URL_SCHEMES = {"http", "https", "mailto", "tel", "cid", "data"}
 _INLINE_IMAGE = re.compile(r"\s*(cid:|data:image/(png|jpeg|gif|webp);)", re.IGNORECASE)
 
 
 def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
     # An <img> may only show what travels with the message: a cid: part or an
     # inline data: image. A remote src is a tracking pixel as often as not.
-    if tag == "img" and attribute == "src" and not _INLINE_IMAGE.match(value):
+    if tag == "img" and attribute == "src":
+        return value if _INLINE_IMAGE.match(value) else None
+    # data: is allowed for inline images only, never for links.
+    if value.strip().lower().startswith("data:"):
         return None
     return value
 

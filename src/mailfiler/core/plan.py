@@ -97,6 +97,9 @@ class PlannedRecord:
     message_id: str | None
     created_by: str
     saved_by: str
+    # True only when the organisation allows duplicates and this contact already
+    # has this message: the connector then writes another copy on purpose.
+    filed_before: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ def plan(
             message_id=message.message_id,
             created_by=background_account,
             saved_by=filer.username,
+            filed_before=contact_id in filed,
         )
         for contact_id in to_save
     )

@@ -243,13 +243,15 @@ class BuiltinCRM:
 
     def _record_row(self, record: PlannedRecord, contact_pk: int) -> Interaction | Activity:
         table = _RECORD_TABLES[record.kind]
-        copies = self.session.scalar(
-            select(func.max(table.copy)).where(
-                table.organisation_id == self.organisation_id,
-                table.contact_pk == contact_pk,
-                table.message_key == record.message_key,
+        copies = None
+        if record.filed_before:
+            copies = self.session.scalar(
+                select(func.max(table.copy)).where(
+                    table.organisation_id == self.organisation_id,
+                    table.contact_pk == contact_pk,
+                    table.message_key == record.message_key,
+                )
             )
-        )
         common: dict[str, Any] = {
             "organisation_id": self.organisation_id,
             "contact_pk": contact_pk,

@@ -1,0 +1,98 @@
+"""The built-in CRM on SQLite and on PostgreSQL: lookups, contacts, records, files."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from mailfiler.connectors.builtin.connector import BuiltinCRM, ContactRow
+from mailfiler.connectors.builtin.tables import Blob, StoredAttachment
+from mailfiler.core.addresses import address_key
+from mailfiler.errors import BadRequest, Conflict, NotFound
+from mailfiler.service import Service
+from tests.conftest import Org, new_org
+
+
+def crm_of(org: Org) -> tuple[Service, str]:
+    return org.service, org.cloud_id
+
+
+def test_lookup_by_address_is_case_and_idn_insensitive(org: Org) -> None:
+    keys = [address_key(a) for a in ("ANN.ARCHER@work.example", "carla@xn--bcher-kva.example",
+                                     "shared@family.example", "nobody@x.example")]  # fmt: skip
+    found = org.service.run(org.cloud_id, None, lambda c: c.crm.contacts_by_address(keys))
+    assert [c.id for c in found[keys[0]]] == ["101"]
+    assert [c.full_name for c in found[keys[1]]] == ["Carla Díaz"]
+    assert [c.id for c in found[keys[2]]] == ["104", "105"]
+    assert keys[3] not in found
+
+
+def test_search_by_name_address_or_id_stays_in_the_organisation(service: Service) -> None:
+    mine, other = new_org(service), new_org(service)
+    service.run(other.cloud_id, None, lambda c: c.crm.create_contact("Ann Outsider", ["ann@out.example"]))
+    found = service.run(mine.cloud_id, None, lambda c: c.crm.search("ann"))
+    assert [c.id for c in found] == ["101"]
+    assert found[0].emails == ("ann@members.example", "Ann.Archer@Work.Example")
+    assert [c.id for c in service.run(mine.cloud_id, None, lambda c: c.crm.search("haddad.example"))] == ["106"]
+    assert [c.id for c in service.run(mine.cloud_id, None, lambda c: c.crm.search("107"))] == ["107"]
+    assert service.run(mine.cloud_id, None, lambda c: c.crm.search("100%_")) == []
+
+
+def test_contacts_are_added_updated_and_checked(org: Org) -> None:
+    def work(crm: BuiltinCRM) -> None:
+        added = crm.create_contact("New Person", ["new@x.example"], "Org")
+        assert added.id == "118"
+        with pytest.raises(Conflict):
+            crm.create_contact("Again", ["again@x.example"], contact_id="118")
+        assert crm.upsert_contacts([ContactRow("118", "New Name", ("other@x.example",))]) == (0, 1)
+        assert crm.contact("118").emails == ("other@x.example",)
+        assert crm.contacts_by_address([address_key("new@x.example")]) == {}
+        with pytest.raises(BadRequest, match="not an email address"):
+            crm.upsert_contacts([ContactRow("119", "Bad", ("not-an-address",))])
+        with pytest.raises(NotFound):
+            crm.contact("9999")
+
+    org.service.run(org.cloud_id, None, lambda c: work(c.crm))
+
+
+def test_a_file_sent_to_many_contacts_is_stored_once(org: Org) -> None:
+    outcome = org.file("encoded-words.eml")
+    assert sorted(p.status for p in outcome.participants) == ["saved", "saved", "saved"]
+    records = org.records()
+    assert len(records) == 3
+    digests = {f.sha256 for r in records for f in r.attachments}
+    assert len(digests) == 2  # two attachments, each stored once for three records
+
+    def count(c):  # type: ignore[no-untyped-def]
+        blobs = c.session.scalar(select(func.count()).select_from(Blob).where(Blob.sha256.in_(digests)))
+        rows = c.session.scalar(
+            select(func.count()).select_from(StoredAttachment).where(StoredAttachment.sha256.in_(digests))
+        )
+        return blobs, rows
+
+    assert org.service.run(org.cloud_id, None, count) == (2, 6)
+    for digest in digests:
+        assert org.service.blobs.path(digest).is_file()
+
+
+def test_attachments_download_only_within_their_organisation(service: Service) -> None:
+    mine, other = new_org(service), new_org(service)
+    mine.file("encoded-words.eml")
+    file = mine.records()[0].attachments[0]
+    stored, data = service.run(mine.cloud_id, None, lambda c: c.crm.attachment(file.id))
+    assert stored.filename == file.filename and data.startswith(b"%PDF")
+    with pytest.raises(NotFound):
+        service.run(other.cloud_id, None, lambda c: c.crm.attachment(file.id))
+
+
+def test_records_read_back_newest_first_and_paged(org: Org) -> None:
+    org.file("text-only.eml")
+    org.file("no-message-id.eml")
+    org.file("inline-image.eml", kind="activity")
+    newest = org.records("101")
+    assert [r.subject for r in newest] == [
+        "Newsletter draft", "A note without an ID", "Plain text with <angle> brackets & ampersands",
+    ]  # fmt: skip
+    paged = org.service.run(org.cloud_id, None, lambda c: c.crm.records("101", limit=1, offset=1))
+    assert [r.subject for r in paged] == ["A note without an ID"]
+    assert org.service.run(org.cloud_id, None, lambda c: c.crm.count_records("101")) == 3

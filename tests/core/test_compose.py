@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime
+
+from mailfiler.core.compose import eml_bytes, eml_filename
+from mailfiler.core.message import Address, Attachment, BodyPart, Message
+from mailfiler.core.mime import read_rfc5322
+
+
+def test_a_message_that_was_not_rfc5322_is_written_as_a_readable_eml() -> None:
+    message = Message(
+        subject="Plan: Q1/Q2",
+        sender=(Address("ann@example.org", "Ann Ärcher"),),
+        to=(Address("bob@example.org"),),
+        bcc=(Address("carl@example.org"),),
+        date=datetime(2026, 11, 1, 9, 0, tzinfo=UTC),
+        message_id="<plan@example.org>",
+        body=(BodyPart(html="<p>Hi</p>", text="Hi"),),
+        attachments=(Attachment("notes.txt", "text/plain", b"line\r\nline2"),),
+        format="msg",
+    )
+    data = eml_bytes(message)
+    back = read_rfc5322(data)
+    assert back.subject == "Plan: Q1/Q2"
+    assert back.sender[0].name == "Ann Ärcher"
+    assert [a.address for a in back.bcc] == ["carl@example.org"]
+    assert back.attachments[0].data == b"line\r\nline2"
+    assert back.body[0].html and "<p>Hi</p>" in back.body[0].html
+    assert email.message_from_bytes(data, policy=email.policy.default)["Message-ID"]
+    assert eml_filename(message) == "Plan_ Q1_Q2.eml"
+
+
+def test_an_rfc5322_message_is_saved_exactly_as_it_came() -> None:
+    raw = b"From: a@example.org\nSubject: x\n\nbody\n"
+    assert eml_bytes(read_rfc5322(raw)) == raw

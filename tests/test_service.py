@@ -1,0 +1,116 @@
+"""Filing through the service seam on both databases: idempotent, all-or-nothing, race-safe."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from mailfiler import accounts
+from mailfiler.connectors.builtin.connector import BuiltinCRM
+from mailfiler.errors import InvalidMessage, Refused, SystemFault
+from mailfiler.service import Service
+from tests.conftest import Org, fixture_bytes, new_org, status_of
+
+
+def test_filing_writes_what_inspect_promised(org: Org) -> None:
+    promised = org.inspect("encoded-words.eml")
+    assert {p.status for p in promised.participants} == {"would_save"}
+    assert org.records() == []
+    done = org.file("encoded-words.eml")
+    assert {p.status for p in done.participants} == {"saved"}
+    assert {f.status for f in done.files} == {"saved"}
+    stored = {r.contact_id: r for r in org.records()}
+    assert set(stored) == {"101", "102", "103"}
+    for p in done.participants:
+        assert p.record_id == stored[p.contact_id or ""].id
+    record = stored["103"]
+    assert record.kind == "interaction"
+    assert record.subject == "Réunion du comité à Zürich"
+    assert record.to_line == "carla@xn--bcher-kva.example"
+    assert (record.created_by, record.saved_by) == ("MANAGER", "jdoe")
+    assert record.message_id == "<encoded-words-1@members.example>"
+    assert [f.filename for f in record.attachments] == [
+        "Ordre du jour – réunion de novembre.pdf", "notes été.txt",
+    ]  # fmt: skip
+
+
+def test_the_same_message_filed_again_is_a_duplicate(org: Org) -> None:
+    first = org.file("ambiguous.eml")
+    again = org.file("ambiguous.eml")
+    assert status_of(again, "ann@members.example") == "duplicate"
+    assert again.participants[1].record_id == first.participants[1].record_id
+    assert len(org.records()) == 1
+    # Filing it as the other kind is not a duplicate.
+    assert status_of(org.file("ambiguous.eml", kind="activity"), "ann@members.example") == "saved"
+    assert len(org.records()) == 2
+
+
+def test_a_message_without_message_id_is_recognised_by_its_headers(org: Org) -> None:
+    org.file("no-message-id.eml")
+    assert status_of(org.file("no-message-id.eml"), "ann@members.example") == "duplicate"
+
+
+def test_duplicates_are_written_when_the_organisation_allows_them(org: Org) -> None:
+    org.set_options(allow_duplicates=True)
+    org.file("ambiguous.eml")
+    again = org.file("ambiguous.eml")
+    assert status_of(again, "ann@members.example") == "saved"
+    assert len(org.records()) == 2
+
+
+def test_a_save_lands_whole_or_not_at_all(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = BuiltinCRM._record_row
+    calls = []
+
+    def fail_on_second(self: BuiltinCRM, record, contact_pk):  # type: ignore[no-untyped-def]
+        calls.append(record.contact_id)
+        if len(calls) == 2:
+            raise SystemFault("the disk is full")
+        return real(self, record, contact_pk)
+
+    monkeypatch.setattr(BuiltinCRM, "_record_row", fail_on_second)
+    with pytest.raises(SystemFault):
+        org.file("encoded-words.eml")
+    assert calls == ["101", "103"]
+    assert org.records() == []
+
+
+def test_two_saves_of_one_message_at_once_write_it_once(service: Service) -> None:
+    org = new_org(service)
+    message = org.read("encoded-words.eml")
+    results = []
+
+    def save() -> None:
+        results.append(org.file(message))
+
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(org.records()) == 3
+    statuses = sorted(p.status for outcome in results for p in outcome.participants)
+    assert statuses.count("saved") == 3 and statuses.count("duplicate") == 9
+
+
+def test_a_disabled_user_cannot_file(org: Org) -> None:
+    with org.service.unit() as session:
+        tenant = accounts.tenant(session, org.cloud_id)
+        accounts.set_disabled(accounts.user(session, tenant, "jdoe"), True)
+    with pytest.raises(Refused, match="disabled"):
+        org.file("ambiguous.eml")
+
+
+def test_a_broken_message_is_refused_before_anything_is_written(org: Org) -> None:
+    with pytest.raises(InvalidMessage):
+        org.service.read(b"\x00\x01 not mail")
+    assert org.records() == []
+
+
+def test_messages_over_the_size_limit_are_refused(org: Org) -> None:
+    from dataclasses import replace
+
+    small = Service(replace(org.service.settings, max_message_bytes=100), org.service.database)
+    with pytest.raises(InvalidMessage, match="larger than"):
+        small.read(fixture_bytes("encoded-words.eml"))
