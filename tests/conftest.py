@@ -144,14 +144,14 @@ class Org:
             accounts.set_options(session, self.cloud_id, replace(tenant.options, **changes))
 
 
-def new_org(
-    service: Service, edition: str = "enterprise", with_contacts: bool = True
-) -> Org:
+def new_org(service: Service, edition: str = "enterprise", with_contacts: bool = True) -> Org:
     cloud_id = "T" + uuid.uuid4().hex[:10].upper()
     with service.unit() as session:
         tenant = accounts.create_organisation(session, cloud_id, "Test Org", "MANAGER", edition)
         accounts.add_user(session, tenant, "jdoe", "jdoe@acme.example", ["Staff"], "jdoe-password")
-        accounts.add_user(session, tenant, "admin", "admin@acme.example", ["SysAdmin"], "admin-pass")
+        accounts.add_user(
+            session, tenant, "admin", "admin@acme.example", ["SysAdmin"], "admin-pass"
+        )
         if with_contacts:
             BuiltinCRM(session, tenant.id, service.blobs).upsert_contacts(fixture_contacts())
     return Org(service, cloud_id)

@@ -48,6 +48,8 @@ def test_core_imports_nothing_from_outer_layers_or_io() -> None:
 
 def test_the_check_itself_catches_an_offender(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import sqlalchemy\nfrom mailfiler.connectors.base import Connector\nopen('x')\n")
+    bad.write_text(
+        "import sqlalchemy\nfrom mailfiler.connectors.base import Connector\nopen('x')\n"
+    )
     assert _imports(bad) == ["sqlalchemy", "mailfiler.connectors.base"]
     assert _calls_open(bad)

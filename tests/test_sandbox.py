@@ -38,7 +38,7 @@ def test_a_result_comes_back_from_the_child() -> None:
 
 
 def test_memory_exhaustion_is_a_clear_reason() -> None:
-    with pytest.raises(InvalidMessage, match="needs more than .* MB"):
+    with pytest.raises(InvalidMessage, match=r"needs more than .* MB"):
         sandbox.run_limited(_hog, b"x")
 
 

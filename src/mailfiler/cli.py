@@ -67,6 +67,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.
 class Globals:
     database: str | None = None
     blobs: str | None = None
+    service: Service | None = None
 
 
 _globals = Globals()
@@ -74,6 +75,7 @@ _globals = Globals()
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     db: Annotated[
         str | None,
         typer.Option(
@@ -92,14 +94,33 @@ def main_options(
         ),
     ] = None,
 ) -> None:
+    _close()
     _globals.database = db
     _globals.blobs = blobs
+    ctx.call_on_close(_close)
 
 
 def _service() -> Service:
-    service = Service(get_settings(_globals.database, _globals.blobs))
-    service.migrate()
-    return service
+    """The command's service, opened (and the schema migrated) on first use."""
+    if _globals.service is None:
+        service = Service(get_settings(_globals.database, _globals.blobs))
+        service.migrate()
+        _globals.service = service
+    return _globals.service
+
+
+def _close() -> None:
+    if _globals.service is not None:
+        _globals.service.database.dispose()
+        _globals.service = None
+
+
+def _table(*headers: str, title: str | None = None) -> Table:
+    """A table that folds long values instead of cutting them: every reason is read whole."""
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -182,7 +203,7 @@ def users_list(cloud_id: CloudId, as_json: JsonFlag = False) -> None:
     if as_json:
         out.print_json(data=listed)
         return
-    table = Table("user", "email", "roles", "disabled")
+    table = _table("user", "email", "roles", "disabled")
     for u in listed:
         table.add_row(
             u["username"], u["email"], ", ".join(u["roles"]), "yes" if u["disabled"] else ""
@@ -221,6 +242,33 @@ def contacts_import(
     out.print(
         f"Imported {len(rows)} contact(s) into {tenant.cloud_id}: {added} added, {updated} updated"
     )
+
+
+@contacts_app.command("search")
+def contacts_search(
+    query: Annotated[str, typer.Argument(help="A name, an address or a contact ID.")],
+    cloud_id: CloudId,
+    as_json: JsonFlag = False,
+) -> None:
+    """Find contacts by name, address or ID."""
+    with _errors():
+        found = _service().run(cloud_id, None, lambda c: c.crm.search(query, limit=50))
+    listed: list[dict[str, Any]] = [
+        {
+            "id": c.id,
+            "full_name": c.full_name,
+            "organization": c.organization,
+            "emails": list(c.emails),
+        }
+        for c in found
+    ]
+    if as_json:
+        out.print(json.dumps(listed, ensure_ascii=False), markup=False, highlight=False)
+        return
+    table = _table("id", "name", "organisation", "emails")
+    for c in listed:
+        table.add_row(c["id"], c["full_name"], c["organization"], "; ".join(c["emails"]))
+    out.print(table)
 
 
 def _contact_rows(text: str) -> tuple[list[ContactRow], list[str]]:
@@ -441,7 +489,7 @@ def _show_one(report: dict[str, Any]) -> None:
         out.print(f"[red]{report['source']}: cannot be read:[/red] {report['error']}")
         return
     out.print(f"[bold]{report['subject'] or '(no subject)'}[/bold]  {report['message_id'] or ''}")
-    table = Table("line", "address", "status", "contact", "reason", title="contacts")
+    table = _table("line", "address", "status", "contact", "reason", title="contacts")
     for r in report["results"]:
         who = f"{r['address']}" + (" (you)" if r["self"] else "")
         style = _STYLE.get(r["status"], "")
@@ -452,7 +500,7 @@ def _show_one(report: dict[str, Any]) -> None:
     out.print(table)
     files = list(report["attachments"]) + ([report["eml"]] if report["eml"] else [])
     if files:
-        ftable = Table("file", "saved as", "size", "status", "reason", title="attachments")
+        ftable = _table("file", "saved as", "size", "status", "reason", title="attachments")
         for f in files:
             style = _STYLE.get(f["status"], "")
             ftable.add_row(
@@ -468,7 +516,7 @@ def _show_one(report: dict[str, Any]) -> None:
 
 
 def _show_summary(reports: list[dict[str, Any]]) -> None:
-    table = Table("message", "subject", "saved", "duplicate", "not saved", "problem")
+    table = _table("message", "subject", "saved", "duplicate", "not saved", "problem")
     totals = {"saved": 0, "duplicate": 0, "other": 0, "errors": 0}
     for report in reports:
         statuses = [r["status"] for r in report["results"]]
@@ -489,7 +537,8 @@ def _show_summary(reports: list[dict[str, Any]]) -> None:
         )
     out.print(table)
     out.print(
-        f"{len(reports)} message(s): {totals['saved']} saved, {totals['duplicate']} already saved, "
+        f"{len(reports)} message(s): {totals['saved']} contact(s) saved, "
+        f"{totals['duplicate']} already saved, "
         f"{totals['other']} not saved, {totals['errors']} could not be read"
     )
 
@@ -511,7 +560,9 @@ def records(
     if as_json:
         out.print(json.dumps(listed, ensure_ascii=False, indent=2), markup=False, highlight=False)
         return
-    table = Table("kind", "id", "contact", "subject", "files", "created by", "saved by", "saved at")
+    table = _table(
+        "kind", "id", "contact", "subject", "files", "created by", "saved by", "saved at"
+    )
     for r in listed:
         table.add_row(
             r["kind"],

@@ -29,12 +29,18 @@ def test_lookup_by_address_is_case_and_idn_insensitive(org: Org) -> None:
 
 def test_search_by_name_address_or_id_stays_in_the_organisation(service: Service) -> None:
     mine, other = new_org(service), new_org(service)
-    service.run(other.cloud_id, None, lambda c: c.crm.create_contact("Ann Outsider", ["ann@out.example"]))
+    service.run(
+        other.cloud_id, None, lambda c: c.crm.create_contact("Ann Outsider", ["ann@out.example"])
+    )
     found = service.run(mine.cloud_id, None, lambda c: c.crm.search("ann"))
     assert [c.id for c in found] == ["101"]
     assert found[0].emails == ("ann@members.example", "Ann.Archer@Work.Example")
-    assert [c.id for c in service.run(mine.cloud_id, None, lambda c: c.crm.search("haddad.example"))] == ["106"]
-    assert [c.id for c in service.run(mine.cloud_id, None, lambda c: c.crm.search("107"))] == ["107"]
+    assert [
+        c.id for c in service.run(mine.cloud_id, None, lambda c: c.crm.search("haddad.example"))
+    ] == ["106"]
+    assert [c.id for c in service.run(mine.cloud_id, None, lambda c: c.crm.search("107"))] == [
+        "107"
+    ]
     assert service.run(mine.cloud_id, None, lambda c: c.crm.search("100%_")) == []
 
 
@@ -64,9 +70,13 @@ def test_a_file_sent_to_many_contacts_is_stored_once(org: Org) -> None:
     assert len(digests) == 2  # two attachments, each stored once for three records
 
     def count(c):  # type: ignore[no-untyped-def]
-        blobs = c.session.scalar(select(func.count()).select_from(Blob).where(Blob.sha256.in_(digests)))
+        blobs = c.session.scalar(
+            select(func.count()).select_from(Blob).where(Blob.sha256.in_(digests))
+        )
         rows = c.session.scalar(
-            select(func.count()).select_from(StoredAttachment).where(StoredAttachment.sha256.in_(digests))
+            select(func.count())
+            .select_from(StoredAttachment)
+            .where(StoredAttachment.sha256.in_(digests))
         )
         return blobs, rows
 

@@ -6,7 +6,8 @@ from mailfiler.core.body import html_as_text, sanitize_html, text_as_html
 def test_the_sanitizer_removes_active_and_remote_content() -> None:
     dirty = (
         '<p onmouseover="x()" style="color:red;background:url(http://t/x.png)">Hi</p>'
-        '<img src="cid:a@b"><img src="http://t.example/p.gif"><img src="data:image/png;base64,AA==">'
+        '<img src="cid:a@b"><img src="http://t.example/p.gif">'
+        '<img src="data:image/png;base64,AA==">'
         '<iframe src="https://evil"></iframe><script>1</script><a href="javascript:x">j</a>'
         '<a href="mailto:ann@example.org">mail</a><table width="100"><tr><td bgcolor="#fff">c</td>'
         "</tr></table><font color=red>f</font>"

@@ -15,7 +15,10 @@ def test_an_mbox_splits_into_its_messages_as_the_reference_split_says() -> None:
 
 
 def test_quoted_from_lines_are_unquoted_and_single_messages_untouched() -> None:
-    mbox = b"From a@b Mon Jan 1 00:00:00 2026\nSubject: one\n\n>From the start\n\nFrom c@d x\nSubject: two\n\nbody\n"
+    mbox = (
+        b"From a@b Mon Jan 1 00:00:00 2026\nSubject: one\n\n>From the start\n\n"
+        b"From c@d x\nSubject: two\n\nbody\n"
+    )
     first, second = split_mbox(mbox)
     assert b"\nFrom the start" in first and first.endswith(b"start\n")
     assert second.startswith(b"From c@d")

@@ -193,7 +193,14 @@ def test_roles_edition_and_the_hide_switch_refuse_with_a_reason() -> None:
 def test_an_interaction_keeps_the_rich_body_cleaned() -> None:
     [record, *_] = decide("inline-image.eml").records
     assert 'src="cid:logo-1@ito.example"' in record.body
-    for gone in ("<script", "document.cookie", "tracker.example", "onclick", "javascript:", "<form"):
+    for gone in (
+        "<script",
+        "document.cookie",
+        "tracker.example",
+        "onclick",
+        "javascript:",
+        "<form",
+    ):
         assert gone not in record.body
     assert "color:#336699" in record.body.replace(" ", "")
     assert [f.content_id for f in record.files] == ["logo-1@ito.example"]
@@ -230,7 +237,9 @@ def test_html_only_mail_is_turned_into_readable_text_for_an_activity() -> None:
 
 
 def test_activity_fields_can_be_overridden_but_only_real_ones() -> None:
-    [record, *_] = decide("inline-image.eml", kind="activity", fields={"DESCRIPTION": "Mine"}).records
+    [record, *_] = decide(
+        "inline-image.eml", kind="activity", fields={"DESCRIPTION": "Mine"}
+    ).records
     assert record.fields["DESCRIPTION"] == "Mine"
     with pytest.raises(BadRequest, match="has no field NOPE"):
         decide("inline-image.eml", kind="activity", fields={"NOPE": "x"})

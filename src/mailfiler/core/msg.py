@@ -8,11 +8,13 @@ not hardened against hostile files (the corpus holds fuzzer cases): call
 
 from __future__ import annotations
 
+import importlib
 import logging
 import mimetypes
 import warnings
 from datetime import UTC, datetime
 from email.utils import getaddresses
+from types import ModuleType
 from typing import Any
 
 from mailfiler.core.addresses import looks_like_address
@@ -22,12 +24,17 @@ from mailfiler.core.headers import one_line
 from mailfiler.core.message import Address, Attachment, BodyPart, Message
 from mailfiler.errors import InvalidMessage
 
+
 # Imported here, not on first use: the parser runs in a forked child, which
 # then starts with it loaded instead of importing it for every file.
-try:
-    import extract_msg
-except ImportError:  # pragma: no cover - without the optional extra
-    extract_msg = None
+def _load_extract_msg() -> ModuleType | None:
+    try:
+        return importlib.import_module("extract_msg")
+    except ImportError:  # pragma: no cover - without the optional extra
+        return None
+
+
+extract_msg = _load_extract_msg()
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 

@@ -21,7 +21,6 @@ from mailfiler.connectors.builtin.tables import (
     ContactEmail,
     Interaction,
     StoredAttachment,
-    as_utc,
     now,
 )
 from mailfiler.core import match
@@ -410,6 +409,6 @@ def _stored(
         saved_by=row.saved_by,
         message_id=row.message_id,
         message_key=row.message_key,
-        saved_at=as_utc(row.saved_at),
+        saved_at=row.saved_at,
         attachments=files,
     )

@@ -1,0 +1,275 @@
+"""The command line on both databases: the JSON contracts, exit codes, folders, mbox, maildir."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from mailfiler import cli
+from tests.conftest import FIXTURES, corpus_path
+
+runner = CliRunner()
+
+
+class Cli:
+    """mailfiler commands against one database and one fresh organisation."""
+
+    def __init__(self, url: str, blobs: Path) -> None:
+        self.base = ["--db", url, "--blobs", str(blobs)]
+        self.cloud_id = "C" + uuid.uuid4().hex[:8].upper()
+
+    def __call__(self, *args: str, stdin: str | None = None) -> Any:
+        return runner.invoke(cli.app, [*self.base, *args], input=stdin, env={"COLUMNS": "250"})
+
+    def setup(self) -> None:
+        assert self("init", "--cloud-id", self.cloud_id, "--name", "Acme Association",
+                    "--background-account", "MANAGER").exit_code == 0  # fmt: skip
+        added = self("users", "add", "jdoe", "--cloud-id", self.cloud_id, "--email",
+                     "jdoe@acme.example", "--roles", "Staff,SysAdmin", "--password-stdin",
+                     stdin="correct horse battery\n")  # fmt: skip
+        assert added.exit_code == 0, added.output
+        imported = self(
+            "contacts", "import", str(FIXTURES / "contacts.csv"), "--cloud-id", self.cloud_id
+        )
+        assert imported.exit_code == 0, imported.output
+        assert "17 added" in imported.output
+
+    def file(self, *args: str) -> tuple[int, list[dict[str, Any]]]:
+        result = self("file", *args, "--cloud-id", self.cloud_id, "--user", "jdoe", "--json")
+        lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        return result.exit_code, lines
+
+    def records(self, *args: str) -> list[dict[str, Any]]:
+        result = self("records", "--cloud-id", self.cloud_id, "--json", *args)
+        assert result.exit_code == 0, result.output
+        records: list[dict[str, Any]] = json.loads(result.stdout)
+        return records
+
+
+@pytest.fixture
+def mf(database_url: str, tmp_path: Path) -> Cli:
+    tool = Cli(database_url, tmp_path / "blobs")
+    tool.setup()
+    return tool
+
+
+def test_file_json_follows_the_contract(mf: Cli) -> None:
+    code, [report] = mf.file(str(FIXTURES / "long-lines.eml"))
+    assert code == 0
+    assert set(report) >= {"source", "message_id", "subject", "error", "results", "attachments"}
+    assert report["message_id"] == "<long-lines-1@members.example>"
+    assert report["error"] is None
+    first = report["results"][0]
+    assert set(first) >= {
+        "role",
+        "address",
+        "name",
+        "self",
+        "status",
+        "contact_ids",
+        "record_id",
+        "reason",
+    }
+    assert (first["role"], first["status"], first["contact_ids"]) == ("from", "saved", ["101"])
+    files = {f["name"]: f for f in report["attachments"]}
+    assert files["empty-notes.txt"]["status"] == "empty"
+    assert files["empty-notes.txt"]["saved_as"] is None
+    long_name = "Board-meeting-papers-for-the-November-2026-session-final-version.pdf"
+    assert files[long_name]["saved_as"] == "Board-meeting-papers-for-the-November-2026-ses.pdf"
+    assert set(files[long_name]) >= {"name", "saved_as", "size", "status", "reason"}
+
+
+def test_records_json_follows_the_contract(mf: Cli) -> None:
+    mf.file(str(FIXTURES / "inline-image.eml"), "--as", "activity")
+    [record] = mf.records("--contact", "101")
+    assert set(record) >= {
+        "kind", "id", "contact_id", "subject", "to_line", "body", "activity_type", "fields",
+        "created_by", "saved_by", "message_id", "saved_at", "attachments",
+    }  # fmt: skip
+    assert record["kind"] == "activity" and record["activity_type"] == "EMAIL"
+    assert record["fields"]["DESCRIPTION"] == "Newsletter draft"
+    assert (record["created_by"], record["saved_by"]) == ("MANAGER", "jdoe")
+    [logo] = record["attachments"]
+    assert set(logo) >= {"filename", "size", "sha256", "content_type"}
+    assert mf.records("--contact", "999") == []
+
+
+def test_choices_on_the_command_line(mf: Cli) -> None:
+    code, [report] = mf.file(
+        str(FIXTURES / "ambiguous.eml"), "--pick", "SHARED@family.example=104", "--only", "from"
+    )
+    assert code == 0
+    assert [r["status"] for r in report["results"]] == ["saved", "excluded", "excluded"]
+    code, [eml] = mf.file(str(FIXTURES / "long-lines.eml"), "--eml", "--as", "interaction")
+    assert {a["status"] for a in eml["attachments"]} == {"in_eml"}
+    stored = [r for r in mf.records("--contact", "102") if r["subject"] == "Board papers"]
+    assert [a["filename"] for a in stored[0]["attachments"]] == ["Board papers.eml"]
+    code, [skip] = mf.file(
+        str(FIXTURES / "encoded-words.eml"), "--skip-attachment", "notes été.txt"
+    )
+    assert [a["status"] for a in skip["attachments"]] == ["saved", "excluded"]
+    mf.file(
+        str(FIXTURES / "text-only.eml"), "--as", "activity", "--field", "DESCRIPTION=Typed by me"
+    )
+    [record] = [r for r in mf.records("--contact", "109") if r["kind"] == "activity"]
+    assert record["fields"]["DESCRIPTION"] == "Typed by me"
+
+
+def test_a_folder_with_an_mbox_a_maildir_an_outlook_file_and_a_broken_file(
+    mf: Cli, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mail"
+    for sub in ("cur", "new", "tmp"):
+        (folder / "Maildir" / sub).mkdir(parents=True)
+    shutil.copy(FIXTURES / "text-only.eml", folder / "Maildir" / "cur" / "1700000000.M1P1.host:2,S")
+    shutil.copy(FIXTURES / "forwarded.eml", folder / "Maildir" / "new" / "1700000001.M2P2.host")
+    shutil.copy(FIXTURES / "ambiguous.eml", folder / "Maildir" / "tmp" / "being-delivered")
+    shutil.copy(corpus_path() / "james-mime4j" / "mbox" / "mbox.rlug", folder / "list.mbox")
+    shutil.copy(corpus_path() / "apache-poi" / "hsmf" / "quick.msg", folder / "quick.msg")
+    (folder / "broken.eml").write_bytes(b"Subject: broken\nContent-Type: multipart/mixed\n\n")
+    (folder / "README.txt").write_text("Not an email, just notes about this folder.\n")
+    (folder / "damaged.msg").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    code, reports = mf.file(str(folder))
+    assert code == 1  # the damaged Outlook file could not be read; the rest was filed
+    sources = [Path(r["source"]).name for r in reports]
+    # A folder's own files first, then its sub-folders; maildir's tmp/ is never read.
+    assert sources == [
+        "broken.eml", "damaged.msg", "list.mbox#1", "list.mbox#2", "list.mbox#3", "list.mbox#4",
+        "list.mbox#5", "quick.msg", "1700000000.M1P1.host:2,S", "1700000001.M2P2.host",
+    ]  # fmt: skip
+    errors = {Path(r["source"]).name: r["error"] for r in reports if r["error"]}
+    assert list(errors) == ["damaged.msg"] and "Outlook" in errors["damaged.msg"]
+    assert reports[7]["subject"] == "Test the content transformer"
+    assert {r["status"] for r in reports[8]["results"]} >= {"saved"}
+
+
+def test_exit_codes(mf: Cli, tmp_path: Path) -> None:
+    assert (
+        mf(
+            "file", str(tmp_path / "nope.eml"), "--cloud-id", mf.cloud_id, "--user", "jdoe"
+        ).exit_code
+        == 2
+    )
+    assert (
+        mf(
+            "file", str(FIXTURES / "text-only.eml"), "--cloud-id", "NOSUCH", "--user", "jdoe"
+        ).exit_code
+        == 2
+    )
+    assert (
+        mf(
+            "file", str(FIXTURES / "text-only.eml"), "--cloud-id", mf.cloud_id, "--user", "ghost"
+        ).exit_code
+        == 2
+    )
+    bad_kind = mf(
+        "file",
+        str(FIXTURES / "text-only.eml"),
+        "--cloud-id",
+        mf.cloud_id,
+        "--user",
+        "jdoe",
+        "--as",
+        "memo",
+    )
+    assert bad_kind.exit_code == 2 and "interaction or activity" in bad_kind.output
+    junk = tmp_path / "junk.eml"
+    junk.write_bytes(b"%PDF-1.4 not mail")
+    code, reports = mf.file(str(FIXTURES / "text-only.eml"), str(junk))
+    assert code == 1
+    assert reports[0]["error"] is None and "not an email message" in reports[1]["error"]
+    code, [unmatched] = mf.file(str(FIXTURES / "ambiguous.eml"), "--only", "cc")
+    assert code == 0 and unmatched["results"][2]["status"] == "no_contact"
+
+
+def test_inspect_writes_nothing_and_explains(mf: Cli) -> None:
+    result = mf(
+        "inspect",
+        str(FIXTURES / "ambiguous.eml"),
+        "--cloud-id",
+        mf.cloud_id,
+        "--user",
+        "jdoe",
+        "--json",
+    )
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert [r["status"] for r in report["results"]] == ["ambiguous", "would_save", "no_contact"]
+    assert "merge these contacts" in report["results"][0]["reason"]
+    assert mf.records() == []
+    human = mf(
+        "inspect", str(FIXTURES / "ambiguous.eml"), "--cloud-id", mf.cloud_id, "--user", "jdoe"
+    )
+    flat = re.sub(r"[\s│┃]+", "", human.output)  # the table wraps to the terminal's width
+    assert "ambiguous" in flat
+    assert "DanEvans(104),ErinEvans(105);mergethesecontacts" in flat
+
+
+def test_the_professional_edition_refuses_activities(database_url: str, tmp_path: Path) -> None:
+    tool = Cli(database_url, tmp_path)
+    tool("init", "--cloud-id", tool.cloud_id, "--name", "Small", "--edition", "professional")
+    tool("users", "add", "jdoe", "--cloud-id", tool.cloud_id)
+    tool("contacts", "import", str(FIXTURES / "contacts.csv"), "--cloud-id", tool.cloud_id)
+    code, [report] = tool.file(str(FIXTURES / "text-only.eml"), "--as", "activity")
+    assert code == 0
+    assert report["results"][0]["status"] == "not_permitted"
+    assert "cannot save Activities" in report["results"][0]["reason"]
+
+
+def test_contact_import_is_all_or_nothing(mf: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "id,full_name,emails,organization\n"
+        "200,Good Row,good@x.example,\n201,,x@x.example,\n202,Bad Mail,not an address,\n"
+    )
+    result = mf("contacts", "import", str(bad), "--cloud-id", mf.cloud_id)
+    assert result.exit_code == 1
+    assert "line 3: no full_name" in result.output
+    assert "line 4: not an email address" in result.output
+    search = mf("contacts", "search", "Good Row", "--cloud-id", mf.cloud_id, "--json")
+    assert json.loads(search.stdout) == []  # not even the good row
+    found = mf("contacts", "search", "archer", "--cloud-id", mf.cloud_id, "--json")
+    assert [c["id"] for c in json.loads(found.stdout)] == ["101"]
+
+
+def test_several_messages_end_with_a_summary_table(mf: Cli) -> None:
+    result = mf("file", str(FIXTURES / "text-only.eml"), str(FIXTURES / "ambiguous.eml"),
+                "--cloud-id", mf.cloud_id, "--user", "jdoe")  # fmt: skip
+    assert result.exit_code == 0
+    assert "2 message(s): 3 contact(s) saved, 0 already saved, 2 not saved" in result.output
+
+
+def test_a_progress_bar_shows_on_a_terminal(mf: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=100))
+    cli._globals.database, cli._globals.blobs = mf.base[1], mf.base[3]
+    from mailfiler.core.plan import Choices
+
+    paths = [str(FIXTURES / n) for n in ("text-only.eml", "ambiguous.eml", "forwarded.eml")]
+    try:
+        assert cli._process(paths, mf.cloud_id, "jdoe", Choices(), as_json=True, save=True) == 0
+    finally:
+        cli._close()
+    assert "filing" in screen.getvalue() and "3/3" in screen.getvalue()
+
+
+def test_the_installed_command_documents_every_command() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mailfiler"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for command in ("init", "users", "contacts", "inspect", "file", "records"):
+        assert command in result.stdout

@@ -1,0 +1,28 @@
+"""`make run`: the demo organisation is filed once; a second run finds only duplicates."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+
+from mailfiler.config import Settings
+from mailfiler.demo import CLOUD_ID, run_demo
+from mailfiler.service import Service
+
+
+def test_the_demo_files_its_messages_once(tmp_path: Path) -> None:
+    service = Service(Settings(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path / "blobs"))
+    service.migrate()
+    screen = io.StringIO()
+    run_demo(service, Console(file=screen, width=200))
+    first = service.run(CLOUD_ID, None, lambda c: c.crm.records())
+    assert len(first) == 6
+    assert "What the CRM now holds" in screen.getvalue()
+    assert "renewal-form.pdf" in screen.getvalue()
+    again = io.StringIO()
+    run_demo(service, Console(file=again, width=200))
+    assert len(service.run(CLOUD_ID, None, lambda c: c.crm.records())) == 6
+    assert "duplicate" in again.getvalue()
+    service.database.dispose()
