@@ -25,7 +25,7 @@ test: lint
 	$(BIN)/pytest -n 2
 
 bench: $(STAMP)
-	$(BIN)/python bench/reading.py
+	$(BIN)/python bench/filing.py
 
 clean:
 	rm -rf $(VENV) mailfiler.db mailfiler.db-* mailfiler-blobs

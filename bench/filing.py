@@ -66,8 +66,10 @@ def make_message(number: int, rng: random.Random, attachment_bytes: int | None =
         b"--rel\r\nContent-Type: image/png\r\nContent-ID: <logo" + str(number).encode() + b">\r\n"
         b"Content-Transfer-Encoding: base64\r\n\r\n" + _b64(rng.randbytes(2048)) + b"--rel--\r\n"
     )
-    size = attachment_bytes if attachment_bytes is not None else rng.choice(
-        [1024, 20_000, 150_000, 600_000, 4_000_000]
+    size = (
+        attachment_bytes
+        if attachment_bytes is not None
+        else rng.choice([1024, 20_000, 150_000, 600_000, 4_000_000])
     )
     body += (
         b"--mixed\r\nContent-Type: application/pdf\r\n"
