@@ -48,7 +48,7 @@ def _b64(data: bytes) -> bytes:
 
 
 def make_message(number: int, rng: random.Random, attachment_bytes: int | None = None) -> bytes:
-    people = rng.sample(CONTACTS, 4) + [f"stranger{number}@elsewhere.example"]
+    people = [*rng.sample(CONTACTS, 4), f"stranger{number}@elsewhere.example"]
     head = (
         f"From: Member {number} <{people[0]}>\r\nTo: {people[1]}, staff@acme.example\r\n"
         f"Cc: {people[2]}, {people[3]}, {people[4]}\r\nSubject: Renewal question {number}\r\n"
