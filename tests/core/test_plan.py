@@ -259,3 +259,14 @@ def test_nothing_saved_means_no_file_saved_either() -> None:
     outcome = decide("long-lines.eml", lines=frozenset({"bcc"}))
     assert not outcome.records
     assert {f.status for f in outcome.files} == {"excluded", "empty"}
+
+
+def test_a_display_name_never_decides_a_match() -> None:
+    message = Message(
+        subject="Hello",
+        sender=(Address("someone@elsewhere.example", "Ann Archer"),),
+        to=(Address("bob@members.example", "Not Bob At All"),),
+    )
+    outcome = decide(message)
+    assert [p.status for p in outcome.participants] == ["no_contact", "would_save"]
+    assert [r.contact_id for r in outcome.records] == ["102"]
