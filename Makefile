@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/mailfiler demo
+	$(BIN)/mailfiler demo --serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -12,6 +12,6 @@ from mailfiler.service import Service
 def test_migrations_build_exactly_the_tables_the_code_uses(service: Service) -> None:
     with service.database.engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
         assert compare_metadata(context, Base.metadata) == []
     service.migrate()  # a second run changes nothing

@@ -613,12 +613,56 @@ def options_set(
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    serve_after: Annotated[
+        bool, typer.Option("--serve", help="Then start the web service (as `make run` does).")
+    ] = False,
+    host: Annotated[
+        str, typer.Option(help="With --serve: the address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="With --serve: the port.")] = 8000,
+) -> None:
     """Create a demo organisation with contacts, file the demo messages, print what was saved."""
-    from mailfiler.demo import run_demo
+    from mailfiler.demo import CLOUD_ID, PASSWORD, USERNAME, run_demo
 
     with _errors():
         run_demo(_service(), out)
+    if serve_after:
+        out.print(
+            f"\nmailfiler is at http://{host}:{port}/   Cloud ID: {CLOUD_ID}   "
+            f"user: {USERNAME}   password: {PASSWORD}"
+        )
+        serve(host=host, port=port, workers=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes (each with its own pool).")] = 1,
+) -> None:
+    """Start the web service: the API under /api/v1, its OpenAPI at /docs."""
+    import os
+
+    import uvicorn
+
+    with _errors():
+        service = _service()  # migrate once, before the workers start
+        settings = service.settings
+    os.environ["MAILFILER_DB"] = settings.database_url
+    os.environ["MAILFILER_BLOBS"] = str(settings.blobs_dir.resolve())
+    os.environ["MAILFILER_MAX_MESSAGE_BYTES"] = str(settings.max_message_bytes)
+    _close()
+    err.print(f"serving {settings.database_url} at http://{host}:{port}/ (stop with Ctrl-C)")
+    uvicorn.run(
+        "mailfiler.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 def main() -> None:

@@ -4,6 +4,9 @@
 
     MailfilerError                  everything mailfiler raises on purpose
      ├── InvalidMessage             the input's fault: not a readable message (4xx; nothing written)
+     │    └── TooLarge              over the size limit, refused before it is read whole (413)
+     ├── Unauthenticated            no valid sign-in: wrong credentials, expired token (401)
+     ├── Throttled                  too many failed sign-ins; retry after ``retry_after`` s (429)
      ├── NotFound                   a named thing does not exist in this organisation (404)
      │    ├── UnknownOrganisation
      │    └── UnknownUser
@@ -26,6 +29,22 @@ class MailfilerError(Exception):
 
 class InvalidMessage(MailfilerError):
     """The bytes given are not a message mailfiler can read; the reason says why."""
+
+
+class TooLarge(InvalidMessage):
+    """The message is larger than the configured limit."""
+
+
+class Unauthenticated(MailfilerError):
+    """The caller is not signed in (or no longer is)."""
+
+
+class Throttled(MailfilerError):
+    """Too many failed sign-ins from this user or this address."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFound(MailfilerError):

@@ -7,28 +7,46 @@ none of them opens a transaction or talks to a connector itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from mailfiler import accounts
+from mailfiler import accounts, signin, uploads
 from mailfiler.accounts import Tenant
 from mailfiler.config import Settings
 from mailfiler.connectors.builtin.blobs import BlobStore
 from mailfiler.connectors.builtin.connector import BuiltinCRM, SaveRace
 from mailfiler.connectors.builtin.database import Database
-from mailfiler.connectors.builtin.tables import User
+from mailfiler.connectors.builtin.tables import Upload, User
 from mailfiler.core.contain import Contain
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
+from mailfiler.core.options import (
+    Action,
+    ActivityType,
+    activity_action,
+    add_contact_action,
+    interaction_action,
+)
 from mailfiler.core.people import participants
-from mailfiler.core.plan import Choices, FileOutcome, SavePlan, plan
+from mailfiler.core.plan import (
+    Choices,
+    FileOutcome,
+    Filer,
+    Kind,
+    SavePlan,
+    activity_fields,
+    file_outcomes,
+    plan,
+)
 from mailfiler.core.read import read_message
-from mailfiler.errors import InvalidMessage, Refused, SystemFault
+from mailfiler.errors import NotFound, Refused, SystemFault, TooLarge
 from mailfiler.sandbox import run_limited
+from mailfiler.uploads import MessageCache
 
 T = TypeVar("T")
 
@@ -41,6 +59,38 @@ class Context:
     tenant: Tenant
     user: User | None
     crm: BuiltinCRM
+    expires_at: datetime | None = None  # of the caller's sign-in, when signed in by token
+
+    @property
+    def signed_in_user(self) -> User:
+        if self.user is None:  # pragma: no cover - every web route has a user
+            raise Refused("this needs a signed-in user")
+        return self.user
+
+    @property
+    def filer(self) -> Filer:
+        return accounts.filer(self.signed_in_user)
+
+
+@dataclass(frozen=True)
+class Review:
+    """A message read by the web service: what saving it would do, and what the user may do."""
+
+    ref: str
+    message: Message
+    outcome: SavePlan
+    files: tuple[FileOutcome, ...]  # as they would be saved
+    actions: dict[str, Action]
+    activity_types: list[tuple[ActivityType, dict[str, str]]]
+    mode: str
+    attachments_missing: bool
+
+
+@dataclass(frozen=True)
+class Saved:
+    outcome: SavePlan
+    message: Message
+    attachments_missing: bool
 
 
 class Service:
@@ -54,6 +104,7 @@ class Service:
         self.database = database or Database(settings.database_url)
         self.blobs = BlobStore(settings.blobs_dir)
         self.contain = contain
+        self.messages = MessageCache()
 
     def migrate(self) -> None:
         self.database.migrate()
@@ -80,6 +131,15 @@ class Service:
                     raise Refused(f"user {user.username} is disabled")
             yield Context(session, tenant, user, BuiltinCRM(session, tenant.id, self.blobs))
 
+    @contextmanager
+    def signed_in(self, token: str) -> Iterator[Context]:
+        """A unit of work for the user behind a bearer token (renewing the token)."""
+        with self.unit() as session:
+            who = signin.authenticate(session, token)
+            tenant = accounts.tenant(session, who.cloud_id)
+            crm = BuiltinCRM(session, tenant.id, self.blobs)
+            yield Context(session, tenant, who.user, crm, who.expires_at)
+
     def run(self, cloud_id: str, username: str | None, work: Callable[[Context], T]) -> T:
         with self.context(cloud_id, username) as context:
             return work(context)
@@ -90,7 +150,7 @@ class Service:
         """Bytes to a message; ``InvalidMessage`` says why when they are not one."""
         if len(data) > self.settings.max_message_bytes:
             limit = self.settings.max_message_bytes // 2**20
-            raise InvalidMessage(f"the message is larger than the {limit} MB limit")
+            raise TooLarge(f"the message is larger than the {limit} MB limit")
         return read_message(data, self.contain)
 
     def inspect(self, cloud_id: str, username: str, message: Message, choices: Choices) -> SavePlan:
@@ -113,11 +173,15 @@ class Service:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _plan(self, context: Context, message: Message, choices: Choices) -> SavePlan:
-        assert context.user is not None
-        filer = accounts.filer(context.user)
+        filer = context.filer
         matches = match(participants(message, filer.addresses), context.crm)
         candidates = {contact.id for m in matches for contact in m.contacts}
-        filed = context.crm.already_filed(choices.kind, message.key, candidates)
+        added = []
+        for contact_id in sorted((choices.contact_ids or frozenset()) - candidates):
+            with suppress(NotFound):  # an unknown ID is reported by results_by_contact
+                added.append(context.crm.contact(contact_id))
+        wanted = candidates | {c.id for c in added}
+        filed = context.crm.already_filed(choices.kind, message.key, wanted)
         return plan(
             message,
             matches,
@@ -126,7 +190,65 @@ class Service:
             filer,
             context.tenant.background_account,
             filed,
+            added,
         )
+
+    # -- the web service's read -> review -> save ------------------------------------------
+
+    def upload(
+        self, context: Context, data: bytes, mode: str = "read", attachments_missing: bool = False
+    ) -> Review:
+        """Read a message, keep it for the save, and say what saving it would do."""
+        message = self.read(data)
+        user = context.signed_in_user
+        row = uploads.store(
+            context.session, self.blobs, context.tenant.id, user.id, data, mode, attachments_missing
+        )
+        self.messages.put(row.ref, message)
+        return self._review(context, row.ref, message, mode, attachments_missing)
+
+    def review(self, context: Context, ref: str) -> Review:
+        row = uploads.find(context.session, context.tenant.id, context.signed_in_user.id, ref)
+        return self._review(context, ref, self._message(row), row.mode, row.attachments_missing)
+
+    def save(self, context: Context, ref: str, choices: Choices) -> Saved:
+        """Save an uploaded message as the user chose (one unit of work: all or nothing)."""
+        row = uploads.find(context.session, context.tenant.id, context.signed_in_user.id, ref)
+        message = self._message(row)
+        decided = self._plan(context, message, choices)
+        return Saved(saved(decided, context.crm.apply(decided)), message, row.attachments_missing)
+
+    def _message(self, row: Upload) -> Message:
+        cached = self.messages.get(row.ref)
+        if cached is not None:
+            return cached
+        message = self.read(self.blobs.get(row.sha256))
+        self.messages.put(row.ref, message)
+        return message
+
+    def _review(
+        self, context: Context, ref: str, message: Message, mode: str, attachments_missing: bool
+    ) -> Review:
+        options = context.tenant.options
+        roles = context.filer.roles
+        actions = {
+            "interaction": interaction_action(options, roles),
+            "activity": activity_action(options, roles),
+            "add_contact": add_contact_action(options, roles),
+        }
+        kind: Kind = "interaction"
+        if actions["interaction"].state != "allowed" and actions["activity"].state == "allowed":
+            kind = "activity"
+        types = []
+        if actions["activity"].state == "allowed":
+            types = [
+                (t, activity_fields(t, message, {}))
+                for t in options.activity_types
+                if activity_action(options, roles, t).state == "allowed"
+            ]
+        outcome = self._plan(context, message, Choices(kind=kind))
+        files = file_outcomes(message, Choices(kind=kind))
+        return Review(ref, message, outcome, files, actions, types, mode, attachments_missing)
 
 
 def saved(decided: SavePlan, record_ids: dict[str, str]) -> SavePlan:

@@ -14,7 +14,7 @@ says no gives the status and the sentence the user sees:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -43,7 +43,12 @@ Status = Literal[
 ]  # fmt: skip
 FileStatus = Literal["would_save", "saved", "empty", "excluded", "in_eml"]
 
-_LINE_NAMES: dict[Line, str] = {"from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc"}
+# Where a participant comes from: a line of the message, or added by the user.
+Role = Line | Literal["added"]
+
+_LINE_NAMES: dict[Role, str] = {
+    "from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc", "added": "added",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ class PlannedRecord:
 
 @dataclass(frozen=True)
 class ParticipantOutcome:
-    line: Line
+    line: Role
     address: str
     name: str
     is_self: bool
@@ -145,8 +150,13 @@ def plan(
     filer: Filer,
     background_account: str,
     already_filed: Mapping[str, str] | None = None,
+    added: Sequence[Contact] = (),
 ) -> SavePlan:
-    """Decide everything one save would do. ``already_filed``: contact ID -> existing record ID."""
+    """Decide everything one save would do.
+
+    ``already_filed``: contact ID -> the record this message is already filed as.
+    ``added``: contacts the user added by searching, who are not on the message.
+    """
     filed = already_filed or {}
     activity_type = None
     if choices.kind == "activity":
@@ -156,13 +166,13 @@ def plan(
         if activity_type is not None
         else interaction_action(options, filer.roles)
     )
-    outcomes = _participants(matches, choices, permission, options, filed, choices.kind)
+    outcomes = _participants(matches, added, choices, permission, options, filed, choices.kind)
     to_save = list(
         dict.fromkeys(o.contact_id for o in outcomes if o.status == "would_save" and o.contact_id)
     )
     is_interaction = choices.kind == "interaction"
     files, eml, planned_files = _files(message, choices, saving=bool(to_save))
-    fields = _activity_fields(activity_type, message, choices.fields) if activity_type else {}
+    fields = activity_fields(activity_type, message, choices.fields) if activity_type else {}
     body = ""
     if to_save:
         body = interaction_body(message) if is_interaction else activity_body(message)
@@ -200,13 +210,14 @@ def plan(
 
 def _participants(
     matches: tuple[Match, ...],
+    added: Sequence[Contact],
     choices: Choices,
     permission: Action,
     options: Options,
     filed: Mapping[str, str],
     kind: Kind,
 ) -> tuple[ParticipantOutcome, ...]:
-    first_line: dict[str, Line] = {}
+    first_line: dict[str, Role] = {}
     outcomes: list[ParticipantOutcome] = []
     for match in matches:
         p = match.participant
@@ -220,6 +231,17 @@ def _participants(
         )  # fmt: skip
         if contact is not None and status == "would_save":
             first_line.setdefault(contact.id, p.line)
+    for contact in added:
+        if contact.id in first_line:
+            continue
+        first_line[contact.id] = "added"
+        outcomes.append(
+            ParticipantOutcome(
+                line="added", address=contact.emails[0] if contact.emails else "",
+                name=contact.full_name, is_self=False, status="would_save", contacts=(contact,),
+                reason=f"{contact.full_name} ({contact.id}), added by you", contact_id=contact.id,
+            )
+        )  # fmt: skip
     chosen = [o for o in outcomes if o.status == "would_save"]
     distinct = len({o.contact_id for o in chosen})
     result = []
@@ -231,7 +253,7 @@ def _participants(
 
 
 def _decide(
-    match: Match, choices: Choices, first_line: dict[str, Line]
+    match: Match, choices: Choices, first_line: dict[str, Role]
 ) -> tuple[Status, str, Contact | None]:
     p = match.participant
     line_name = _LINE_NAMES[p.line]
@@ -314,6 +336,11 @@ def to_line(addresses: tuple[Address, ...], limit: int = limits.TO_LINE_MAX) -> 
 # -- attachments ---------------------------------------------------------------------
 
 
+def file_outcomes(message: Message, choices: Choices) -> tuple[FileOutcome, ...]:
+    """What would happen to each attachment if the message is saved (for the review screen)."""
+    return _files(message, choices, saving=True)[0]
+
+
 def _files(
     message: Message, choices: Choices, saving: bool
 ) -> tuple[tuple[FileOutcome, ...], FileOutcome | None, tuple[PlannedFile, ...]]:
@@ -388,7 +415,7 @@ def message_tokens(message: Message) -> dict[str, str]:
     }  # fmt: skip
 
 
-def _activity_fields(
+def activity_fields(
     activity_type: ActivityType, message: Message, overrides: Mapping[str, str]
 ) -> dict[str, str]:
     names = activity_type.field_names()
@@ -404,3 +431,32 @@ def _activity_fields(
         values[target] = tokens.get(token, "")
     values.update(overrides)
     return values
+
+
+# -- one answer per contact (what the API's save returns) ------------------------------
+
+
+@dataclass(frozen=True)
+class ContactResult:
+    contact_id: str
+    status: Status
+    record_id: str | None
+    reason: str
+
+
+def results_by_contact(outcome: SavePlan, contact_ids: Sequence[str]) -> list[ContactResult]:
+    """For each contact the user kept, what happened to it (in the order they were given)."""
+    results = []
+    for contact_id in dict.fromkeys(contact_ids):
+        found = next((p for p in outcome.participants if p.contact_id == contact_id), None)
+        if found is None:  # kept, but its address is shared and no one was picked
+            found = next(
+                (p for p in outcome.participants if contact_id in {c.id for c in p.contacts}), None
+            )
+        if found is None:
+            results.append(
+                ContactResult(contact_id, "no_contact", None, f"no contact {contact_id} was found")
+            )
+        else:
+            results.append(ContactResult(contact_id, found.status, found.record_id, found.reason))
+    return results

@@ -27,10 +27,14 @@ class BlobStore:
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def put(self, data: bytes, sha256: str | None = None) -> str:
+    def put(self, data: bytes, sha256: str | None = None, durable: bool = True) -> str:
+        """Store ``data`` once. ``durable=False``: no flush to disk (uploads awaiting a save)."""
         digest = sha256 or sha256_of(data)
         target = self.path(digest)
         if target.exists():
+            if durable:  # it may have been written by an upload, without the flush
+                with open(target, "rb") as existing:
+                    os.fsync(existing.fileno())
             return digest
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -38,8 +42,9 @@ class BlobStore:
             try:
                 with os.fdopen(fd, "wb") as out:
                     out.write(data)
-                    out.flush()
-                    os.fsync(out.fileno())
+                    if durable:
+                        out.flush()
+                        os.fsync(out.fileno())
                 os.replace(temporary, target)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)

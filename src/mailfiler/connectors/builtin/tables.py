@@ -210,3 +210,45 @@ class StoredAttachment(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     content_id: Mapped[str | None] = mapped_column(String(255))
+
+
+# -- the web service (sign-in and the read -> review -> save flow) ----------------
+
+
+class SignInSession(Base):
+    """A bearer token, stored as its SHA-256 (the token itself is never kept)."""
+
+    __tablename__ = "sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime]
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted per user and per client address (see api/throttle.py)."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(default=now)
+    blocked_until: Mapped[datetime | None]
+
+
+class Upload(Base):
+    """A message read by POST /messages, kept so that saving it does not upload it again."""
+
+    __tablename__ = "uploads"
+
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    # "compose" when the message is being written: its Bcc line is the sender's own.
+    mode: Mapped[str] = mapped_column(String(10), default="read")
+    attachments_missing: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=now, index=True)

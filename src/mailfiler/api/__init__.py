@@ -1,0 +1,1 @@
+"""The HTTP API: sign-in, options, the read -> review -> save flow, contacts and users."""

@@ -1,0 +1,57 @@
+"""The FastAPI application: routes under /api/v1, problem details, OpenAPI at /docs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from mailfiler import logs
+from mailfiler.api import errors
+from mailfiler.api.routes import attachments, contacts, messages, options, session, users
+from mailfiler.config import Settings, get_settings
+from mailfiler.service import Service
+
+API = "/api/v1"
+
+
+def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
+    app = FastAPI(
+        title="mailfiler",
+        version="1.0",
+        summary="Files email into a CRM: read a message, review its contacts, save it.",
+        openapi_url=f"{API}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.service = service or Service(settings)
+    errors.install(app)
+    for module in (session, messages, contacts, attachments, options, users):
+        app.include_router(module.router, prefix=API)
+
+    @app.middleware("http")
+    async def session_expiry(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # The task pane learns from every answer when its sign-in now ends.
+        response = await call_next(request)
+        expires_at = getattr(request.state, "expires_at", None)
+        if expires_at is not None:
+            response.headers["X-Session-Expires"] = expires_at.isoformat()
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    logs.install()
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """For `mailfiler serve` (uvicorn's factory): settings from MAILFILER_* variables."""
+    settings = get_settings(environ=os.environ)
+    return create_app(settings)

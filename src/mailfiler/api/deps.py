@@ -1,0 +1,56 @@
+"""What routes depend on, as ``Annotated`` aliases: the service, the signed-in caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from mailfiler.core.options import may_change_options
+from mailfiler.errors import Refused, Unauthenticated
+from mailfiler.service import Context, Service
+
+_bearer = HTTPBearer(auto_error=False, description="The token from POST /api/v1/session.")
+
+
+def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def get_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("sign in first: this needs a bearer token")
+    return credentials.credentials
+
+
+Token = Annotated[str, Depends(get_token)]
+
+
+def signed_in(service: ServiceDep, token: Token, request: Request) -> Iterator[Context]:
+    """One unit of work for the caller, committed before the answer is sent."""
+    with service.signed_in(token) as context:
+        request.state.expires_at = context.expires_at
+        yield context
+
+
+Caller = Annotated[Context, Depends(signed_in, scope="function")]
+
+
+def admin(caller: Caller) -> Context:
+    """Callers holding one of the organisation's "change options" roles."""
+    options = caller.tenant.options
+    if not may_change_options(options, caller.filer.roles):
+        roles = ", ".join(options.change_options_roles)
+        raise Refused(f"this needs one of the roles {roles}")
+    return caller
+
+
+Admin = Annotated[Context, Depends(admin)]

@@ -1,0 +1,100 @@
+"""Contacts: search, add (the "add new contact" roles only), and one contact's timeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from mailfiler.api.deps import Caller
+from mailfiler.api.schemas import (
+    ContactCreate,
+    ContactDetail,
+    ContactPublic,
+    StoredFilePublic,
+    TimelineItem,
+    TimelinePage,
+)
+from mailfiler.connectors.base import StoredRecord
+from mailfiler.core.match import Contact
+from mailfiler.core.options import Options, add_contact_action
+from mailfiler.errors import Refused
+
+router = APIRouter(prefix="/contacts", tags=["contacts"])
+
+
+def public(contact: Contact, options: Options) -> ContactPublic:
+    return ContactPublic(
+        id=contact.id,
+        full_name=contact.full_name,
+        organization=contact.organization,
+        emails=list(contact.emails),
+        profile_url=options.profile_link(contact.id),
+    )
+
+
+def timeline_item(record: StoredRecord) -> TimelineItem:
+    return TimelineItem(
+        kind=record.kind,
+        id=record.id,
+        subject=record.subject,
+        to_line=record.to_line,
+        body=record.body,
+        activity_type=record.activity_type,
+        fields=dict(record.fields),
+        created_by=record.created_by,
+        saved_by=record.saved_by,
+        saved_at=record.saved_at,
+        message_id=record.message_id,
+        attachments=[
+            StoredFilePublic(
+                id=f.id,
+                filename=f.filename,
+                size=f.size,
+                content_type=f.content_type,
+                content_id=f.content_id,
+                url=f"/api/v1/attachments/{f.id}",
+            )
+            for f in record.attachments
+        ],
+    )
+
+
+@router.get("", response_model=list[ContactPublic])
+def search_contacts(
+    caller: Caller,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="A name or an address.")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[ContactPublic]:
+    options = caller.tenant.options
+    return [public(c, options) for c in caller.crm.search(q, limit)]
+
+
+@router.post("", response_model=ContactPublic, status_code=201)
+def add_contact(body: ContactCreate, caller: Caller) -> ContactPublic:
+    action = add_contact_action(caller.tenant.options, caller.filer.roles)
+    if action.state != "allowed":
+        raise Refused(action.reason)
+    contact = caller.crm.create_contact(body.full_name, body.emails, body.organization)
+    return public(contact, caller.tenant.options)
+
+
+@router.get("/{contact_id}", response_model=ContactDetail)
+def contact_with_timeline(
+    contact_id: str,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ContactDetail:
+    """A contact and its Interactions and Activities, newest first."""
+    contact = caller.crm.contact(contact_id)
+    records = caller.crm.records(contact_id, limit=limit, offset=offset)
+    total = caller.crm.count_records(contact_id)
+    page = TimelinePage(
+        items=[timeline_item(r) for r in records],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if offset + limit < total else None,
+    )
+    return ContactDetail(**public(contact, caller.tenant.options).model_dump(), timeline=page)

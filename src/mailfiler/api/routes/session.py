@@ -1,0 +1,60 @@
+"""POST /session signs in; DELETE signs out; GET says who is signed in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from mailfiler import accounts, signin
+from mailfiler.api.deps import Caller, ServiceDep, Token
+from mailfiler.api.schemas import SessionCreate, SessionPublic, SessionUser
+
+router = APIRouter(prefix="/session", tags=["sign-in"])
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("", response_model=SessionPublic, status_code=201)
+def sign_in(body: SessionCreate, request: Request, service: ServiceDep) -> SessionPublic:
+    """Sign in with a Cloud ID, user name and password: a bearer token valid 24 hours."""
+    with service.unit() as session:
+        attempt = signin.attempt(
+            session, body.cloud_id, body.username, body.password, _client(request)
+        )
+        if attempt.user is not None:
+            tenant = accounts.tenant(session, body.cloud_id)
+    # Raised after the unit of work, so that a failure is counted and kept.
+    if attempt.failure is not None:
+        raise attempt.failure
+    assert attempt.user and attempt.token and attempt.expires_at
+    return SessionPublic(
+        token=attempt.token,
+        expires_at=attempt.expires_at,
+        cloud_id=tenant.cloud_id,
+        organisation=tenant.name,
+        user=SessionUser(
+            username=attempt.user.username, roles=list(attempt.user.roles), email=attempt.user.email
+        ),
+    )
+
+
+@router.get("", response_model=SessionPublic)
+def who_am_i(caller: Caller, token: Token) -> SessionPublic:
+    """The signed-in user (this renews the token, like every call)."""
+    user = caller.signed_in_user
+    assert caller.expires_at is not None
+    return SessionPublic(
+        token=token,
+        expires_at=caller.expires_at,
+        cloud_id=caller.tenant.cloud_id,
+        organisation=caller.tenant.name,
+        user=SessionUser(username=user.username, roles=list(user.roles), email=user.email),
+    )
+
+
+@router.delete("", status_code=204)
+def sign_out(service: ServiceDep, token: Token) -> Response:
+    with service.unit() as session:
+        signin.sign_out(session, token)
+    return Response(status_code=204)

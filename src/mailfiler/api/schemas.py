@@ -1,0 +1,323 @@
+"""What the HTTP API accepts and answers (pydantic lives here and nowhere else).
+
+Create / Update / Public models are separate, so an internal column (a
+password hash, a blob's location) can never leak into an answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Status = Literal[
+    "would_save", "saved", "no_contact", "ambiguous", "duplicate", "excluded",
+    "not_permitted", "over_limit",
+]  # fmt: skip
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- sign-in -------------------------------------------------------------------------
+
+
+class SessionCreate(Model):
+    cloud_id: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class SessionUser(Model):
+    username: str
+    roles: list[str]
+    email: str = ""
+
+
+class SessionPublic(Model):
+    token: str
+    expires_at: datetime
+    cloud_id: str
+    organisation: str
+    user: SessionUser
+
+
+# -- contacts -------------------------------------------------------------------------
+
+
+class ContactPublic(Model):
+    id: str
+    full_name: str
+    organization: str = ""
+    emails: list[str] = []
+    profile_url: str | None = None
+
+
+class ContactCreate(Model):
+    full_name: str = Field(min_length=1, max_length=200)
+    emails: list[str] = Field(min_length=1, max_length=20)
+    organization: str = Field(default="", max_length=200)
+
+
+class StoredFilePublic(Model):
+    id: str
+    filename: str
+    size: int
+    content_type: str
+    content_id: str | None = None
+    url: str
+
+
+class TimelineItem(Model):
+    kind: Literal["interaction", "activity"]
+    id: str
+    subject: str
+    to_line: str | None
+    body: str
+    activity_type: str | None
+    fields: dict[str, Any]
+    created_by: str
+    saved_by: str
+    saved_at: datetime
+    message_id: str | None
+    attachments: list[StoredFilePublic]
+
+
+class TimelinePage(Model):
+    items: list[TimelineItem]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class ContactDetail(ContactPublic):
+    timeline: TimelinePage
+
+
+# -- reading a message -------------------------------------------------------------------
+
+
+class AddressIn(Model):
+    address: str = Field(min_length=3, max_length=320)
+    name: str = Field(default="", max_length=300)
+
+
+class ComposedAttachment(Model):
+    name: str = Field(max_length=500)
+    content_type: str = "application/octet-stream"
+    content_base64: str
+    content_id: str | None = None
+    inline: bool = False
+
+
+class ComposedMessage(Model):
+    """A message given by its fields, as Office.js hands them over.
+
+    ``compose`` for a message being written; ``read`` for a received one whose
+    host cannot hand over the whole file (no ``getAsFileAsync``).
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    mode: Literal["read", "compose"] = "compose"
+    message_id: str | None = Field(default=None, max_length=1000)
+    date: datetime | None = None
+    sender: AddressIn | None = Field(default=None, alias="from")
+    to: list[AddressIn] = []
+    cc: list[AddressIn] = []
+    bcc: list[AddressIn] = []
+    subject: str = ""
+    html_body: str | None = None
+    text_body: str | None = None
+    attachments: list[ComposedAttachment] = []
+    # True when the host could not hand over the attachments' bytes.
+    attachments_unavailable: bool = False
+
+
+class AddressPublic(Model):
+    address: str
+    name: str
+
+
+class ParticipantPublic(Model):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    role: str
+    address: str
+    name: str
+    status: Status
+    is_self: bool = Field(alias="self", serialization_alias="self")
+    reason: str
+    contacts: list[ContactPublic]
+    contact_id: str | None = None
+
+
+class AttachmentPublic(Model):
+    id: str
+    name: str
+    saved_as: str | None
+    size: int
+    content_type: str
+    status: Literal["would_save", "saved", "empty", "excluded", "in_eml"]
+    reason: str
+    inline: bool = False
+
+
+class ActionPublic(Model):
+    state: Literal["allowed", "hidden", "refused"]
+    reason: str = ""
+
+
+class Actions(Model):
+    interaction: ActionPublic
+    activity: ActionPublic
+    add_contact: ActionPublic
+
+
+class ActivityFieldValue(Model):
+    name: str
+    label: str
+    value: str
+
+
+class ActivityTypeOffer(Model):
+    code: str
+    name: str
+    default: bool
+    fields: list[ActivityFieldValue]
+
+
+class MessagePublic(Model):
+    message_ref: str
+    subject: str
+    date: datetime | None
+    sender: AddressPublic | None
+    message_id: str | None
+    mode: Literal["read", "compose"]
+    participants: list[ParticipantPublic]
+    attachments: list[AttachmentPublic]
+    attachments_missing: bool
+    attachments_note: str | None
+    actions: Actions
+    activity_types: list[ActivityTypeOffer]
+    notes: list[str]
+
+
+# -- saving it --------------------------------------------------------------------------
+
+
+class ActivityChoice(Model):
+    type: str | None = None
+    fields: dict[str, str] = {}
+
+
+class SaveRequest(Model):
+    contact_ids: list[str] | None = Field(
+        default=None, description="The contacts kept; omitted means every matched contact."
+    )
+    attachment_ids: list[str] | None = Field(
+        default=None, description="The attachments kept; omitted means all of them."
+    )
+    eml: bool = False
+    picks: dict[str, str] = Field(
+        default={}, description="For a shared address, the contact chosen: address -> contact ID."
+    )
+    activity: ActivityChoice | None = None
+
+
+class SaveResult(Model):
+    contact_id: str
+    status: Status
+    record_id: str | None
+    reason: str
+
+
+class SaveResponse(Model):
+    results: list[SaveResult]
+    attachments: list[AttachmentPublic]
+    eml: AttachmentPublic | None
+    attachments_note: str | None
+
+
+# -- options and users --------------------------------------------------------------------
+
+
+class ActivityFieldSetup(Model):
+    name: str = Field(min_length=1, max_length=64)
+    label: str = Field(default="", max_length=200)
+
+
+class ActivityTypeSetup(Model):
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(default="", max_length=200)
+    fields: list[ActivityFieldSetup] = []
+    defaults: dict[str, str] = {}
+    mapping: dict[str, str] = Field(
+        default={},
+        description="Message token (subject, body, sender, recipients, sent_on) -> field.",
+    )
+    roles: list[str] = []
+
+
+class OptionsPublic(Model):
+    profile_url: str
+    interaction_roles: list[str]
+    hide_interaction: bool
+    activity_roles: list[str]
+    add_contact_roles: list[str]
+    change_options_roles: list[str]
+    allow_duplicates: bool
+    max_total_emails: int
+    edition: Literal["enterprise", "professional"]
+    activity_types: list[ActivityTypeSetup]
+    default_activity_type: str
+    can_change: bool = False
+
+
+class OptionsUpdate(Model):
+    profile_url: str = ""
+    interaction_roles: list[str] = []
+    hide_interaction: bool = False
+    activity_roles: list[str] = []
+    add_contact_roles: list[str] = ["SysAdmin"]
+    change_options_roles: list[str] = ["SysAdmin"]
+    allow_duplicates: bool = False
+    max_total_emails: int = Field(default=50, ge=1, le=10_000)
+    edition: Literal["enterprise", "professional"] = "enterprise"
+    activity_types: list[ActivityTypeSetup] = []
+    default_activity_type: str = ""
+
+
+class UserPublic(Model):
+    username: str
+    email: str
+    roles: list[str]
+    disabled: bool
+
+
+class UserCreate(Model):
+    username: str = Field(min_length=1, max_length=100)
+    email: str = Field(default="", max_length=320)
+    roles: list[str] = []
+    password: str = Field(min_length=8, max_length=1000)
+
+
+class UserUpdate(Model):
+    email: str | None = Field(default=None, max_length=320)
+    roles: list[str] | None = None
+    disabled: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=1000)
+
+
+class Problem(Model):
+    """An error, as RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str

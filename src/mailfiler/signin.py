@@ -1,0 +1,148 @@
+"""Signing in with a Cloud ID, user name and password; bearer tokens; throttling failures.
+
+The add-in's security page: a token valid 24 hours, renewed silently while it
+is used; disabling a user or changing their password cuts access off at
+once. Only a SHA-256 of each token is stored, so a copy of the database holds
+no usable token. Failed attempts are counted per user and per client address;
+past the limit, the answer is 429 with Retry-After, whatever the password.
+Every wrong answer (Cloud ID, user, password, disabled) is the same sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from argon2 import PasswordHasher
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from mailfiler import accounts
+from mailfiler.connectors.builtin.tables import (
+    Organisation,
+    SignInSession,
+    SignInThrottle,
+    User,
+    now,
+)
+from mailfiler.errors import NotFound, Throttled, Unauthenticated
+
+TOKEN_LIFETIME: Final = timedelta(hours=24)
+# A token is pushed forward at most once in this span, not on every request.
+RENEW_EVERY: Final = timedelta(minutes=5)
+
+WINDOW: Final = timedelta(minutes=15)
+BLOCK: Final = timedelta(minutes=15)
+MAX_FAILURES_PER_USER: Final = 5
+MAX_FAILURES_PER_ADDRESS: Final = 20
+
+WRONG_CREDENTIALS: Final = "the Cloud ID, user name or password is not right"
+
+# Verifying against this when the user does not exist takes as long as a real
+# check, so the answer's timing does not tell which part was wrong.
+_DUMMY_HASH: Final = PasswordHasher().hash("not a password anyone has")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of a sign-in, returned (not raised) so that failures are counted and kept."""
+
+    token: str | None = None
+    expires_at: datetime | None = None
+    user: User | None = None
+    failure: Unauthenticated | Throttled | None = None
+
+
+def attempt(session: Session, cloud_id: str, username: str, password: str, client: str) -> Attempt:
+    user_key = f"user:{cloud_id.strip().lower()}:{username.strip().lower()}"
+    address_key = f"address:{client}"
+    moment = now()
+    for key in (user_key, address_key):
+        row = session.get(SignInThrottle, key)
+        if row is not None and row.blocked_until is not None and row.blocked_until > moment:
+            wait = int((row.blocked_until - moment).total_seconds()) + 1
+            return Attempt(failure=Throttled("too many failed sign-ins; try again later", wait))
+    user = _check(session, cloud_id, username, password)
+    if user is None:
+        _count_failure(session, user_key, MAX_FAILURES_PER_USER, moment)
+        _count_failure(session, address_key, MAX_FAILURES_PER_ADDRESS, moment)
+        return Attempt(failure=Unauthenticated(WRONG_CREDENTIALS))
+    session.execute(delete(SignInThrottle).where(SignInThrottle.key == user_key))
+    token = secrets.token_urlsafe(32)
+    expires_at = moment + TOKEN_LIFETIME
+    session.add(
+        SignInSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            organisation_id=user.organisation_id,
+            created_at=moment,
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+    return Attempt(token=token, expires_at=expires_at, user=user)
+
+
+def _check(session: Session, cloud_id: str, username: str, password: str) -> User | None:
+    try:
+        tenant = accounts.tenant(session, cloud_id)
+        user = accounts.user(session, tenant, username)
+    except NotFound:
+        PasswordHasher().verify(_DUMMY_HASH, "not a password anyone has")
+        return None
+    if not accounts.check_password(user, password) or user.disabled:
+        return None
+    return user
+
+
+def _count_failure(session: Session, key: str, limit: int, moment: datetime) -> None:
+    row = session.get(SignInThrottle, key)
+    if row is None:
+        row = SignInThrottle(key=key, failures=0, window_started_at=moment)
+        session.add(row)
+    if moment - row.window_started_at > WINDOW:
+        row.failures = 0
+        row.window_started_at = moment
+    row.failures += 1
+    if row.failures >= limit:
+        row.blocked_until = moment + BLOCK
+    session.flush()
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    cloud_id: str
+    expires_at: datetime
+
+
+def authenticate(session: Session, token: str) -> SignedIn:
+    """The user behind a token, renewing it; ``Unauthenticated`` if it is unknown or revoked."""
+    row = session.get(SignInSession, token_hash(token)) if token else None
+    moment = now()
+    if row is None or row.expires_at <= moment:
+        raise Unauthenticated("your sign-in has expired: sign in again")
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled or row.created_at < user.credentials_changed_at:
+        session.delete(row)
+        raise Unauthenticated("your sign-in is no longer valid: sign in again")
+    if moment + TOKEN_LIFETIME - row.expires_at > RENEW_EVERY:
+        row.expires_at = moment + TOKEN_LIFETIME
+    organisation = session.get(Organisation, row.organisation_id)
+    assert organisation is not None
+    return SignedIn(user=user, cloud_id=organisation.cloud_id, expires_at=row.expires_at)
+
+
+def sign_out(session: Session, token: str) -> None:
+    session.execute(delete(SignInSession).where(SignInSession.token_hash == token_hash(token)))
+
+
+def sign_out_everywhere(session: Session, user: User) -> None:
+    session.execute(delete(SignInSession).where(SignInSession.user_id == user.id))

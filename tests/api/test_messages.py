@@ -1,0 +1,258 @@
+"""Reading a message, reviewing it and saving it by reference (POST /messages and friends)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from tests.api.conftest import Api
+from tests.conftest import corpus_path, fixture_bytes
+
+
+def test_reading_a_message_answers_the_contract(api: Api) -> None:
+    headers = api.sign_in()
+    body = api.read("ambiguous.eml", headers)
+    assert set(body) >= {
+        "message_ref", "subject", "date", "sender", "participants", "attachments", "actions",
+        "activity_types",
+    }  # fmt: skip
+    assert body["subject"] == "Family membership"
+    assert body["sender"] == {"address": "shared@family.example", "name": "The Evans family"}
+    shared, ann, nobody = body["participants"]
+    assert set(shared) >= {"role", "address", "name", "status", "self", "reason", "contacts"}
+    assert (shared["role"], shared["status"]) == ("from", "ambiguous")
+    assert [c["id"] for c in shared["contacts"]] == ["104", "105"]
+    assert set(shared["contacts"][0]) >= {"id", "full_name", "organization", "profile_url"}
+    assert (ann["status"], ann["contacts"][0]["full_name"]) == ("would_save", "Ann Archer")
+    assert nobody["status"] == "no_contact" and "no contact" in nobody["reason"]
+    assert body["actions"]["interaction"] == {"state": "allowed", "reason": ""}
+    assert body["actions"]["add_contact"]["state"] == "hidden"
+    [email] = body["activity_types"]
+    fields = {f["name"]: f["value"] for f in email["fields"]}
+    assert fields["DESCRIPTION"] == "Family membership" and email["default"]
+
+
+def test_attachments_are_listed_with_the_names_they_will_be_saved_under(api: Api) -> None:
+    body = api.read("long-lines.eml", api.sign_in())
+    files = {(a["name"], a["saved_as"], a["status"]) for a in body["attachments"]}
+    assert ("empty-notes.txt", None, "empty") in files
+    assert (
+        "Board-meeting-papers-for-the-November-2026-session-final-version.pdf",
+        "Board-meeting-papers-for-the-November-2026-ses.pdf",
+        "would_save",
+    ) in files
+    assert {a["id"] for a in body["attachments"]} == {"0", "1", "2", "3"}
+
+
+def test_saving_by_reference_with_the_users_choices(api: Api) -> None:
+    headers = api.sign_in()
+    body = api.read("long-lines.eml", headers)
+    ref = body["message_ref"]
+    answer = api.client.post(
+        f"/api/v1/messages/{ref}/interactions",
+        json={"contact_ids": ["101", "106"], "attachment_ids": ["0"], "eml": False},
+        headers=headers,
+    )
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [(r["contact_id"], r["status"]) for r in results] == [("101", "saved"), ("106", "saved")]
+    assert all(r["record_id"] for r in results)
+    records = api.org.records()
+    assert sorted(r.contact_id for r in records) == ["101", "106"]
+    assert [f.filename for f in records[0].attachments] == [
+        "Board-meeting-papers-for-the-November-2026-ses.pdf"
+    ]
+    again = api.client.post(
+        f"/api/v1/messages/{ref}/interactions", json={"contact_ids": ["101"]}, headers=headers
+    ).json()["results"]
+    assert again[0]["status"] == "duplicate" and again[0]["record_id"] == results[0]["record_id"]
+
+
+def test_a_pick_for_a_shared_address_and_a_contact_added_by_search(api: Api) -> None:
+    headers = api.sign_in()
+    ref = api.read("ambiguous.eml", headers)["message_ref"]
+    answer = api.client.post(
+        f"/api/v1/messages/{ref}/interactions",
+        json={"contact_ids": ["101", "112"], "picks": {"shared@family.example": "105"}},
+        headers=headers,
+    ).json()["results"]
+    assert [(r["contact_id"], r["status"]) for r in answer] == [
+        ("101", "saved"), ("112", "saved"), ("105", "saved"),
+    ]  # fmt: skip
+    assert "added by you" in answer[1]["reason"]
+    unknown = api.client.post(
+        f"/api/v1/messages/{ref}/interactions", json={"contact_ids": ["999"]}, headers=headers
+    ).json()["results"]
+    assert unknown == [
+        {"contact_id": "999", "status": "no_contact", "record_id": None,
+         "reason": "no contact 999 was found"},
+    ]  # fmt: skip
+
+
+def test_saving_as_activities_with_an_edited_form_and_as_eml(api: Api) -> None:
+    headers = api.sign_in()
+    ref = api.read("inline-image.eml", headers)["message_ref"]
+    answer = api.client.post(
+        f"/api/v1/messages/{ref}/activities",
+        json={"contact_ids": ["101", "107"], "eml": True,
+              "activity": {"type": "EMAIL", "fields": {"DESCRIPTION": "Logo for the newsletter"}}},
+        headers=headers,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    saved = answer.json()
+    assert {r["status"] for r in saved["results"]} == {"saved"}
+    assert saved["eml"]["saved_as"] == "Newsletter draft.eml"
+    assert {a["status"] for a in saved["attachments"]} == {"in_eml"}
+    [record] = [r for r in api.org.records("107") if r.kind == "activity"]
+    assert record.fields["DESCRIPTION"] == "Logo for the newsletter"
+    assert [f.filename for f in record.attachments] == ["Newsletter draft.eml"]
+    bad = api.client.post(
+        f"/api/v1/messages/{ref}/activities",
+        json={"activity": {"type": "EMAIL", "fields": {"NOPE": "x"}}},
+        headers=headers,
+    )
+    assert bad.status_code == 400 and "has no field NOPE" in bad.json()["detail"]
+
+
+def test_uploading_files_outlook_msg_included(api: Api) -> None:
+    headers = api.sign_in()
+    msg = (corpus_path() / "apache-poi" / "hsmf" / "example_received_regular.msg").read_bytes()
+    answer = api.client.post(
+        "/api/v1/messages", files={"file": ("mail.msg", msg, "application/vnd.ms-outlook")},
+        headers=headers,
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["subject"] == "This is a test message please ignore"
+    assert body["attachments"][0]["name"] == "alfresco.gif"
+    eml = api.client.post(
+        "/api/v1/messages",
+        files={"file": ("a.eml", fixture_bytes("forwarded.eml"))},
+        headers=headers,
+    )
+    assert eml.json()["attachments"][0]["name"] == "Invoice 2026-11.eml"
+
+
+def _composed(**extra: Any) -> dict[str, Any]:
+    return {
+        "from": {"address": "jdoe@acme.example", "name": "Jane Doe"},
+        "to": [{"address": "bob@members.example", "name": "Bob"}],
+        "cc": [{"address": "Grace@Ito.example"}],
+        "bcc": [{"address": "ann.archer@work.example"}],
+        "subject": "Conference places",
+        "html_body": "<p>Booked.</p>",
+        "attachments": [
+            {
+                "name": "programme.pdf",
+                "content_type": "application/pdf",
+                "content_base64": base64.b64encode(b"%PDF-1.4 programme").decode(),
+            },
+        ],  # fmt: skip
+        **extra,
+    }
+
+
+def test_a_message_being_composed_shows_bcc_and_saves_its_attachments(api: Api) -> None:
+    headers = api.sign_in()
+    body = api.client.post("/api/v1/messages", json=_composed(), headers=headers).json()
+    assert body["mode"] == "compose"
+    lines = [(p["role"], p["address"], p["status"], p["self"]) for p in body["participants"]]
+    assert lines == [
+        ("from", "jdoe@acme.example", "excluded", True),
+        ("to", "bob@members.example", "would_save", False),
+        ("cc", "Grace@Ito.example", "would_save", False),
+        ("bcc", "ann.archer@work.example", "would_save", False),
+    ]
+    saved = api.client.post(
+        f"/api/v1/messages/{body['message_ref']}/interactions", json={}, headers=headers
+    ).json()
+    assert [r["status"] for r in saved["results"]] == ["saved", "saved", "saved"]
+    [record] = api.org.records("102")
+    assert [f.filename for f in record.attachments] == ["programme.pdf"]
+
+
+def test_when_attachments_cannot_be_had_the_email_is_saved_and_the_user_told(api: Api) -> None:
+    headers = api.sign_in()
+    body = api.client.post(
+        "/api/v1/messages",
+        json=_composed(attachments=[], attachments_unavailable=True),
+        headers=headers,
+    ).json()
+    assert body["attachments_missing"] and "without them" in body["attachments_note"]
+    saved = api.client.post(
+        f"/api/v1/messages/{body['message_ref']}/interactions", json={}, headers=headers
+    ).json()
+    assert {r["status"] for r in saved["results"]} == {"saved"}
+    assert "without them" in saved["attachments_note"]
+
+
+def test_a_broken_message_is_a_4xx_naming_the_reason_and_writes_nothing(api: Api) -> None:
+    headers = api.sign_in()
+    answer = api.client.post(
+        "/api/v1/messages",
+        content=b"%PDF-1.4 not mail",
+        headers={**headers, "Content-Type": "message/rfc822"},
+    )
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "not an email message" in answer.json()["detail"]
+    bad_base64 = api.client.post(
+        "/api/v1/messages",
+        json=_composed(attachments=[{"name": "x.bin", "content_base64": "***"}]),
+        headers=headers,
+    )
+    assert bad_base64.status_code == 422 and "base64" in bad_base64.json()["detail"]
+    assert api.org.records() == []
+
+
+def test_a_message_over_the_limit_is_413_before_it_is_read_whole(api: Api) -> None:
+    headers = api.sign_in()
+    service = api.client.app.state.service  # type: ignore[attr-defined]
+    limit = service.settings.max_message_bytes
+    declared = api.client.post(
+        "/api/v1/messages",
+        content=b"x",
+        headers={**headers, "Content-Type": "message/rfc822", "Content-Length": str(limit + 1)},
+    )
+    assert declared.status_code == 413
+
+    sent = 0
+
+    def stream():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(limit // len(chunk) + 10):
+            sent += len(chunk)
+            yield chunk
+
+    streamed = api.client.post(
+        "/api/v1/messages", content=stream(), headers={**headers, "Content-Type": "message/rfc822"}
+    )
+    assert streamed.status_code == 413 and "limit" in streamed.json()["detail"]
+
+
+def test_an_opened_message_survives_a_restart_of_the_cache(api: Api) -> None:
+    headers = api.sign_in()
+    ref = api.read("text-only.eml", headers)["message_ref"]
+    api.client.app.state.service.messages = type(api.client.app.state.service.messages)()  # type: ignore[attr-defined]
+    review = api.client.get(f"/api/v1/messages/{ref}", headers=headers)
+    assert review.status_code == 200 and review.json()["subject"].startswith("Plain text")
+    saved = api.client.post(f"/api/v1/messages/{ref}/interactions", json={}, headers=headers)
+    assert {r["status"] for r in saved.json()["results"]} == {"saved"}
+
+
+def test_roles_hide_and_edition_refuse_the_save_buttons(api: Api) -> None:
+    api.org.set_options(edition="professional", hide_interaction=True)
+    headers = api.sign_in()
+    body = api.read("text-only.eml", headers)
+    assert body["actions"]["interaction"]["state"] == "hidden"
+    assert body["actions"]["activity"] == {
+        "state": "refused",
+        "reason": "your organisation's edition (iMIS EMS Professional) cannot save Activities",
+    }
+    assert body["activity_types"] == []
+    refused = api.client.post(
+        f"/api/v1/messages/{body['message_ref']}/activities", json={}, headers=headers
+    ).json()["results"]
+    assert {r["status"] for r in refused} == {"not_permitted"}
+    assert api.org.records() == []
