@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 
 from mailfiler import accounts
 from mailfiler.config import Settings
@@ -81,6 +82,12 @@ def postgresql_url() -> Iterator[str]:
 
 
 _SERVICES: dict[str, Service] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> None:
+    # Argon2's defaults cost ~170 ms a hash here, by design; tests need many.
+    accounts.use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,9 +13,15 @@ def test_reading_a_message_answers_the_contract(api: Api) -> None:
     headers = api.sign_in()
     body = api.read("ambiguous.eml", headers)
     assert set(body) >= {
-        "message_ref", "subject", "date", "sender", "participants", "attachments", "actions",
+        "message_ref",
+        "subject",
+        "date",
+        "sender",
+        "participants",
+        "attachments",
+        "actions",
         "activity_types",
-    }  # fmt: skip
+    }
     assert body["subject"] == "Family membership"
     assert body["sender"] == {"address": "shared@family.example", "name": "The Evans family"}
     shared, ann, nobody = body["participants"]
@@ -77,16 +83,22 @@ def test_a_pick_for_a_shared_address_and_a_contact_added_by_search(api: Api) -> 
         headers=headers,
     ).json()["results"]
     assert [(r["contact_id"], r["status"]) for r in answer] == [
-        ("101", "saved"), ("112", "saved"), ("105", "saved"),
-    ]  # fmt: skip
+        ("101", "saved"),
+        ("112", "saved"),
+        ("105", "saved"),
+    ]
     assert "added by you" in answer[1]["reason"]
     unknown = api.client.post(
         f"/api/v1/messages/{ref}/interactions", json={"contact_ids": ["999"]}, headers=headers
     ).json()["results"]
     assert unknown == [
-        {"contact_id": "999", "status": "no_contact", "record_id": None,
-         "reason": "no contact 999 was found"},
-    ]  # fmt: skip
+        {
+            "contact_id": "999",
+            "status": "no_contact",
+            "record_id": None,
+            "reason": "no contact 999 was found",
+        },
+    ]
 
 
 def test_saving_as_activities_with_an_edited_form_and_as_eml(api: Api) -> None:
@@ -94,10 +106,13 @@ def test_saving_as_activities_with_an_edited_form_and_as_eml(api: Api) -> None:
     ref = api.read("inline-image.eml", headers)["message_ref"]
     answer = api.client.post(
         f"/api/v1/messages/{ref}/activities",
-        json={"contact_ids": ["101", "107"], "eml": True,
-              "activity": {"type": "EMAIL", "fields": {"DESCRIPTION": "Logo for the newsletter"}}},
+        json={
+            "contact_ids": ["101", "107"],
+            "eml": True,
+            "activity": {"type": "EMAIL", "fields": {"DESCRIPTION": "Logo for the newsletter"}},
+        },
         headers=headers,
-    )  # fmt: skip
+    )
     assert answer.status_code == 200, answer.text
     saved = answer.json()
     assert {r["status"] for r in saved["results"]} == {"saved"}
@@ -118,9 +133,10 @@ def test_uploading_files_outlook_msg_included(api: Api) -> None:
     headers = api.sign_in()
     msg = (corpus_path() / "apache-poi" / "hsmf" / "example_received_regular.msg").read_bytes()
     answer = api.client.post(
-        "/api/v1/messages", files={"file": ("mail.msg", msg, "application/vnd.ms-outlook")},
+        "/api/v1/messages",
+        files={"file": ("mail.msg", msg, "application/vnd.ms-outlook")},
         headers=headers,
-    )  # fmt: skip
+    )
     assert answer.status_code == 201, answer.text
     body = answer.json()
     assert body["subject"] == "This is a test message please ignore"
@@ -147,7 +163,7 @@ def _composed(**extra: Any) -> dict[str, Any]:
                 "content_type": "application/pdf",
                 "content_base64": base64.b64encode(b"%PDF-1.4 programme").decode(),
             },
-        ],  # fmt: skip
+        ],
         **extra,
     }
 

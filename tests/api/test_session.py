@@ -34,9 +34,12 @@ def test_signing_in_gives_a_token_for_24_hours(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("cloud_id", "username", "password"),
-    [("NO-SUCH-ORG", "jdoe", "jdoe-password"), (None, "ghost", "jdoe-password"),
-     (None, "jdoe", "wrong password")],
-)  # fmt: skip
+    [
+        ("NO-SUCH-ORG", "jdoe", "jdoe-password"),
+        (None, "ghost", "jdoe-password"),
+        (None, "jdoe", "wrong password"),
+    ],
+)
 def test_every_wrong_answer_is_the_same_401(
     api: Api, cloud_id: str | None, username: str, password: str
 ) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
 from mailfiler import logs
 from mailfiler.api import errors
 from mailfiler.api.routes import attachments, contacts, messages, options, session, users
+from mailfiler.api.schemas import ComposedMessage
 from mailfiler.config import Settings, get_settings
 from mailfiler.service import Service
 
@@ -42,6 +44,23 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
+
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # POST /messages reads its body itself (raw, upload or JSON); its JSON
+        # form is declared by hand and needs its schema registered here.
+        if app.openapi_schema is None:
+            schema = build_openapi()
+            template = "#/components/schemas/{model}"
+            composed = ComposedMessage.model_json_schema(ref_template=template)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(composed.pop("$defs", {}))
+            components["ComposedMessage"] = composed
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -1,0 +1,131 @@
+"""OpenAPI, problem details for every failure, and the real server started by `mailfiler serve`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+from fastapi.testclient import TestClient
+
+from mailfiler.api.app import create_app
+from mailfiler.service import Service
+from tests.api.conftest import Api
+from tests.conftest import FIXTURES
+
+
+def test_openapi_lists_every_route_with_its_schemas(api: Api) -> None:
+    spec = api.client.get("/api/v1/openapi.json").json()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            assert operation.get("summary"), f"{method} {path} has no summary"
+            assert any(code.startswith("2") for code in operation["responses"]), (method, path)
+    schemas = spec["components"]["schemas"]
+    for name in (
+        "SessionCreate",
+        "SessionPublic",
+        "MessagePublic",
+        "ComposedMessage",
+        "SaveRequest",
+        "SaveResponse",
+        "OptionsPublic",
+        "OptionsUpdate",
+        "ContactDetail",
+        "UserCreate",
+    ):
+        assert name in schemas
+    post = spec["paths"]["/api/v1/messages"]["post"]["requestBody"]["content"]
+    assert set(post) >= {"message/rfc822", "multipart/form-data", "application/json"}
+    docs = api.client.get("/docs")
+    assert docs.status_code == 200 and "/api/v1/openapi.json" in docs.text
+
+
+def test_unexpected_failures_are_problem_details_without_a_traceback(service: Service) -> None:
+    app = create_app(service.settings, service)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/boom")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "secret internals" not in answer.text and "Traceback" not in answer.text
+    with TestClient(app) as client:
+        missing = client.get("/api/v1/nowhere")
+        assert missing.status_code == 404 and missing.json()["status"] == 404
+        invalid = client.post("/api/v1/session", json={"cloud_id": "x"})
+        assert (
+            invalid.status_code == 422 and invalid.json()["errors"][0]["where"] == "body.username"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_mailfiler_serve_starts_the_real_server(tmp_path: Path) -> None:
+    port = _free_port()
+    db = f"sqlite:///{tmp_path / 'served.db'}"
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "MAILFILER_DB": db, "MAILFILER_BLOBS": str(tmp_path / "blobs")}
+    subprocess.run(
+        [bin_dir / "mailfiler", "init", "--cloud-id", "SRV", "--name", "Served"],
+        env=env,
+        check=True,
+    )
+    subprocess.run(
+        [bin_dir / "mailfiler", "users", "add", "ann", "--cloud-id", "SRV", "--password-stdin"],
+        input="served password\n",
+        text=True,
+        env=env,
+        check=True,
+    )
+    server = subprocess.Popen(
+        [bin_dir / "mailfiler", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx2.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        signed = httpx2.post(
+            f"{base}/api/v1/session",
+            json={"cloud_id": "SRV", "username": "ann", "password": "served password"},
+        )
+        assert signed.status_code == 201
+        read = httpx2.post(
+            f"{base}/api/v1/messages",
+            content=(FIXTURES / "text-only.eml").read_bytes(),
+            headers={
+                "Authorization": f"Bearer {signed.json()['token']}",
+                "Content-Type": "message/rfc822",
+            },
+        )
+        assert read.status_code == 201 and read.json()["subject"].startswith("Plain text")
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=10)
+    assert "served password" not in output
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Basic abc"])
+def test_requests_without_a_usable_token_are_401(api: Api, header: str) -> None:
+    answer = api.client.get("/api/v1/options", headers={"Authorization": header} if header else {})
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "not-signed-in"
