@@ -47,6 +47,21 @@ def spend_a_password_check() -> None:
 
 
 @dataclass(frozen=True)
+class Member:
+    """A user as a request needs them (the table row stays with the session)."""
+
+    id: int
+    username: str
+    email: str
+    roles: tuple[str, ...]
+    disabled: bool
+
+
+def member(row: User) -> Member:
+    return Member(row.id, row.username, row.email, tuple(row.roles or ()), row.disabled)
+
+
+@dataclass(frozen=True)
 class Tenant:
     """An organisation as the rest of mailfiler sees it."""
 
@@ -96,16 +111,32 @@ def tenant(session: Session, cloud_id: str) -> Tenant:
     )
     if row is None:
         raise UnknownOrganisation(f"no organisation has the Cloud ID {cloud_id}")
+    return tenant_of(session, row)
+
+
+# (database, organisation id, options version) -> its options, in this process.
+_OPTIONS: dict[tuple[str, int, int], Options] = {}
+
+
+def tenant_of(session: Session, row: Organisation | Any) -> Tenant:
+    """The organisation of a row (an ``Organisation``, or a row with its columns)."""
+    key = (str(session.get_bind().engine.url), row.id, row.options_version)
+    options = _OPTIONS.get(key)
+    if options is None:
+        options = _options(session, row)
+        if len(_OPTIONS) > 10_000:
+            _OPTIONS.clear()
+        _OPTIONS[key] = options
     return Tenant(
         id=row.id,
         cloud_id=row.cloud_id,
         name=row.name,
         background_account=row.background_account,
-        options=_options(session, row),
+        options=options,
     )
 
 
-def _options(session: Session, row: Organisation) -> Options:
+def _options(session: Session, row: Organisation | Any) -> Options:
     types = session.scalars(
         select(ActivityTypeSetup)
         .where(ActivityTypeSetup.organisation_id == row.id)
@@ -146,6 +177,7 @@ def set_options(session: Session, cloud_id: str, options: Options) -> Tenant:
         stored.pop(column_backed)
     row.options = stored
     row.edition = options.edition
+    row.options_version = (row.options_version or 0) + 1
     _write_activity_types(session, row.id, options)
     session.flush()
     return tenant(session, cloud_id)
@@ -234,12 +266,12 @@ def users(session: Session, organisation: Tenant) -> list[User]:
     )
 
 
-def filer(row: User) -> Filer:
+def filer(user: Member) -> Filer:
     """The user as the filing rules see them."""
     return Filer(
-        username=row.username,
-        roles=frozenset(row.roles or ()),
-        addresses=(row.email,) if row.email else (),
+        username=user.username,
+        roles=frozenset(user.roles),
+        addresses=(user.email,) if user.email else (),
     )
 
 

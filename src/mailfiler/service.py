@@ -21,7 +21,7 @@ from mailfiler.config import Settings
 from mailfiler.connectors.builtin.blobs import BlobStore
 from mailfiler.connectors.builtin.connector import BuiltinCRM, SaveRace
 from mailfiler.connectors.builtin.database import Database
-from mailfiler.connectors.builtin.tables import Upload, User
+from mailfiler.connectors.builtin.tables import Upload
 from mailfiler.core.contain import Contain
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
@@ -57,12 +57,12 @@ class Context:
 
     session: Session
     tenant: Tenant
-    user: User | None
+    user: accounts.Member | None
     crm: BuiltinCRM
     expires_at: datetime | None = None  # of the caller's sign-in, when signed in by token
 
     @property
-    def signed_in_user(self) -> User:
+    def signed_in_user(self) -> accounts.Member:
         if self.user is None:  # pragma: no cover - every web route has a user
             raise Refused("this needs a signed-in user")
         return self.user
@@ -126,9 +126,10 @@ class Service:
             tenant = accounts.tenant(session, cloud_id)
             user = None
             if username is not None:
-                user = accounts.user(session, tenant, username)
-                if user.disabled:
-                    raise Refused(f"user {user.username} is disabled")
+                row = accounts.user(session, tenant, username)
+                if row.disabled:
+                    raise Refused(f"user {row.username} is disabled")
+                user = accounts.member(row)
             yield Context(session, tenant, user, BuiltinCRM(session, tenant.id, self.blobs))
 
     @contextmanager
@@ -136,7 +137,7 @@ class Service:
         """A unit of work for the user behind a bearer token (renewing the token)."""
         with self.unit() as session:
             who = signin.authenticate(session, token)
-            tenant = accounts.tenant(session, who.cloud_id)
+            tenant = accounts.tenant_of(session, who.organisation)
             crm = BuiltinCRM(session, tenant.id, self.blobs)
             yield Context(session, tenant, who.user, crm, who.expires_at)
 
@@ -172,7 +173,9 @@ class Service:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _plan(self, context: Context, message: Message, choices: Choices) -> SavePlan:
+    def _plan(
+        self, context: Context, message: Message, choices: Choices, records_too: bool = True
+    ) -> SavePlan:
         filer = context.filer
         matches = match(participants(message, filer.addresses), context.crm)
         candidates = {contact.id for m in matches for contact in m.contacts}
@@ -191,6 +194,7 @@ class Service:
             context.tenant.background_account,
             filed,
             added,
+            records_too,
         )
 
     # -- the web service's read -> review -> save ------------------------------------------
@@ -201,11 +205,11 @@ class Service:
         """Read a message, keep it for the save, and say what saving it would do."""
         message = self.read(data)
         user = context.signed_in_user
-        row = uploads.store(
+        ref = uploads.store(
             context.session, self.blobs, context.tenant.id, user.id, data, mode, attachments_missing
         )
-        self.messages.put(row.ref, message)
-        return self._review(context, row.ref, message, mode, attachments_missing)
+        self.messages.put(ref, message)
+        return self._review(context, ref, message, mode, attachments_missing)
 
     def review(self, context: Context, ref: str) -> Review:
         row = uploads.find(context.session, context.tenant.id, context.signed_in_user.id, ref)
@@ -222,7 +226,7 @@ class Service:
         cached = self.messages.get(row.ref)
         if cached is not None:
             return cached
-        message = self.read(self.blobs.get(row.sha256))
+        message = self.read(uploads.content(row, self.blobs))
         self.messages.put(row.ref, message)
         return message
 
@@ -246,7 +250,7 @@ class Service:
                 for t in options.activity_types
                 if activity_action(options, roles, t).state == "allowed"
             ]
-        outcome = self._plan(context, message, Choices(kind=kind))
+        outcome = self._plan(context, message, Choices(kind=kind), records_too=False)
         files = file_outcomes(message, Choices(kind=kind))
         return Review(ref, message, outcome, files, actions, types, mode, attachments_missing)
 

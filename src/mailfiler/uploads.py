@@ -15,15 +15,16 @@ from collections import OrderedDict
 from datetime import timedelta
 from typing import Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from mailfiler.connectors.builtin.blobs import BlobStore
+from mailfiler.connectors.builtin.blobs import BlobStore, sha256_of
 from mailfiler.connectors.builtin.tables import Upload, now
 from mailfiler.core.message import Message
 from mailfiler.errors import NotFound
 
 KEPT_FOR: Final = timedelta(hours=24)
+KEPT_IN_ROW: Final = 256 * 1024
 
 
 class MessageCache:
@@ -63,22 +64,30 @@ def store(
     data: bytes,
     mode: str,
     attachments_missing: bool,
-) -> Upload:
-    digest = blobs.put(data, durable=False)
-    row = Upload(
-        ref=secrets.token_urlsafe(18),
-        organisation_id=organisation_id,
-        user_id=user_id,
-        sha256=digest,
-        size=len(data),
-        mode=mode,
-        attachments_missing=attachments_missing,
+) -> str:
+    digest = sha256_of(data)
+    small = len(data) <= KEPT_IN_ROW
+    if not small:
+        blobs.put(data, digest, durable=False)
+    ref = secrets.token_urlsafe(18)
+    session.execute(
+        insert(Upload).values(
+            ref=ref,
+            organisation_id=organisation_id,
+            user_id=user_id,
+            sha256=digest,
+            size=len(data),
+            content=data if small else None,
+            mode=mode,
+            attachments_missing=attachments_missing,
+            created_at=now(),
+        )
     )
-    session.add(row)
-    # Forget uploads nobody saved within a day (their bytes stay: another may share them).
-    session.execute(delete(Upload).where(Upload.created_at < now() - KEPT_FOR))
-    session.flush()
-    return row
+    if secrets.randbelow(100) == 0:
+        # Now and then, forget uploads nobody saved within a day (their bytes
+        # stay in the blob folder: a saved record or another upload may share them).
+        session.execute(delete(Upload).where(Upload.created_at < now() - KEPT_FOR))
+    return ref
 
 
 def find(session: Session, organisation_id: int, user_id: int, ref: str) -> Upload:
@@ -94,3 +103,7 @@ def find(session: Session, organisation_id: int, user_id: int, ref: str) -> Uplo
     if row is None:
         raise NotFound("this message is no longer open: read it again")
     return row
+
+
+def content(row: Upload, blobs: BlobStore) -> bytes:
+    return row.content if row.content is not None else blobs.get(row.sha256)

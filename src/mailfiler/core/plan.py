@@ -151,11 +151,14 @@ def plan(
     background_account: str,
     already_filed: Mapping[str, str] | None = None,
     added: Sequence[Contact] = (),
+    records_too: bool = True,
 ) -> SavePlan:
     """Decide everything one save would do.
 
     ``already_filed``: contact ID -> the record this message is already filed as.
     ``added``: contacts the user added by searching, who are not on the message.
+    ``records_too=False`` decides who and what only (the review screen), skipping
+    the bodies and files that only a save needs.
     """
     filed = already_filed or {}
     activity_type = None
@@ -170,9 +173,13 @@ def plan(
     to_save = list(
         dict.fromkeys(o.contact_id for o in outcomes if o.status == "would_save" and o.contact_id)
     )
+    if not records_too:
+        to_save = []
     is_interaction = choices.kind == "interaction"
     files, eml, planned_files = _files(message, choices, saving=bool(to_save))
-    fields = activity_fields(activity_type, message, choices.fields) if activity_type else {}
+    fields: dict[str, str] = {}
+    if activity_type is not None:  # checked even when nothing is saved: a wrong field is an error
+        fields = activity_fields(activity_type, message, choices.fields, tokens=bool(to_save))
     body = ""
     if to_save:
         body = interaction_body(message) if is_interaction else activity_body(message)
@@ -416,7 +423,10 @@ def message_tokens(message: Message) -> dict[str, str]:
 
 
 def activity_fields(
-    activity_type: ActivityType, message: Message, overrides: Mapping[str, str]
+    activity_type: ActivityType,
+    message: Message,
+    overrides: Mapping[str, str],
+    tokens: bool = True,
 ) -> dict[str, str]:
     names = activity_type.field_names()
     unknown = [name for name in overrides if name not in names]
@@ -426,9 +436,10 @@ def activity_fields(
             f"its fields: {', '.join(names)}"
         )
     values = {name: activity_type.defaults.get(name, "") for name in names}
-    tokens = message_tokens(message)
-    for token, target in activity_type.mapping.items():
-        values[target] = tokens.get(token, "")
+    if tokens:
+        found = message_tokens(message)
+        for token, target in activity_type.mapping.items():
+            values[target] = found.get(token, "")
     values.update(overrides)
     return values
 

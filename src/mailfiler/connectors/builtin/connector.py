@@ -7,10 +7,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, any_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
 
 from mailfiler.connectors.base import Capabilities, StoredFile, StoredRecord
 from mailfiler.connectors.builtin.blobs import BlobStore, sha256_of
@@ -61,19 +61,33 @@ class BuiltinCRM:
     def contacts_by_address(self, keys: Collection[str]) -> Mapping[str, Sequence[match.Contact]]:
         if not keys:
             return {}
+        # Columns, not entities: this runs on every message read, for every recipient.
         rows = self.session.execute(
-            select(ContactEmail.address_key, Contact)
+            select(
+                ContactEmail.address_key,
+                Contact.contact_id,
+                Contact.full_name,
+                Contact.organization,
+            )
             .join(Contact, Contact.id == ContactEmail.contact_pk)
             .where(
                 ContactEmail.organisation_id == self.organisation_id,
-                ContactEmail.address_key.in_(sorted(keys)),
+                self._one_of(ContactEmail.address_key, keys),
             )
             .order_by(Contact.contact_id)
         ).all()
         found: dict[str, list[match.Contact]] = defaultdict(list)
-        for key, contact in rows:
-            found[key].append(_contact(contact))
+        for key, contact_id, full_name, organization in rows:
+            found[key].append(match.Contact(contact_id, full_name, organization))
         return found
+
+    def _one_of(self, column: Mapped[str], values: Collection[str]) -> ColumnElement[bool]:
+        """``column IN values``; on PostgreSQL as ``= ANY(array)``, one statement text
+        whatever the number of values, so the server keeps its plan prepared."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            array = bindparam("values", sorted(values), type_=postgresql.ARRAY(String))
+            return column == any_(array)
+        return column.in_(sorted(values))
 
     def search(self, query: str, limit: int = 20) -> list[match.Contact]:
         text = query.strip().lower()
@@ -188,17 +202,15 @@ class BuiltinCRM:
         if not contact_ids:
             return {}
         table = _RECORD_TABLES[kind]
+        # By message first (an index; almost always no rows), then by contact, here.
         rows = self.session.execute(
             select(Contact.contact_id, func.min(table.id))
             .join(Contact, Contact.id == table.contact_pk)
-            .where(
-                table.organisation_id == self.organisation_id,
-                table.message_key == message_key,
-                Contact.contact_id.in_(sorted(contact_ids)),
-            )
+            .where(table.organisation_id == self.organisation_id, table.message_key == message_key)
             .group_by(Contact.contact_id)
         ).all()
-        return {contact_id: str(record_id) for contact_id, record_id in rows}
+        wanted = set(contact_ids)
+        return {cid: str(record_id) for cid, record_id in rows if cid in wanted}
 
     def apply(self, plan: SavePlan) -> dict[str, str]:
         if not plan.records:

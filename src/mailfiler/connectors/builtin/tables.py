@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -67,6 +68,9 @@ class Organisation(Base):
     edition: Mapped[str] = mapped_column(String(20), default="enterprise")
     # The Options screen, but for the edition and activity types (their own columns and table).
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Raised by every change of options: each server process keeps the parsed
+    # options of an organisation until the version it reads differs.
+    options_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
@@ -164,6 +168,8 @@ class Interaction(_Record, Base):
     __table_args__ = (
         UniqueConstraint("organisation_id", "contact_pk", "message_key", "copy"),
         Index("ix_interactions_timeline", "organisation_id", "contact_pk", "saved_at"),
+        # "Was this message filed before?", asked on every read and save.
+        Index("ix_interactions_message", "organisation_id", "message_key"),
     )
 
     to_line: Mapped[str] = mapped_column(String(100), default="")
@@ -174,6 +180,7 @@ class Activity(_Record, Base):
     __table_args__ = (
         UniqueConstraint("organisation_id", "contact_pk", "message_key", "copy"),
         Index("ix_activities_timeline", "organisation_id", "contact_pk", "saved_at"),
+        Index("ix_activities_message", "organisation_id", "message_key"),
     )
 
     activity_type: Mapped[str] = mapped_column(String(64))
@@ -248,6 +255,8 @@ class Upload(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
+    # A small message is kept in the row (one INSERT); a large one in the blob folder.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
     # "compose" when the message is being written: its Bcc line is the sender's own.
     mode: Mapped[str] = mapped_column(String(10), default="read")
     attachments_missing: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,256 @@
+"""Latency of POST /api/v1/messages at 1 000 and 1 000 000 contacts, and save throughput.
+
+    .venv/bin/python bench/api.py [--contacts 1000000] [--requests 600] [--workers 2]
+
+Uses the PostgreSQL server on 127.0.0.1:5432 (a database of its own, dropped
+at the end), loads two organisations (SMALL with 1 000 contacts, BIG with
+1 000 000, each contact with one address), starts the real server
+(`mailfiler serve`), then:
+
+1. one client posts a 30-recipient message (28 of them contacts) to each
+   organisation in turn, one request at a time, and prints p50 / p99 latency
+   per organisation and the ratio BIG / SMALL;
+2. 16 concurrent clients each read a message and save it as Interactions
+   (POST /messages, then POST /messages/{ref}/interactions), and it prints
+   saves per second and Interactions written per second.
+
+Targets (issue 3): p50 <= 5 ms, p99 <= 25 ms at one million contacts, ratio
+<= 1.3; >= 200 Interaction saves per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx2
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from mailfiler import accounts  # noqa: E402
+from mailfiler.config import Settings  # noqa: E402
+from mailfiler.service import Service  # noqa: E402
+
+ADMIN_URL = os.environ.get("MAILFILER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "bench password"  # noqa: S105
+
+
+def address(org: str, number: int) -> str:
+    return f"member{number}@{org.lower()}.example"
+
+
+def load_contacts(url: str, organisation_id: int, org: str, count: int) -> float:
+    """COPY the contacts in (the CSV import is for people; this is for a million)."""
+    started = time.perf_counter()
+    with psycopg.connect(url) as connection, connection.cursor() as cursor:
+        first = cursor.execute("SELECT coalesce(max(id), 0) FROM contacts").fetchone()
+        base = int(first[0]) if first else 0
+        with cursor.copy(
+            "COPY contacts (id, organisation_id, contact_id, full_name, full_name_key, "
+            "organization, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for n in range(count):
+                name = f"Member {n}"
+                copy.write_row(
+                    (
+                        base + n + 1,
+                        organisation_id,
+                        str(100000 + n),
+                        name,
+                        name.lower(),
+                        "",
+                        "now()",
+                        "now()",
+                    )
+                )
+        with cursor.copy(
+            "COPY contact_emails (contact_pk, organisation_id, address, address_key, position) "
+            "FROM STDIN"
+        ) as copy:
+            for n in range(count):
+                mail = address(org, n)
+                copy.write_row((base + n + 1, organisation_id, mail, mail, 0))
+        cursor.execute("SELECT setval('contacts_id_seq', (SELECT max(id) FROM contacts))")
+        cursor.execute("ANALYZE contacts")
+        cursor.execute("ANALYZE contact_emails")
+    return time.perf_counter() - started
+
+
+def message(org: str, contacts: int, rng: random.Random, recipients: int = 30) -> bytes:
+    people = [address(org, rng.randrange(contacts)) for _ in range(recipients - 2)]
+    people += [f"stranger{rng.randrange(10**6)}@elsewhere.example" for _ in range(2)]
+    to, cc = people[1:21], people[21:]
+    return (
+        f"From: Member <{people[0]}>\r\nTo: {', '.join(to)}\r\nCc: {', '.join(cc)}\r\n"
+        f"Subject: Renewal question\r\nDate: Tue, 24 Nov 2026 09:15:00 +0000\r\n"
+        f"Message-ID: <{uuid.uuid4()}@{org.lower()}.example>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/alternative; boundary=alt\r\n\r\n"
+        "--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello, a question about renewal.\r\n"
+        "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        "<p>Hello, a <b>question</b> about renewal.</p>\r\n--alt--\r\n"
+    ).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sign_in(base: str, cloud_id: str) -> dict[str, str]:
+    answer = httpx2.post(
+        f"{base}/api/v1/session",
+        json={"cloud_id": cloud_id, "username": "bench", "password": PASSWORD},
+    )
+    answer.raise_for_status()
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def latencies(base: str, orgs: dict[str, int], requests: int) -> dict[str, list[float]]:
+    rng = random.Random(7)
+    found: dict[str, list[float]] = {org: [] for org in orgs}
+    headers = {org: sign_in(base, org) for org in orgs}
+    with httpx2.Client(base_url=base) as client:
+        for index in range(requests + 50):
+            for org, contacts in orgs.items():
+                body = message(org, contacts, rng)
+                started = time.perf_counter()
+                answer = client.post(
+                    "/api/v1/messages",
+                    content=body,
+                    headers={**headers[org], "Content-Type": "message/rfc822"},
+                )
+                elapsed = time.perf_counter() - started
+                assert answer.status_code == 201, answer.text
+                if index >= 50:  # the first requests warm caches and connections
+                    found[org].append(elapsed * 1000)
+    return found
+
+
+async def throughput(
+    base: str, org: str, contacts: int, clients: int, seconds: float
+) -> tuple[int, int, float]:
+    headers = sign_in(base, org)
+    rng = random.Random(11)
+    saves = written = 0
+    deadline = time.perf_counter() + seconds
+
+    async def one_client(client: httpx2.AsyncClient) -> None:
+        nonlocal saves, written
+        while time.perf_counter() < deadline:
+            body = message(org, contacts, rng, recipients=4)
+            read = await client.post(
+                "/api/v1/messages",
+                content=body,
+                headers={**headers, "Content-Type": "message/rfc822"},
+            )
+            read.raise_for_status()
+            ref = read.json()["message_ref"]
+            saved = await client.post(
+                f"/api/v1/messages/{ref}/interactions", json={}, headers=headers
+            )
+            saved.raise_for_status()
+            saves += 1
+            written += sum(r["status"] == "saved" for r in saved.json()["results"])
+
+    started = time.perf_counter()
+    limits = httpx2.Limits(max_connections=clients)
+    async with httpx2.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        await asyncio.gather(*(one_client(client) for _ in range(clients)))
+    return saves, written, time.perf_counter() - started
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=600)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+
+    name = f"mailfiler_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    server = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="mailfiler-bench-") as folder:
+            service = Service(Settings(url, Path(folder) / "blobs"))
+            service.migrate()
+            sizes = {"SMALL": 1000, "BIG": args.contacts}
+            for org, count in sizes.items():
+                with service.unit() as session:
+                    tenant = accounts.create_organisation(session, org, org.title(), "MANAGER")
+                    accounts.add_user(
+                        session, tenant, "bench", "staff@acme.example", ["Staff"], PASSWORD
+                    )
+                seconds = load_contacts(url.replace("+psycopg", ""), tenant.id, org, count)
+                print(f"loaded {count:>9,} contacts into {org:<5} in {seconds:5.1f} s")
+            service.database.dispose()
+
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            env = {
+                **os.environ,
+                "MAILFILER_DB": url,
+                "MAILFILER_BLOBS": str(Path(folder) / "blobs"),
+            }
+            server = subprocess.Popen(
+                [str(Path(sys.executable).parent / "mailfiler"), "serve", "--port", str(port),
+                 "--workers", str(args.workers)],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            for _ in range(200):
+                try:
+                    httpx2.get(f"{base}/healthz", timeout=1)
+                    break
+                except httpx2.TransportError:
+                    time.sleep(0.1)
+            print(f"server: mailfiler serve --workers {args.workers} on PostgreSQL")
+
+            found = latencies(base, sizes, args.requests)
+            p50 = {org: statistics.median(v) for org, v in found.items()}
+            for org, values in found.items():
+                print(
+                    f"POST /api/v1/messages, 30 recipients, {sizes[org]:>9,} contacts: "
+                    f"p50 {p50[org]:5.2f} ms   p99 {percentile(values, 0.99):5.2f} ms   "
+                    f"({len(values)} requests)"
+                )
+            print(f"p50 ratio BIG / SMALL: {p50['BIG'] / p50['SMALL']:.2f}")
+
+            saves, written, seconds = asyncio.run(
+                throughput(base, "BIG", args.contacts, args.clients, args.seconds)
+            )
+            print(
+                f"saves with {args.clients} concurrent clients: {saves / seconds:6.1f} saves/s, "
+                f"{written / seconds:6.1f} Interactions written/s "
+                f"({saves} read+save pairs, 3 contacts each, in {seconds:.1f} s)"
+            )
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()
