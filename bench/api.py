@@ -97,7 +97,8 @@ def message(org: str, contacts: int, rng: random.Random, recipients: int = 30) -
         f"Subject: Renewal question\r\nDate: Tue, 24 Nov 2026 09:15:00 +0000\r\n"
         f"Message-ID: <{uuid.uuid4()}@{org.lower()}.example>\r\nMIME-Version: 1.0\r\n"
         "Content-Type: multipart/alternative; boundary=alt\r\n\r\n"
-        "--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello, a question about renewal.\r\n"
+        "--alt\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "Hello, a question about renewal.\r\n"
         "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
         "<p>Hello, a <b>question</b> about renewal.</p>\r\n--alt--\r\n"
     ).encode()
