@@ -632,7 +632,7 @@ def demo(
             f"\nmailfiler is at http://{host}:{port}/   Cloud ID: {CLOUD_ID}   "
             f"user: {USERNAME}   password: {PASSWORD}"
         )
-        serve(host=host, port=port, workers=1)
+        serve(host=host, port=port, workers=1, public_url=None)
 
 
 @app.command()
@@ -640,6 +640,14 @@ def serve(
     host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="The port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes (each with its own pool).")] = 1,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            envvar="MAILFILER_PUBLIC_URL",
+            help="The https address Outlook reaches this server at (for /addin/manifest.xml).",
+        ),
+    ] = None,
 ) -> None:
     """Start the web service: the API under /api/v1, its OpenAPI at /docs."""
     import os
@@ -652,6 +660,8 @@ def serve(
     os.environ["MAILFILER_DB"] = settings.database_url
     os.environ["MAILFILER_BLOBS"] = str(settings.blobs_dir.resolve())
     os.environ["MAILFILER_MAX_MESSAGE_BYTES"] = str(settings.max_message_bytes)
+    if public_url:
+        os.environ["MAILFILER_PUBLIC_URL"] = public_url
     _close()
     err.print(f"serving {settings.database_url} at http://{host}:{port}/ (stop with Ctrl-C)")
     uvicorn.run(

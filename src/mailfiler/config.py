@@ -18,6 +18,9 @@ class Settings:
     database_url: str
     blobs_dir: Path
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # The address Outlook reaches the server at (for the add-in manifest);
+    # None: the address each request came to.
+    public_url: str | None = None
 
 
 def get_settings(
@@ -30,7 +33,8 @@ def get_settings(
     url = normalise_url(database or env.get("MAILFILER_DB") or DEFAULT_DATABASE)
     folder = blobs or env.get("MAILFILER_BLOBS") or str(default_blobs_dir(url))
     limit = int(env.get("MAILFILER_MAX_MESSAGE_BYTES") or DEFAULT_MAX_MESSAGE_BYTES)
-    return Settings(database_url=url, blobs_dir=Path(folder), max_message_bytes=limit)
+    public = env.get("MAILFILER_PUBLIC_URL") or None
+    return Settings(url, Path(folder), max_message_bytes=limit, public_url=public)
 
 
 def default_blobs_dir(url: str) -> Path:

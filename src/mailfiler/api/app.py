@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from mailfiler import logs
-from mailfiler.api import errors
+from mailfiler.api import errors, web
 from mailfiler.api.routes import attachments, contacts, messages, options, session, users
 from mailfiler.api.schemas import ComposedMessage
 from mailfiler.config import Settings, get_settings
@@ -61,6 +61,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    web.install(app, settings.public_url)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -1,0 +1,144 @@
+// The Options screen (for the "change options" roles): everything the API's
+// options cover, with the activity types, their fields, default values,
+// field mapping and roles.
+
+import { h } from "/shared/dom.js";
+
+const TOKENS = [
+  ["subject", "Subject"], ["body", "Body"], ["sender", "Sender"],
+  ["recipients", "Recipients"], ["sent_on", "Sent on"],
+];
+
+function roles(text) {
+  return text.split(",").map((r) => r.trim()).filter(Boolean);
+}
+
+function field(id, label, input, help) {
+  return [h("label", { for: id }, label), input, help ? h("p", { class: "muted" }, help) : null];
+}
+
+export function optionsView(options, { onSave, onCancel }) {
+  const draft = structuredClone(options);
+  delete draft.can_change;
+  const error = h("p", { class: "error", role: "alert" });
+  const status = h("p", { class: "muted", role: "status" });
+  const types = h("div", { class: "types" });
+
+  function text(id, key, label, help) {
+    const input = h("input", { id, value: Array.isArray(draft[key]) ? draft[key].join(", ") : draft[key] ?? "" });
+    input.addEventListener("input", () => {
+      draft[key] = Array.isArray(options[key]) ? roles(input.value) : input.value;
+    });
+    return field(id, label, input, help);
+  }
+
+  function check(id, key, label) {
+    const input = h("input", { type: "checkbox", id, checked: Boolean(draft[key]) });
+    input.addEventListener("change", () => { draft[key] = input.checked; });
+    return h("label", { class: "inline", for: id }, input, label);
+  }
+
+  function renderTypes() {
+    types.replaceChildren(...draft.activity_types.map((type, index) => typeView(type, index)),
+      h("button", { type: "button", id: "add-activity-type", onClick: () => {
+        draft.activity_types.push({ code: "", name: "", fields: [{ name: "DESCRIPTION", label: "Description" }], defaults: {}, mapping: { subject: "DESCRIPTION" }, roles: [] });
+        renderTypes();
+      } }, "Add an activity type"));
+  }
+
+  function typeView(type, index) {
+    const prefix = `type-${index}`;
+    const input = (key, label) => {
+      const element = h("input", { id: `${prefix}-${key}`, value: Array.isArray(type[key]) ? type[key].join(", ") : type[key] || "" });
+      element.addEventListener("input", () => { type[key] = key === "roles" ? roles(element.value) : element.value; });
+      return field(`${prefix}-${key}`, label, element);
+    };
+    const fieldRows = type.fields.map((f, fieldIndex) => {
+      const name = h("input", { "aria-label": "Field name", value: f.name, class: "field-name" });
+      const label = h("input", { "aria-label": "Field label", value: f.label, class: "field-label" });
+      const value = h("input", { "aria-label": `Default value of ${f.name}`, value: type.defaults[f.name] || "", class: "field-default" });
+      name.addEventListener("input", () => {
+        const old = f.name;
+        f.name = name.value.trim();
+        if (old in type.defaults) { type.defaults[f.name] = type.defaults[old]; delete type.defaults[old]; }
+        for (const token of Object.keys(type.mapping)) if (type.mapping[token] === old) type.mapping[token] = f.name;
+      });
+      label.addEventListener("input", () => { f.label = label.value; });
+      value.addEventListener("input", () => {
+        if (value.value) type.defaults[f.name] = value.value; else delete type.defaults[f.name];
+      });
+      return h("tr", {}, h("td", {}, name), h("td", {}, label), h("td", {}, value),
+        h("td", {}, h("button", { type: "button", class: "icon", "aria-label": `Remove field ${f.name}`, onClick: () => {
+          type.fields.splice(fieldIndex, 1);
+          delete type.defaults[f.name];
+          for (const token of Object.keys(type.mapping)) if (type.mapping[token] === f.name) delete type.mapping[token];
+          renderTypes();
+        } }, "✕")));
+    });
+    const mapping = TOKENS.map(([token, label]) => {
+      const id = `${prefix}-map-${token}`;
+      const select = h("select", { id },
+        h("option", { value: "" }, "(not used)"),
+        type.fields.map((f) => h("option", { value: f.name, selected: type.mapping[token] === f.name }, f.label || f.name)));
+      select.addEventListener("change", () => {
+        if (select.value) type.mapping[token] = select.value; else delete type.mapping[token];
+      });
+      return h("div", { class: "mapping-row" }, h("label", { for: id }, `${label} →`), select);
+    });
+    const isDefault = draft.default_activity_type === type.code;
+    return h("fieldset", { class: "card activity-type-setup" },
+      h("legend", {}, type.name || type.code || "New activity type"),
+      input("code", "Code"),
+      input("name", "Name"),
+      input("roles", "Roles that may use it (empty: everyone)"),
+      h("label", { class: "inline" },
+        h("input", { type: "radio", name: "default-type", checked: isDefault, onChange: () => { draft.default_activity_type = type.code; } }),
+        "Default activity type"),
+      h("table", { class: "fields" }, h("caption", {}, "Fields"),
+        h("thead", {}, h("tr", {}, h("th", {}, "Field"), h("th", {}, "Label"), h("th", {}, "Default"), h("th", {}, ""))),
+        h("tbody", {}, fieldRows)),
+      h("button", { type: "button", class: "link", onClick: () => { type.fields.push({ name: "", label: "" }); renderTypes(); } }, "Add a field"),
+      h("h4", {}, "Field mapping"),
+      mapping,
+      h("button", { type: "button", class: "link remove-type", onClick: () => { draft.activity_types.splice(index, 1); renderTypes(); } }, "Remove this activity type"));
+  }
+
+  const edition = h("select", { id: "opt-edition" },
+    h("option", { value: "enterprise", selected: draft.edition === "enterprise" }, "Enterprise"),
+    h("option", { value: "professional", selected: draft.edition === "professional" }, "Professional (no Activities)"));
+  edition.addEventListener("change", () => { draft.edition = edition.value; });
+  const maxEmails = h("input", { id: "opt-max", type: "number", min: "1", value: String(draft.max_total_emails) });
+  maxEmails.addEventListener("input", () => { draft.max_total_emails = Number(maxEmails.value); });
+
+  const form = h("form", { class: "options", "aria-labelledby": "options-title" },
+    h("h2", { id: "options-title" }, "Options"),
+    text("opt-profile", "profile_url", "Profile URL", "A link to a contact's page; {id} is replaced by the contact's ID."),
+    text("opt-interaction-roles", "interaction_roles", "Interaction roles", "Comma-separated; empty means everyone."),
+    check("opt-hide", "hide_interaction", "Hide Save as Interaction"),
+    text("opt-activity-roles", "activity_roles", "Activity roles"),
+    text("opt-add-contact-roles", "add_contact_roles", "Add new contact roles"),
+    text("opt-change-roles", "change_options_roles", "Change options roles"),
+    check("opt-duplicates", "allow_duplicates", "Allow duplicate emails"),
+    field("opt-max", "Max total emails", maxEmails, "The most contacts one save may write to."),
+    field("opt-edition", "Edition", edition),
+    h("h3", {}, "Activity types"),
+    types,
+    h("div", { class: "row sticky" },
+      h("button", { type: "submit", class: "primary" }, "Save options"),
+      h("button", { type: "button", onClick: onCancel }, "Close")),
+    status, error);
+  renderTypes();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    status.textContent = "Saving…";
+    try {
+      await onSave(draft);
+      status.textContent = "Options saved.";
+    } catch (failure) {
+      status.textContent = "";
+      error.textContent = failure.message;
+    }
+  });
+  return form;
+}
