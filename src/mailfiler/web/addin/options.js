@@ -63,6 +63,12 @@ export function optionsView(options, { onSave, onCancel }) {
         if (old in type.defaults) { type.defaults[f.name] = type.defaults[old]; delete type.defaults[old]; }
         for (const token of Object.keys(type.mapping)) if (type.mapping[token] === old) type.mapping[token] = f.name;
       });
+      // A renamed field: the mapping offers it and its default's label names it,
+      // without redrawing the inputs (that would drop what is being typed).
+      name.addEventListener("input", () => {
+        value.setAttribute("aria-label", `Default value of ${f.name}`);
+        fillMappingOptions();
+      });
       label.addEventListener("input", () => { f.label = label.value; });
       value.addEventListener("input", () => {
         if (value.value) type.defaults[f.name] = value.value; else delete type.defaults[f.name];
@@ -75,16 +81,23 @@ export function optionsView(options, { onSave, onCancel }) {
           renderTypes();
         } }, "✕")));
     });
+    const selects = [];
+    const fillMappingOptions = () => {
+      for (const [token, select] of selects) {
+        select.replaceChildren(h("option", { value: "" }, "(not used)"),
+          ...type.fields.filter((f) => f.name).map((f) => h("option", { value: f.name, selected: type.mapping[token] === f.name }, f.label || f.name)));
+      }
+    };
     const mapping = TOKENS.map(([token, label]) => {
       const id = `${prefix}-map-${token}`;
-      const select = h("select", { id },
-        h("option", { value: "" }, "(not used)"),
-        type.fields.map((f) => h("option", { value: f.name, selected: type.mapping[token] === f.name }, f.label || f.name)));
+      const select = h("select", { id });
+      selects.push([token, select]);
       select.addEventListener("change", () => {
         if (select.value) type.mapping[token] = select.value; else delete type.mapping[token];
       });
       return h("div", { class: "mapping-row" }, h("label", { for: id }, `${label} →`), select);
     });
+    fillMappingOptions();
     const isDefault = draft.default_activity_type === type.code;
     return h("fieldset", { class: "card activity-type-setup" },
       h("legend", {}, type.name || type.code || "New activity type"),

@@ -455,7 +455,8 @@ function activityFormView() {
       } }, types.map((t) => h("option", { value: t.code, selected: t.code === type.code }, t.name)))] : null,
     type.fields.map((field) => {
       const id = `field-${field.name}`;
-      const long = field.name === "NOTE" || (form.fields[field.name] || "").length > 60;
+      const value = form.fields[field.name] || "";
+      const long = field.name === "NOTE" || value.length > 60 || value.includes("\n");
       const input = long
         ? h("textarea", { id, name: field.name }, form.fields[field.name] || "")
         : h("input", { id, name: field.name, value: form.fields[field.name] || "" });
