@@ -105,10 +105,14 @@ class Pane:
     server: Server
     org: Org
 
-    def open(self, path: str = "/addin/taskpane.html", outlook: dict[str, Any] | None = None) -> Page:
+    def open(
+        self, path: str = "/addin/taskpane.html", outlook: dict[str, Any] | None = None
+    ) -> Page:
         if outlook is not None:
             self.page.add_init_script(f"window.__outlookItem = {json.dumps(outlook)};")
-            self.page.route(OFFICE_JS, lambda route: route.fulfill(body=STANDIN, content_type="text/javascript"))
+            self.page.route(
+                OFFICE_JS, lambda route: route.fulfill(body=STANDIN, content_type="text/javascript")
+            )
         else:
             # A plain browser with no Outlook around it: Office.js is simply not there.
             self.page.route(OFFICE_JS, lambda route: route.fulfill(status=404, body=""))
@@ -119,7 +123,9 @@ class Pane:
         page = self.page
         page.get_by_label("Cloud ID").fill(self.org.cloud_id)
         page.get_by_label("User name").fill(username)
-        page.get_by_label("Password").fill(password or {"jdoe": "jdoe-password", "admin": "admin-pass"}[username])
+        page.get_by_label("Password").fill(
+            password or {"jdoe": "jdoe-password", "admin": "admin-pass"}[username]
+        )
         page.get_by_role("button", name="Sign in").click()
 
     def shoot(self, name: str) -> None:
@@ -140,11 +146,12 @@ def pane(browser: Browser, server: Server) -> Iterator[Pane]:
     # browser as "Failed to load resource" and is part of what is tested.
     page.on(
         "console",
-        lambda m: errors.append(m.text)
-        if m.type == "error" and "Failed to load resource" not in m.text
-        else None,
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text
+            else None
+        ),
     )
     yield Pane(page, server, new_org(server.service))
     context.close()
     assert not errors, f"the page reported errors: {errors}"
-

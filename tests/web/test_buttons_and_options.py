@@ -1,4 +1,4 @@
-"""Save buttons shown, hidden or disabled by roles, the hide switch and the edition; the Options screen."""
+"""Save buttons shown, hidden or disabled (roles, hide switch, edition); the Options screen."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ def test_both_buttons_for_a_user_allowed_both(pane: Pane) -> None:
     page = review(pane, "text-only.eml")
     expect(page.get_by_role("button", name="Save as Interaction")).to_be_enabled()
     expect(page.get_by_role("button", name="Save as Activity")).to_be_enabled()
-    expect(page.get_by_role("button", name="Options")).to_have_count(0)  # Staff cannot change options
+    expect(page.get_by_role("button", name="Options")).to_have_count(
+        0
+    )  # Staff cannot change options
 
 
 def test_the_professional_edition_disables_activities_with_the_reason_on_hover(pane: Pane) -> None:
@@ -20,7 +22,9 @@ def test_the_professional_edition_disables_activities_with_the_reason_on_hover(p
     page = review(pane, "text-only.eml")
     activity = page.get_by_role("button", name="Save as Activity")
     expect(activity).to_be_disabled()
-    expect(activity).to_have_attribute("title", "your organisation's edition (iMIS EMS Professional) cannot save Activities")
+    expect(activity).to_have_attribute(
+        "title", "your organisation's edition (iMIS EMS Professional) cannot save Activities"
+    )
     expect(page.locator("#why-activity")).to_contain_text("cannot save Activities")
     expect(page.locator("#edit-activity")).to_have_count(0)
     pane.shoot("professional-edition")

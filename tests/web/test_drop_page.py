@@ -45,7 +45,8 @@ def test_dropping_an_outlook_msg_file_from_the_corpus(pane: Pane) -> None:
     handle = page.evaluate_handle(
         """([bytes, name]) => {
             const transfer = new DataTransfer();
-            transfer.items.add(new File([new Uint8Array(bytes)], name, {type: "application/vnd.ms-outlook"}));
+            const type = "application/vnd.ms-outlook";
+            transfer.items.add(new File([new Uint8Array(bytes)], name, {type}));
             return transfer;
         }""",
         [list(data), msg.name],
@@ -59,7 +60,9 @@ def test_dropping_an_outlook_msg_file_from_the_corpus(pane: Pane) -> None:
 def test_a_file_that_is_not_mail_is_refused_with_the_reason(pane: Pane) -> None:
     page = pane.open()
     pane.sign_in()
-    page.set_input_files("#file", {"name": "notes.eml", "mimeType": "message/rfc822", "buffer": b"%PDF-1.4 no"})
+    page.set_input_files(
+        "#file", {"name": "notes.eml", "mimeType": "message/rfc822", "buffer": b"%PDF-1.4 no"}
+    )
     expect(page.get_by_role("alert")).to_contain_text("not an email message")
     expect(page.get_by_text("Drop an email here")).to_be_visible()
 

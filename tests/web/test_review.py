@@ -67,7 +67,9 @@ def test_unmatched_and_shared_addresses_say_why_and_a_shared_one_can_be_picked(p
     page = review(pane, "ambiguous.eml")
     shared = page.locator(".entry.ambiguous")
     expect(shared).to_contain_text("merge these contacts")
-    expect(page.locator(".entry.no_contact")).to_contain_text("no contact in the CRM has this email address")
+    expect(page.locator(".entry.no_contact")).to_contain_text(
+        "no contact in the CRM has this email address"
+    )
     # Staff without the add-contact role are not offered "Add contact".
     expect(page.get_by_role("button", name="Add contact")).to_have_count(0)
     shared.get_by_label("Erin Evans · 105").check()
@@ -110,7 +112,9 @@ def test_eml_checkbox_hides_the_attachments_and_unchecked_ones_are_left_out(pane
     toggle.click()  # the arrow or the title expands it
     items = page.locator("#attachment-list li")
     expect(items).to_have_count(4)
-    expect(items.nth(0)).to_contain_text('saved as "Board-meeting-papers-for-the-November-2026-ses.pdf"')
+    expect(items.nth(0)).to_contain_text(
+        'saved as "Board-meeting-papers-for-the-November-2026-ses.pdf"'
+    )
     expect(items.nth(1)).to_contain_text("not saved: empty file")
     expect(items.nth(1).get_by_role("checkbox")).to_be_disabled()
     pane.shoot("attachments")

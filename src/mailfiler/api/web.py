@@ -36,6 +36,9 @@ PANE_POLICY = (
     "https://*.outlook.com https://outlook.live.com https://*.microsoft.com"
 )
 
+DESCRIPTION = "Save email to your CRM as Interactions or Activities, for every contact on it."
+TOOLTIP = "Save this email to the CRM for the contacts on it."
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -99,7 +102,7 @@ def manifest_xml(public_url: str) -> str:
   <ProviderName>mailfiler</ProviderName>
   <DefaultLocale>en-US</DefaultLocale>
   <DisplayName DefaultValue="mailfiler"/>
-  <Description DefaultValue="Save email to your CRM as Interactions or Activities, for every contact on it."/>
+  <Description DefaultValue="{DESCRIPTION}"/>
   <IconUrl DefaultValue="{url}/addin/icons/icon-64.png"/>
   <HighResolutionIconUrl DefaultValue="{url}/addin/icons/icon-128.png"/>
   <SupportUrl DefaultValue="{url}/staff/"/>
@@ -143,7 +146,8 @@ def manifest_xml(public_url: str) -> str:
     <Hosts>
       <Host xsi:type="MailHost">
         <DesktopFormFactor>{surface("MessageReadCommandSurface", "mailfiler.read")}{
-        surface("MessageComposeCommandSurface", "mailfiler.compose")}
+        surface("MessageComposeCommandSurface", "mailfiler.compose")
+    }
         </DesktopFormFactor>
       </Host>
     </Hosts>
@@ -161,7 +165,7 @@ def manifest_xml(public_url: str) -> str:
         <bt:String id="SaveButton.Label" DefaultValue="Save to CRM"/>
       </bt:ShortStrings>
       <bt:LongStrings>
-        <bt:String id="SaveButton.Tooltip" DefaultValue="Save this email to the CRM for the contacts on it."/>
+        <bt:String id="SaveButton.Tooltip" DefaultValue="{TOOLTIP}"/>
       </bt:LongStrings>
     </Resources>
   </VersionOverrides>

@@ -1,0 +1,63 @@
+"""The staff site: find a contact and check what was filed, rendered safely."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.web.conftest import Pane
+
+
+def test_the_timeline_shows_what_was_saved(pane: Pane) -> None:
+    pane.org.file("inline-image.eml")
+    pane.org.file("encoded-words.eml", kind="activity")
+    page = pane.page
+    page.set_viewport_size({"width": 1000, "height": 900})
+    pane.open("/staff/")
+    pane.sign_in()
+    page.get_by_label("Find a contact").fill("archer")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="Ann Archer").click()
+    expect(page.get_by_role("heading", name="Ann Archer")).to_be_visible()
+    records = page.locator(".record")
+    expect(records).to_have_count(2)
+    activity, interaction = records.nth(0), records.nth(1)  # newest first
+    expect(activity).to_contain_text("Activity · EMAIL")
+    expect(activity.locator("pre")).to_have_text("Bonjour à tous,\nl'ordre du jour est joint.")
+    expect(interaction).to_contain_text("created by MANAGER · saved by jdoe")
+    expect(interaction).to_contain_text(re.compile(r"Nov \d+, 20\d\d"))
+    frame_element = interaction.locator("iframe")
+    expect(frame_element).to_have_attribute(
+        "sandbox", "allow-same-origin allow-popups allow-popups-to-escape-sandbox"
+    )
+    frame = frame_element.content_frame
+    expect(frame.get_by_text("Our logo is below.")).to_be_visible()
+    # The inline image is the filed attachment, as a data: URL; nothing remote, no script.
+    logo = frame.locator("img[alt=logo]")
+    expect(logo).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    assert frame.locator("script").count() == 0
+    assert "tracker.example" not in frame_element.evaluate("e => e.srcdoc")
+    pane.shoot("staff-timeline")
+    with page.expect_download() as download:
+        activity.get_by_role("button", name=re.compile("Download Ordre du jour")).click()
+    assert download.value.suggested_filename == "Ordre du jour – réunion de novembre.pdf"
+    with open(download.value.path(), "rb") as saved:
+        assert saved.read().startswith(b"%PDF-1.4")
+
+
+def test_the_staff_pages_are_served_under_a_strict_policy(pane: Pane) -> None:
+    answer = pane.page.request.get(pane.server.url + "/staff/")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "default-src 'none'" in policy
+    assert answer.headers["x-frame-options"] == "DENY"
+
+
+def test_a_saved_record_link_from_the_pane_opens_it_highlighted(pane: Pane) -> None:
+    outcome = pane.org.file("text-only.eml")
+    record_id = outcome.participants[1].record_id
+    pane.open(f"/staff/#/contacts/101?record=interaction-{record_id}")
+    pane.sign_in()
+    expect(pane.page.locator(f"#record-interaction-{record_id}")).to_have_class(
+        re.compile("highlight")
+    )
