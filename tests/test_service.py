@@ -7,7 +7,8 @@ import threading
 import pytest
 
 from mailfiler import accounts
-from mailfiler.connectors.builtin.connector import BuiltinCRM
+from mailfiler.connectors.builtin import connector
+from mailfiler.connectors.builtin.tables import Interaction, StoredAttachment
 from mailfiler.errors import InvalidMessage, Refused, SystemFault
 from mailfiler.service import Service
 from tests.conftest import Org, fixture_bytes, new_org, status_of
@@ -60,19 +61,20 @@ def test_duplicates_are_written_when_the_organisation_allows_them(org: Org) -> N
 
 
 def test_a_save_lands_whole_or_not_at_all(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = BuiltinCRM._record_row
-    calls = []
+    real_insert = connector.insert
+    inserted = []
 
-    def fail_on_second(self: BuiltinCRM, record, contact_pk):  # type: ignore[no-untyped-def]
-        calls.append(record.contact_id)
-        if len(calls) == 2:
+    def fail_on_the_files(table, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # The records are written; writing their files then fails.
+        inserted.append(table)
+        if table is StoredAttachment:
             raise SystemFault("the disk is full")
-        return real(self, record, contact_pk)
+        return real_insert(table, *args, **kwargs)
 
-    monkeypatch.setattr(BuiltinCRM, "_record_row", fail_on_second)
+    monkeypatch.setattr(connector, "insert", fail_on_the_files)
     with pytest.raises(SystemFault):
         org.file("encoded-words.eml")
-    assert calls == ["101", "103"]
+    assert inserted[0] is Interaction and inserted[-1] is StoredAttachment
     assert org.records() == []
 
 

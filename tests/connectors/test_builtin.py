@@ -76,7 +76,10 @@ def test_a_file_sent_to_many_contacts_is_stored_once(org: Org) -> None:
         rows = c.session.scalar(
             select(func.count())
             .select_from(StoredAttachment)
-            .where(StoredAttachment.sha256.in_(digests))
+            .where(
+                StoredAttachment.sha256.in_(digests),
+                StoredAttachment.organisation_id == c.tenant.id,
+            )
         )
         return blobs, rows
 
