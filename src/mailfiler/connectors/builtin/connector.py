@@ -233,9 +233,13 @@ class BuiltinCRM:
         try:
             # One INSERT for every record of the save (a message to 28 contacts
             # is 28 records), the new IDs back in the order given.
-            inserted = self.session.execute(
-                insert(table).returning(table.id, sort_by_parameter_order=True), rows
-            ).scalars().all()
+            inserted = (
+                self.session.execute(
+                    insert(table).returning(table.id, sort_by_parameter_order=True), rows
+                )
+                .scalars()
+                .all()
+            )
             owner = "interaction_id" if kind == "interaction" else "activity_id"
             files = [
                 {
