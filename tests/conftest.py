@@ -22,6 +22,7 @@ from mailfiler import accounts
 from mailfiler.config import Settings
 from mailfiler.connectors.base import StoredRecord
 from mailfiler.connectors.builtin.connector import BuiltinCRM, ContactRow
+from mailfiler.contacts_csv import read_contacts
 from mailfiler.core.message import Message
 from mailfiler.core.plan import Choices, SavePlan
 from mailfiler.service import Service
@@ -165,13 +166,9 @@ def new_org(service: Service, edition: str = "enterprise", with_contacts: bool =
 
 
 def fixture_contacts() -> list[ContactRow]:
-    import csv
-
-    with open(FIXTURES / "contacts.csv", encoding="utf-8") as handle:
-        return [
-            ContactRow(r["id"], r["full_name"], tuple(r["emails"].split(";")), r["organization"])
-            for r in csv.DictReader(handle)
-        ]
+    rows, problems = read_contacts((FIXTURES / "contacts.csv").read_text(encoding="utf-8"))
+    assert not problems, problems
+    return rows
 
 
 @pytest.fixture

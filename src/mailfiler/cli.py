@@ -8,8 +8,6 @@ were still done); 2 a usage error (bad option, unknown organisation or user);
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from collections.abc import Iterator
@@ -25,7 +23,8 @@ from rich.table import Table
 
 from mailfiler import accounts
 from mailfiler.config import get_settings
-from mailfiler.connectors.builtin.connector import BuiltinCRM, ContactRow
+from mailfiler.connectors.builtin.connector import BuiltinCRM
+from mailfiler.contacts_csv import read_contacts
 from mailfiler.core.addresses import address_key
 from mailfiler.core.options import Options
 from mailfiler.core.people import LINES, Line
@@ -226,7 +225,7 @@ def contacts_import(
         text = csv_file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         _fail(f"{csv_file} cannot be read: {error}", 1)
-    rows, problems = _contact_rows(text)
+    rows, problems = read_contacts(text)
     if problems:
         for problem in problems:
             err.print(f"[red]error:[/red] {problem}", markup=True)
@@ -269,37 +268,6 @@ def contacts_search(
     for c in listed:
         table.add_row(c["id"], c["full_name"], c["organization"], "; ".join(c["emails"]))
     out.print(table)
-
-
-def _contact_rows(text: str) -> tuple[list[ContactRow], list[str]]:
-    reader = csv.DictReader(io.StringIO(text))
-    needed = {"id", "full_name", "emails"}
-    columns = {c.strip().lower() for c in reader.fieldnames or []}
-    if not needed <= columns:
-        has = ", ".join(sorted(columns)) or "none"
-        return [], [f"the CSV needs the columns id, full_name, emails, organization; it has {has}"]
-    rows: list[ContactRow] = []
-    problems: list[str] = []
-    seen: set[str] = set()
-    for number, raw in enumerate(reader, start=2):
-        row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
-        emails = tuple(e.strip() for e in row.get("emails", "").split(";") if e.strip())
-        contact = ContactRow(
-            row.get("id", ""), row.get("full_name", ""), emails, row.get("organization", "")
-        )
-        if not contact.contact_id:
-            problems.append(f"line {number}: no id")
-        elif contact.contact_id in seen:
-            problems.append(f"line {number}: id {contact.contact_id} appears twice")
-        elif not contact.full_name:
-            problems.append(f"line {number}: no full_name")
-        else:
-            bad = [e for e in emails if "@" not in e or " " in e]
-            if bad:
-                problems.append(f"line {number}: not an email address: {', '.join(bad)}")
-        seen.add(contact.contact_id)
-        rows.append(contact)
-    return rows, problems
 
 
 # -- filing ---------------------------------------------------------------------------------------

@@ -13,10 +13,6 @@ from mailfiler.service import Service
 from tests.conftest import Org, new_org
 
 
-def crm_of(org: Org) -> tuple[Service, str]:
-    return org.service, org.cloud_id
-
-
 def test_lookup_by_address_is_case_and_idn_insensitive(org: Org) -> None:
     keys = [address_key(a) for a in ("ANN.ARCHER@work.example", "carla@xn--bcher-kva.example",
                                      "shared@family.example", "nobody@x.example")]  # fmt: skip

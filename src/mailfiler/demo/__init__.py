@@ -5,7 +5,6 @@ Run twice, it files nothing new: the second run reports every save as a duplicat
 
 from __future__ import annotations
 
-import csv
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from mailfiler import accounts
 from mailfiler.connectors.builtin.connector import BuiltinCRM, ContactRow
+from mailfiler.contacts_csv import read_contacts
 from mailfiler.core.plan import Choices
 from mailfiler.errors import NotFound
 from mailfiler.service import Service
@@ -47,11 +47,9 @@ def ensure_demo(service: Service) -> None:
 
 
 def _contacts() -> list[ContactRow]:
-    with open(HERE / "contacts.csv", encoding="utf-8") as handle:
-        return [
-            ContactRow(r["id"], r["full_name"], tuple(r["emails"].split(";")), r["organization"])
-            for r in csv.DictReader(handle)
-        ]
+    rows, problems = read_contacts((HERE / "contacts.csv").read_text(encoding="utf-8"))
+    assert not problems, problems  # the demo's own file
+    return rows
 
 
 def run_demo(service: Service, out: Console) -> None:
