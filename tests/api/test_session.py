@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from mailfiler import logs
 from mailfiler.connectors.builtin.tables import SignInSession, SignInThrottle
 from tests.api.conftest import Api
+from tests.conftest import fixture_bytes
 
 
 def test_signing_in_gives_a_token_for_24_hours(api: Api) -> None:
@@ -95,6 +96,13 @@ def test_an_expired_token_is_refused_and_a_used_one_is_renewed(api: Api) -> None
     assert renewed.status_code == 200
     new_expiry = datetime.fromisoformat(renewed.headers["X-Session-Expires"])
     assert new_expiry - datetime.now(UTC) > timedelta(hours=23)
+    # Reading a message tells the pane its sign-in's end too.
+    read = api.client.post(
+        "/api/v1/messages",
+        content=fixture_bytes("ambiguous.eml"),
+        headers={**headers, "Content-Type": "message/rfc822"},
+    )
+    assert datetime.fromisoformat(read.headers["X-Session-Expires"]) == new_expiry
     with api.org.service.unit() as session:
         session.execute(
             update(SignInSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))

@@ -8,11 +8,13 @@ stand-in that follows the documented shapes (office_standin.js).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -41,14 +43,18 @@ CHROMIUM_ARGS = [
 
 
 def _ensure_chromium() -> str:
-    if not Path(CHROMIUM).exists() and shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"],
-            check=False,
-            capture_output=True,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
+    # Each pytest-xdist worker gets here; the lock makes the others wait for
+    # the one installing instead of finding no browser (or apt's lock taken).
+    with open(tempfile.gettempdir() + "/mailfiler-chromium.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not Path(CHROMIUM).exists() and shutil.which("apt-get") and os.geteuid() == 0:
+            subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "chromium"],
+                check=False,
+                capture_output=True,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            )
     if not Path(CHROMIUM).exists():
         missing("Debian's chromium is not installed and could not be installed with apt-get")
     return CHROMIUM

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from mailfiler import logs
 from mailfiler.api import errors, web
+from mailfiler.api.headers import AnswerHeaders
 from mailfiler.api.routes import attachments, contacts, messages, options, session, users
 from mailfiler.api.schemas import ComposedMessage
 from mailfiler.config import Settings, get_settings
@@ -32,18 +32,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     for module in (session, messages, contacts, attachments, options, users):
         app.include_router(module.router, prefix=API)
 
-    @app.middleware("http")
-    async def session_expiry(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # The task pane learns from every answer when its sign-in now ends.
-        response = await call_next(request)
-        expires_at = getattr(request.state, "expires_at", None)
-        if expires_at is not None:
-            response.headers["X-Session-Expires"] = expires_at.isoformat()
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+    app.add_middleware(AnswerHeaders, rules=[api_headers, web.page_headers])
 
     build_openapi = app.openapi
 
@@ -70,6 +59,15 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     logs.install()
     return app
+
+
+def api_headers(path: str, state: dict[str, Any]) -> dict[str, str]:
+    headers = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    expires_at = state.get("expires_at")
+    if expires_at is not None:
+        # The task pane learns from every answer when its sign-in now ends.
+        headers["X-Session-Expires"] = expires_at.isoformat()
+    return headers
 
 
 def app_from_environment() -> FastAPI:

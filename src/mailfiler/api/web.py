@@ -10,8 +10,8 @@ loads from Microsoft.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -180,18 +180,15 @@ def install(app: FastAPI, public_url: str | None) -> None:
     app.mount("/staff", StaticFiles(directory=WEB / "staff", html=True), name="staff")
     app.mount("/shared", StaticFiles(directory=WEB / "shared"), name="shared")
 
-    @app.middleware("http")
-    async def page_policy(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        path = request.url.path
-        if path.startswith("/addin/"):
-            response.headers["Content-Security-Policy"] = PANE_POLICY
-        elif path.startswith(("/staff", "/shared/")):
-            response.headers["Content-Security-Policy"] = STAFF_POLICY
-            response.headers["X-Frame-Options"] = "DENY"
-        if path.endswith((".html", ".js", ".css", "/")):
-            # Pages change with each release; a stale script would talk to a newer API.
-            response.headers["Cache-Control"] = "no-cache"
-        return response
+
+def page_headers(path: str, _state: dict[str, Any]) -> dict[str, str]:
+    headers = {}
+    if path.startswith("/addin/"):
+        headers["Content-Security-Policy"] = PANE_POLICY
+    elif path.startswith(("/staff", "/shared/")):
+        headers["Content-Security-Policy"] = STAFF_POLICY
+        headers["X-Frame-Options"] = "DENY"
+    if path.endswith((".html", ".js", ".css", "/")):
+        # Pages change with each release; a stale script would talk to a newer API.
+        headers["Cache-Control"] = "no-cache"
+    return headers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -80,12 +81,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def read_message(request: Request, service: ServiceDep, token: Token) -> MessagePublic:
     """Read a message (.eml, .msg, or the fields of one being written); say what saving does."""
     data, mode, missing = await _receive(request, service.settings.max_message_bytes)
-    return await run_in_threadpool(_upload, service, token, data, mode, missing)
+    answer, expires_at = await run_in_threadpool(_upload, service, token, data, mode, missing)
+    request.state.expires_at = expires_at
+    return answer
 
 
-def _upload(service: Service, token: str, data: bytes, mode: str, missing: bool) -> MessagePublic:
+def _upload(
+    service: Service, token: str, data: bytes, mode: str, missing: bool
+) -> tuple[MessagePublic, datetime | None]:
     with service.signed_in(token) as context:
-        return public(service.upload(context, data, mode, missing), context)
+        return public(service.upload(context, data, mode, missing), context), context.expires_at
 
 
 @router.get("/{ref}", response_model=MessagePublic)
