@@ -34,6 +34,43 @@ _RECORD_TABLES: dict[Kind, type[Interaction] | type[Activity]] = {
 }
 
 
+# The statements every message read runs, built once (building and caching
+# a statement each time costs SQLAlchemy more than PostgreSQL spends on it).
+# Columns, not entities, for the same reason.
+def _by_address(one_of: ColumnElement[bool]) -> Select[str, str, str, str]:
+    return (
+        select(
+            ContactEmail.address_key, Contact.contact_id, Contact.full_name, Contact.organization
+        )
+        .join(Contact, Contact.id == ContactEmail.contact_pk)
+        .where(ContactEmail.organisation_id == bindparam("organisation_id"), one_of)
+        .order_by(Contact.contact_id)
+    )
+
+
+# On PostgreSQL "= ANY(array)": one statement text whatever the number of addresses.
+_BY_ADDRESS_ANY = _by_address(
+    ContactEmail.address_key == any_(bindparam("keys", type_=postgresql.ARRAY(String)))
+)
+_BY_ADDRESS_IN = _by_address(ContactEmail.address_key.in_(bindparam("keys", expanding=True)))
+
+
+def _filed(table: type[Interaction] | type[Activity]) -> Select[str, int]:
+    # By message first (an index; almost always no rows), then by contact, in Python.
+    return (
+        select(Contact.contact_id, func.min(table.id))
+        .join(Contact, Contact.id == table.contact_pk)
+        .where(
+            table.organisation_id == bindparam("organisation_id"),
+            table.message_key == bindparam("message_key"),
+        )
+        .group_by(Contact.contact_id)
+    )
+
+
+_FILED: dict[Kind, Select[str, int]] = {kind: _filed(t) for kind, t in _RECORD_TABLES.items()}
+
+
 class SaveRace(Conflict):
     """Another save wrote the same message to the same contact first; try the save again."""
 
@@ -61,30 +98,23 @@ class BuiltinCRM:
     def contacts_by_address(self, keys: Collection[str]) -> Mapping[str, Sequence[match.Contact]]:
         if not keys:
             return {}
-        # Columns, not entities: this runs on every message read, for every recipient.
-        rows = self.session.execute(
-            select(
-                ContactEmail.address_key,
-                Contact.contact_id,
-                Contact.full_name,
-                Contact.organization,
-            )
-            .join(Contact, Contact.id == ContactEmail.contact_pk)
-            .where(
-                ContactEmail.organisation_id == self.organisation_id,
-                self._one_of(ContactEmail.address_key, keys),
-            )
-            .order_by(Contact.contact_id)
-        ).all()
+        postgres = self._postgres()
+        rows = self.session.connection().execute(
+            _BY_ADDRESS_ANY if postgres else _BY_ADDRESS_IN,
+            {"organisation_id": self.organisation_id, "keys": sorted(keys)},
+        )
         found: dict[str, list[match.Contact]] = defaultdict(list)
         for key, contact_id, full_name, organization in rows:
             found[key].append(match.Contact(contact_id, full_name, organization))
         return found
 
+    def _postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
     def _one_of(self, column: Mapped[str], values: Collection[str]) -> ColumnElement[bool]:
         """``column IN values``; on PostgreSQL as ``= ANY(array)``, one statement text
         whatever the number of values, so the server keeps its plan prepared."""
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self._postgres():
             array = bindparam("values", sorted(values), type_=postgresql.ARRAY(String))
             return column == any_(array)
         return column.in_(sorted(values))
@@ -201,14 +231,9 @@ class BuiltinCRM:
     ) -> dict[str, str]:
         if not contact_ids:
             return {}
-        table = _RECORD_TABLES[kind]
-        # By message first (an index; almost always no rows), then by contact, here.
-        rows = self.session.execute(
-            select(Contact.contact_id, func.min(table.id))
-            .join(Contact, Contact.id == table.contact_pk)
-            .where(table.organisation_id == self.organisation_id, table.message_key == message_key)
-            .group_by(Contact.contact_id)
-        ).all()
+        rows = self.session.connection().execute(
+            _FILED[kind], {"organisation_id": self.organisation_id, "message_key": message_key}
+        )
         wanted = set(contact_ids)
         return {cid: str(record_id) for cid, record_id in rows if cid in wanted}
 
