@@ -11,8 +11,11 @@ turned into their ASCII form (RFC 5890) so "ann@bücher.example" and
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 
+# Cached: reading one message compares each of its addresses many times.
+@lru_cache(maxsize=8192)
 def address_key(address: str) -> str:
     """The comparable form of an address: trimmed, lower-case, domain in ASCII."""
     text = unicodedata.normalize("NFC", address.strip().strip("<>").strip())

@@ -155,14 +155,41 @@ class Headers:
         return f"<{value}>" if value else None
 
 
+# A plain entry of an address list: "Display Name <local@domain>" or a bare
+# "local@domain", made of atoms only (no quotes, comments, groups, routes or
+# dots in the name). Most lists are all plain; for those, splitting on commas
+# gives what the stdlib's parsers give, in a tenth of the time.
+_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_ADDR_SPEC = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
+_PLAIN_ENTRY = re.compile(
+    rf"\s*(?:((?:{_ATOM}\s+)*?{_ATOM})?\s*<({_ADDR_SPEC})>|({_ADDR_SPEC}))\s*"
+)
+
+
+def _plain_list(raw: str) -> list[tuple[str, str]] | None:
+    """(display name, address) pairs when every entry is plain; None otherwise."""
+    pairs = []
+    for entry in raw.split(","):
+        found = _PLAIN_ENTRY.fullmatch(entry)
+        if found is None:
+            return None
+        display, bracketed, bare = found.groups()
+        pairs.append((" ".join(display.split()) if display else "", bracketed or bare))
+    return pairs
+
+
 def _address_list(name: str, raw: str) -> list[tuple[str, str]]:
     """(display name, address) pairs of one address header.
 
     The stdlib's RFC 5322 parser is the reference but costs about 0.2 ms an
     address; the older regex-based splitter is ten times faster and agrees on
-    well-formed lists. Where its answer looks wrong (an entry without an "@"
-    in a list that has them), the reference parser decides.
+    well-formed lists, and a plain list is split faster still. Where the
+    splitter's answer looks wrong (an entry without an "@" in a list that has
+    them), the reference parser decides.
     """
+    plain = _plain_list(raw)
+    if plain is not None:
+        return plain
     quick = getaddresses([raw])
     if all("@" in address for _, address in quick) and raw.count("@") == len(quick):
         return quick
