@@ -41,6 +41,12 @@ def test_openapi_lists_every_route_with_its_schemas(api: Api) -> None:
         assert name in schemas
     post = spec["paths"]["/api/v1/messages"]["post"]["requestBody"]["content"]
     assert set(post) >= {"message/rfc822", "multipart/form-data", "application/json"}
+    # Every route but signing in says it needs the bearer token.
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            signing_in = (method, path) == ("post", "/api/v1/session")
+            assert ("security" not in operation) == signing_in, (method, path)
     docs = api.client.get("/docs")
     assert docs.status_code == 200 and "/api/v1/openapi.json" in docs.text
 

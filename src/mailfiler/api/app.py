@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from mailfiler import logs
 from mailfiler.api import errors, web
+from mailfiler.api.deps import BEARER
 from mailfiler.api.headers import AnswerHeaders
 from mailfiler.api.routes import attachments, contacts, messages, options, session, users
 from mailfiler.api.schemas import ComposedMessage
@@ -46,6 +47,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(composed.pop("$defs", {}))
             components["ComposedMessage"] = composed
+            declare_bearer(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -59,6 +61,19 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     logs.install()
     return app
+
+
+# The one API operation a caller makes without a bearer token.
+WITHOUT_TOKEN = {("post", f"{API}/session")}
+
+
+def declare_bearer(schema: dict[str, Any]) -> None:
+    """Mark every other operation as needing the token (``deps.get_token`` checks it)."""
+    schema["components"].setdefault("securitySchemes", {})["bearer"] = BEARER
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if (method, path) not in WITHOUT_TOKEN:
+                operation["security"] = [{"bearer": []}]
 
 
 def api_headers(path: str, state: dict[str, Any]) -> dict[str, str]:
