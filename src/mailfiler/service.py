@@ -21,7 +21,6 @@ from mailfiler.config import Settings
 from mailfiler.connectors.builtin.blobs import BlobStore
 from mailfiler.connectors.builtin.connector import BuiltinCRM, SaveRace
 from mailfiler.connectors.builtin.database import Database
-from mailfiler.connectors.builtin.tables import Upload
 from mailfiler.core.contain import Contain
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
@@ -105,6 +104,7 @@ class Service:
         self.blobs = BlobStore(settings.blobs_dir)
         self.contain = contain
         self.messages = MessageCache()
+        self._key: bytes | None = None
 
     def migrate(self) -> None:
         self.database.migrate()
@@ -205,29 +205,42 @@ class Service:
         """Read a message, keep it for the save, and say what saving it would do."""
         message = self.read(data)
         user = context.signed_in_user
+        key = self._upload_key(context.session)
         ref = uploads.store(
-            context.session, self.blobs, context.tenant.id, user.id, data, mode, attachments_missing
+            self.blobs, key, context.tenant.id, user.id, data, mode, attachments_missing
         )
         self.messages.put(ref, message)
         return self._review(context, ref, message, mode, attachments_missing)
 
     def review(self, context: Context, ref: str) -> Review:
-        row = uploads.find(context.session, context.tenant.id, context.signed_in_user.id, ref)
-        return self._review(context, ref, self._message(row), row.mode, row.attachments_missing)
+        upload = self._find(context, ref)
+        message = self._message(ref, upload)
+        return self._review(context, ref, message, upload.mode, upload.attachments_missing)
 
     def save(self, context: Context, ref: str, choices: Choices) -> Saved:
         """Save an uploaded message as the user chose (one unit of work: all or nothing)."""
-        row = uploads.find(context.session, context.tenant.id, context.signed_in_user.id, ref)
-        message = self._message(row)
+        upload = self._find(context, ref)
+        message = self._message(ref, upload)
         decided = self._plan(context, message, choices)
-        return Saved(saved(decided, context.crm.apply(decided)), message, row.attachments_missing)
+        return Saved(
+            saved(decided, context.crm.apply(decided)), message, upload.attachments_missing
+        )
 
-    def _message(self, row: Upload) -> Message:
-        cached = self.messages.get(row.ref)
+    def _upload_key(self, session: Session) -> bytes:
+        if self._key is None:  # read once: it never changes
+            self._key = uploads.signing_key(session)
+        return self._key
+
+    def _find(self, context: Context, ref: str) -> uploads.Upload:
+        key = self._upload_key(context.session)
+        return uploads.find(key, context.tenant.id, context.signed_in_user.id, ref)
+
+    def _message(self, ref: str, upload: uploads.Upload) -> Message:
+        cached = self.messages.get(ref)
         if cached is not None:
             return cached
-        message = self.read(uploads.content(row, self.blobs))
-        self.messages.put(row.ref, message)
+        message = self.read(uploads.content(upload, self.blobs))
+        self.messages.put(ref, message)
         return message
 
     def _review(

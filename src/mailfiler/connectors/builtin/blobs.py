@@ -31,11 +31,12 @@ class BlobStore:
         """Store ``data`` once. ``durable=False``: no flush to disk (uploads awaiting a save)."""
         digest = sha256 or sha256_of(data)
         target = self.path(digest)
-        if target.exists():
+        if _size(target) == len(data):
             if durable:  # it may have been written by an upload, without the flush
                 with open(target, "rb") as existing:
                     os.fsync(existing.fileno())
             return digest
+        # Absent, or cut short by a crash before an unflushed write reached the disk.
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
@@ -58,3 +59,10 @@ class BlobStore:
             return self.path(sha256).read_bytes()
         except FileNotFoundError as error:
             raise NotFound(f"the stored file {sha256[:12]}… is missing from {self.root}") from error
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None

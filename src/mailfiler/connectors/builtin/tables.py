@@ -18,7 +18,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -245,19 +244,10 @@ class SignInThrottle(Base):
     blocked_until: Mapped[datetime | None]
 
 
-class Upload(Base):
-    """A message read by POST /messages, kept so that saving it does not upload it again."""
+class ServerKey(Base):
+    """A secret of this installation's, shared by its server processes (made by a migration)."""
 
-    __tablename__ = "uploads"
+    __tablename__ = "server_keys"
 
-    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(BigInteger)
-    # A small message is kept in the row (one INSERT); a large one in the blob folder.
-    content: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # "compose" when the message is being written: its Bcc line is the sender's own.
-    mode: Mapped[str] = mapped_column(String(10), default="read")
-    attachments_missing: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(default=now, index=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))

@@ -1,0 +1,102 @@
+"""Messages read and then saved by reference: signed references, no database row."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from mailfiler import uploads
+from mailfiler.api.app import create_app
+from mailfiler.connectors.builtin.database import Database
+from mailfiler.connectors.builtin.tables import Base, SignInSession
+from mailfiler.service import Service
+from tests.api.conftest import Api
+
+
+@contextmanager
+def another_server_process(service: Service) -> Iterator[TestClient]:
+    """What a second worker of `mailfiler serve` is: the same database and blob folder,
+    nothing in memory."""
+    twin = Service(service.settings, Database(service.settings.database_url))
+    try:
+        with TestClient(create_app(service.settings, twin)) as client:
+            yield client
+    finally:
+        twin.database.dispose()
+
+
+def _save(client: TestClient, ref: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    answer = client.post(f"/api/v1/messages/{ref}/interactions", json={}, headers=headers)
+    return answer.status_code, answer.json()
+
+
+def _rows(api: Api) -> dict[str, int]:
+    with api.org.service.unit() as session:
+        return {
+            table.name: session.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+            if table is not SignInSession.__table__
+        }
+
+
+def test_a_message_read_by_one_server_process_is_saved_by_another(api: Api) -> None:
+    headers = api.sign_in()
+    before = _rows(api)
+    ref = api.read("encoded-words.eml", headers)["message_ref"]
+    assert _rows(api) == before  # reading writes nothing to the database
+    with another_server_process(api.org.service) as twin:
+        status, body = _save(twin, ref, headers)
+    assert status == 200
+    assert {r["status"] for r in body["results"]} == {"saved"}
+    assert {r.contact_id for r in api.org.records()} == {"101", "102", "103"}
+
+
+def test_a_changed_or_someone_elses_reference_is_not_found(api: Api) -> None:
+    jdoe = api.sign_in()
+    ref = api.read("encoded-words.eml", jdoe)["message_ref"]
+    org, user, rest = ref.split(".", 2)
+    for changed in (f"{org}.{int(user) + 1}.{rest}", ref[:-2] + "AA", "nonsense"):
+        status, body = _save(api.client, changed, jdoe)
+        assert status == 404 and "read it again" in body["detail"], changed
+    status, body = _save(api.client, ref, api.sign_in("admin"))
+    assert status == 404 and "read it again" in body["detail"]
+    assert api.org.records() == []
+
+
+def test_a_reference_expires_after_a_day(api: Api) -> None:
+    headers = api.sign_in()
+    ref = api.read("encoded-words.eml", headers)["message_ref"]
+    service = api.org.service
+    with service.unit() as session:
+        key = uploads.signing_key(session)
+    upload = replace(uploads.find(key, *_owner(ref), ref), read_at=int(time.time()) - 86_401)
+    status, body = _save(api.client, uploads.reference(key, upload), headers)
+    assert status == 404 and "read it again" in body["detail"]
+    assert _save(api.client, ref, headers)[0] == 200
+
+
+def test_damaged_bytes_ask_for_the_message_again(api: Api) -> None:
+    headers = api.sign_in()
+    ref = api.read("encoded-words.eml", headers)["message_ref"]
+    service = api.org.service
+    with service.unit() as session:
+        key = uploads.signing_key(session)
+    upload = uploads.find(key, *_owner(ref), ref)
+    service.blobs.path(upload.sha256).write_bytes(b"")  # lost in a crash before it reached disk
+    with another_server_process(service) as twin:
+        status, body = _save(twin, ref, headers)
+    assert status == 404 and "read it again" in body["detail"]
+    again = api.read("encoded-words.eml", headers)["message_ref"]
+    with another_server_process(service) as twin:
+        status, body = _save(twin, again, headers)
+    assert status == 200 and {r["status"] for r in body["results"]} == {"saved"}
+
+
+def _owner(ref: str) -> tuple[int, int]:
+    org, user, _ = ref.split(".", 2)
+    return int(org), int(user)
