@@ -23,3 +23,13 @@ def test_migrations_build_exactly_the_tables_the_code_uses(service: Service) -> 
         assert context.get_current_revision() == head
         assert compare_metadata(context, Base.metadata) == []
     service.migrate()  # a second run changes nothing
+
+
+def test_on_postgresql_the_address_lookup_index_holds_the_contact(service: Service) -> None:
+    if service.database.dialect != "postgresql":
+        return  # SQLite has no INCLUDE; its lookup index is the plain one
+    with service.database.engine.connect() as connection:
+        definition = connection.exec_driver_sql(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_contact_emails_lookup'"
+        ).scalar_one()
+    assert definition.endswith("(organisation_id, address_key) INCLUDE (contact_pk)")

@@ -125,8 +125,14 @@ class ContactEmail(Base):
     __tablename__ = "contact_emails"
     __table_args__ = (
         UniqueConstraint("contact_pk", "address_key"),
-        # The lookup every save makes: which contacts hold this address?
-        Index("ix_contact_emails_lookup", "organisation_id", "address_key"),
+        # The lookup every message read makes: which contacts hold this address?
+        # On PostgreSQL the index holds the contact too, so it alone answers.
+        Index(
+            "ix_contact_emails_lookup",
+            "organisation_id",
+            "address_key",
+            postgresql_include=["contact_pk"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
