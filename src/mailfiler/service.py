@@ -112,10 +112,10 @@ class Service:
     # -- units of work ---------------------------------------------------------------
 
     @contextmanager
-    def unit(self) -> Iterator[Session]:
+    def unit(self, reading: bool = False) -> Iterator[Session]:
         """A transaction; storage failures become ``SystemFault`` (nothing half-written)."""
         try:
-            with self.database.unit_of_work() as session:
+            with self.database.unit_of_work(reading) as session:
                 yield session
         except SQLAlchemyError as error:
             raise SystemFault(f"the database failed: {type(error).__name__}") from error
@@ -133,9 +133,13 @@ class Service:
             yield Context(session, tenant, user, BuiltinCRM(session, tenant.id, self.blobs))
 
     @contextmanager
-    def signed_in(self, token: str) -> Iterator[Context]:
-        """A unit of work for the user behind a bearer token (renewing the token)."""
-        with self.unit() as session:
+    def signed_in(self, token: str, reading: bool = False) -> Iterator[Context]:
+        """A unit of work for the user behind a bearer token (renewing the token).
+
+        ``reading``: for work that writes nothing but the token's renewal
+        (reading a message): no transaction around it.
+        """
+        with self.unit(reading) as session:
             who = signin.authenticate(session, token)
             tenant = accounts.tenant_of(session, who.organisation)
             crm = BuiltinCRM(session, tenant.id, self.blobs)

@@ -90,7 +90,7 @@ async def read_message(request: Request, token: Token) -> MessagePublic:
 def _upload(
     service: Service, token: str, data: bytes, mode: str, missing: bool
 ) -> tuple[MessagePublic, datetime | None]:
-    with service.signed_in(token) as context:
+    with service.signed_in(token, reading=True) as context:
         return public(service.upload(context, data, mode, missing), context), context.expires_at
 
 

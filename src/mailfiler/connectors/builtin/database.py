@@ -39,6 +39,11 @@ class Database:
         self.url = normalise_url(url)
         self.engine: Engine = _engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Work that only reads (or whose writes each stand alone) runs without
+        # BEGIN and COMMIT: two round trips fewer for every message read.
+        self._reading = sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
@@ -66,9 +71,13 @@ class Database:
         return ScriptDirectory.from_config(config).get_current_head()
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        session = self._sessions()
+    def unit_of_work(self, reading: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        ``reading``: no transaction; each statement stands alone (for work that
+        writes nothing, or only single statements that need no partner).
+        """
+        session = self._reading() if reading else self._sessions()
         try:
             yield session
             session.commit()
