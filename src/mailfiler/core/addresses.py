@@ -10,8 +10,11 @@ turned into their ASCII form (RFC 5890) so "ann@bücher.example" and
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
+
+_SPACE = re.compile(r"\s")  # the characters str.isspace() calls white space
 
 
 # Cached: reading one message compares each of its addresses many times.
@@ -39,5 +42,6 @@ def _ascii_domain(domain: str) -> str:
 
 def looks_like_address(text: str) -> bool:
     """True for something that can be an addr-spec: local@domain, no spaces."""
-    local, at, domain = text.strip().rpartition("@")
-    return bool(at and local and domain) and not any(c.isspace() for c in text.strip())
+    stripped = text.strip()
+    local, at, domain = stripped.rpartition("@")
+    return bool(at and local and domain) and _SPACE.search(stripped) is None
