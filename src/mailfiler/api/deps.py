@@ -18,7 +18,13 @@ BEARER = {
 }
 
 
-def get_service(request: Request) -> Service:
+# The dependencies that do no I/O are coroutines: FastAPI runs a plain
+# function dependency in its thread pool, a thread hop per request.
+async def get_service(request: Request) -> Service:
+    return service_of(request)
+
+
+def service_of(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
@@ -26,7 +32,7 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_token(request: Request) -> str:
+async def get_token(request: Request) -> str:
     """The bearer token of the request.
 
     Read from the header here rather than through FastAPI's ``HTTPBearer``
@@ -53,7 +59,7 @@ def signed_in(service: ServiceDep, token: Token, request: Request) -> Iterator[C
 Caller = Annotated[Context, Depends(signed_in, scope="function")]
 
 
-def admin(caller: Caller) -> Context:
+async def admin(caller: Caller) -> Context:
     """Callers holding one of the organisation's "change options" roles."""
     options = caller.tenant.options
     if not may_change_options(options, caller.filer.roles):

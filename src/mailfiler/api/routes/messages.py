@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from mailfiler.api.deps import Caller, ServiceDep, Token, get_service
+from mailfiler.api.deps import Caller, ServiceDep, Token, service_of
 from mailfiler.api.routes.contacts import public as contact_public
 from mailfiler.api.schemas import (
     ActionPublic,
@@ -80,7 +80,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def read_message(request: Request, token: Token) -> MessagePublic:
     """Read a message (.eml, .msg, or the fields of one being written); say what saving does."""
-    service = get_service(request)  # not a dependency: this route is the hot one
+    service = service_of(request)  # not a dependency: this route is the hot one
     data, mode, missing = await _receive(request, service.settings.max_message_bytes)
     answer, expires_at = await run_in_threadpool(_upload, service, token, data, mode, missing)
     request.state.expires_at = expires_at
