@@ -126,10 +126,16 @@ def _unb64(text: str) -> bytes:
 
 
 class MessageCache:
-    """The most recently read messages, within a budget of attachment bytes."""
+    """The most recently read messages, within a budget of bytes and of messages.
 
-    def __init__(self, budget: int = 256 * 1024 * 1024) -> None:
+    The count matters as much as the bytes: every cached message is objects
+    the garbage collector walks through, and a miss only costs reading the
+    bytes kept in the blob folder again.
+    """
+
+    def __init__(self, budget: int = 256 * 1024 * 1024, most: int = 500) -> None:
         self.budget = budget
+        self.most = most
         self._items: OrderedDict[str, tuple[Message, int]] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
@@ -149,6 +155,6 @@ class MessageCache:
         with self._lock:
             self._items[ref] = (message, size)
             self._size += size
-            while self._size > self.budget and self._items:
+            while (self._size > self.budget or len(self._items) > self.most) and self._items:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self._size -= dropped

@@ -100,3 +100,12 @@ def test_damaged_bytes_ask_for_the_message_again(api: Api) -> None:
 def _owner(ref: str) -> tuple[int, int]:
     org, user, _ = ref.split(".", 2)
     return int(org), int(user)
+
+
+def test_the_parsed_message_cache_keeps_the_most_recent_few(api: Api) -> None:
+    cache = uploads.MessageCache(most=2)
+    message = api.org.read("encoded-words.eml")
+    for ref in ("first", "second", "third"):
+        cache.put(ref, message)
+    assert cache.get("first") is None
+    assert cache.get("second") is message and cache.get("third") is message
