@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from mailfiler.errors import NotFound, SystemFault
@@ -30,16 +30,24 @@ class BlobStore:
     def put(self, data: bytes, sha256: str | None = None, durable: bool = True) -> str:
         """Store ``data`` once. ``durable=False``: no flush to disk (uploads awaiting a save)."""
         digest = sha256 or sha256_of(data)
-        target = self.path(digest)
+        # Plain os calls on strings, fewest system calls first: every message
+        # read keeps its bytes here.
+        target = os.path.join(self.root, digest[:2], digest[2:4], digest)
         if _size(target) == len(data):
             if durable:  # it may have been written by an upload, without the flush
                 with open(target, "rb") as existing:
                     os.fsync(existing.fileno())
             return digest
         # Absent, or cut short by a crash before an unflushed write reached the disk.
+        folder = os.path.dirname(target)
+        temporary = os.path.join(folder, f".incoming-{secrets.token_hex(8)}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+            try:
+                fd = os.open(temporary, flags, 0o640)
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
+                fd = os.open(temporary, flags, 0o640)
             try:
                 with os.fdopen(fd, "wb") as out:
                     out.write(data)
@@ -61,8 +69,8 @@ class BlobStore:
             raise NotFound(f"the stored file {sha256[:12]}… is missing from {self.root}") from error
 
 
-def _size(path: Path) -> int | None:
+def _size(path: str) -> int | None:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except FileNotFoundError:
         return None
