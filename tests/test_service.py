@@ -47,6 +47,15 @@ def test_the_same_message_filed_again_is_a_duplicate(org: Org) -> None:
     assert len(org.records()) == 2
 
 
+def test_a_contact_added_by_search_is_a_duplicate_the_second_time_too(org: Org) -> None:
+    chosen = frozenset({"101", "107"})  # 107 is not on the message: the user added them
+    first = {p.contact_id: p for p in org.file("ambiguous.eml", contact_ids=chosen).participants}
+    assert first["107"].status == "saved"
+    again = {p.contact_id: p for p in org.file("ambiguous.eml", contact_ids=chosen).participants}
+    assert again["107"].status == "duplicate"
+    assert again["107"].record_id == first["107"].record_id
+
+
 def test_a_message_without_message_id_is_recognised_by_its_headers(org: Org) -> None:
     org.file("no-message-id.eml")
     assert status_of(org.file("no-message-id.eml"), "ann@members.example") == "duplicate"

@@ -181,14 +181,17 @@ class Service:
         self, context: Context, message: Message, choices: Choices, records_too: bool = True
     ) -> SavePlan:
         filer = context.filer
-        matches = match(participants(message, filer.addresses), context.crm)
+        people = participants(message, filer.addresses)
+        found = context.crm.look_up({p.key for p in people}, choices.kind, message.key)
+        matches = match(people, found.contacts)
         candidates = {contact.id for m in matches for contact in m.contacts}
         added = []
         for contact_id in sorted((choices.contact_ids or frozenset()) - candidates):
             with suppress(NotFound):  # an unknown ID is reported by results_by_contact
                 added.append(context.crm.contact(contact_id))
-        wanted = candidates | {c.id for c in added}
-        filed = context.crm.already_filed(choices.kind, message.key, wanted)
+        filed = dict(found.filed)
+        if added:  # contacts the user added by search: not among those looked up
+            filed |= context.crm.already_filed(choices.kind, message.key, {c.id for c in added})
         return plan(
             message,
             matches,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from mailfiler.connectors.base import Lookup
 from mailfiler.connectors.builtin.connector import BuiltinCRM, ContactRow
 from mailfiler.connectors.builtin.tables import Blob, StoredAttachment
 from mailfiler.core.addresses import address_key
+from mailfiler.core.people import participants
+from mailfiler.core.plan import Kind
 from mailfiler.errors import BadRequest, Conflict, NotFound
 from mailfiler.service import Service
 from tests.conftest import Org, new_org
@@ -21,6 +24,22 @@ def test_lookup_by_address_is_case_and_idn_insensitive(org: Org) -> None:
     assert [c.full_name for c in found[keys[1]]] == ["Carla Díaz"]
     assert [c.id for c in found[keys[2]]] == ["104", "105"]
     assert keys[3] not in found
+
+
+def test_one_look_up_finds_the_contacts_and_what_this_message_was_filed_as(org: Org) -> None:
+    message = org.read("encoded-words.eml")
+    keys = [p.key for p in participants(message, ())]
+
+    def look_up(kind: Kind) -> Lookup:
+        return org.service.run(org.cloud_id, None, lambda c: c.crm.look_up(keys, kind, message.key))
+
+    before = look_up("interaction")
+    assert {c.id for found in before.contacts.values() for c in found} == {"101", "102", "103"}
+    assert before.filed == {}
+    done = org.file(message)
+    saved = {p.contact_id: p.record_id for p in done.participants if p.status == "saved"}
+    assert look_up("interaction").filed == saved
+    assert look_up("activity").filed == {}  # filed as Interactions, not as Activities
 
 
 def test_search_by_name_address_or_id_stays_in_the_organisation(service: Service) -> None:

@@ -20,7 +20,7 @@ from tests.conftest import fixture_bytes, fixture_contacts
 
 
 class FakeContacts:
-    """A ContactLookup over the fixture contacts, as the built-in CRM would answer."""
+    """contacts_by_address over the fixture contacts, as the built-in CRM would answer."""
 
     def __init__(self) -> None:
         self.by_key: dict[str, list[Contact]] = {}
@@ -45,7 +45,8 @@ def decide(
 ) -> SavePlan:
     if isinstance(message, str):
         message = read_rfc5322(fixture_bytes(message))
-    matches = match(participants(message, filer.addresses), FakeContacts())
+    people = participants(message, filer.addresses)
+    matches = match(people, FakeContacts().contacts_by_address({p.key for p in people}))
     return plan(message, matches, Choices(**choices), options or Options(), filer, "MANAGER", filed)
 
 

@@ -53,11 +53,24 @@ class StoredRecord:
     attachments: tuple[StoredFile, ...]
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """Who holds each address, and which of them have the message filed already."""
+
+    contacts: Mapping[str, Sequence[Contact]]  # address key -> every contact holding it
+    filed: Mapping[str, str]  # contact ID -> the record the message was filed as
+
+
 class Connector(Protocol):
     capabilities: Capabilities
 
     def contacts_by_address(self, keys: Collection[str]) -> Mapping[str, Sequence[Contact]]:
         """Every contact holding each address key (see ``core.addresses.address_key``)."""
+        ...
+
+    def look_up(self, keys: Collection[str], kind: Kind, message_key: str) -> Lookup:
+        """``contacts_by_address`` and, for the contacts found, ``already_filed``: the two
+        questions every message read asks, in one go where the CRM allows."""
         ...
 
     def search(self, query: str, limit: int = 20) -> list[Contact]:

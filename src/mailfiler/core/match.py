@@ -6,9 +6,9 @@ Outlook"); a display name never does, since anyone can write any name.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 from mailfiler.core.people import Participant
 
@@ -19,12 +19,6 @@ class Contact:
     full_name: str
     organization: str = ""
     emails: tuple[str, ...] = ()
-
-
-class ContactLookup(Protocol):
-    def contacts_by_address(self, keys: Collection[str]) -> Mapping[str, Sequence[Contact]]:
-        """For each address key (``addresses.address_key``), every contact holding it."""
-        ...
 
 
 MatchStatus = Literal["matched", "no_contact", "ambiguous"]
@@ -55,6 +49,9 @@ class Match:
         return f"matched {contact.full_name} ({contact.id}) by email address"
 
 
-def match(participants: Sequence[Participant], lookup: ContactLookup) -> tuple[Match, ...]:
-    found = lookup.contacts_by_address({p.key for p in participants})
+def match(
+    participants: Sequence[Participant], found: Mapping[str, Sequence[Contact]]
+) -> tuple[Match, ...]:
+    """Each participant with the contacts holding their address (``found``: address key ->
+    contacts, as ``Connector.contacts_by_address`` answers)."""
     return tuple(Match(p, tuple(found.get(p.key, ()))) for p in participants)

@@ -7,12 +7,24 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, String, any_, bindparam, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    insert,
+    join,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session
 
-from mailfiler.connectors.base import Capabilities, StoredFile, StoredRecord
+from mailfiler.connectors.base import Capabilities, Lookup, StoredFile, StoredRecord
 from mailfiler.connectors.builtin.blobs import BlobStore, sha256_of
 from mailfiler.connectors.builtin.tables import (
     Activity,
@@ -37,26 +49,54 @@ _RECORD_TABLES: dict[Kind, type[Interaction] | type[Activity]] = {
 # The statements every message read runs, built once (building and caching
 # a statement each time costs SQLAlchemy more than PostgreSQL spends on it).
 # Columns, not entities, for the same reason.
-def _by_address(one_of: ColumnElement[bool]) -> Select[str, str, str, str]:
+def _by_address(
+    postgres: bool, records: type[Interaction] | type[Activity] | None = None
+) -> Select[str, str, str, str, int | None]:
+    """Contacts holding any of the addresses ("keys"); with ``records``, also the
+    first record of that kind this message ("message_key") was filed as for each."""
+    if postgres:  # "= ANY(array)": one statement text whatever the number of addresses
+        array = bindparam("keys", type_=postgresql.ARRAY(String))
+        one_of = ContactEmail.address_key == any_(array)
+    else:
+        one_of = ContactEmail.address_key.in_(bindparam("keys", expanding=True))
+    tables = join(ContactEmail, Contact, Contact.id == ContactEmail.contact_pk)
+    record_id: Any = null()
+    if records is not None:
+        # By message first (an index; almost always no rows), then to the contacts found.
+        first = (
+            select(records.contact_pk, func.min(records.id).label("record_id"))
+            .where(
+                records.organisation_id == bindparam("organisation_id"),
+                records.message_key == bindparam("message_key"),
+            )
+            .group_by(records.contact_pk)
+            .subquery()
+        )
+        tables = tables.outerjoin(first, first.c.contact_pk == Contact.id)
+        record_id = first.c.record_id
     return (
         select(
-            ContactEmail.address_key, Contact.contact_id, Contact.full_name, Contact.organization
+            ContactEmail.address_key,
+            Contact.contact_id,
+            Contact.full_name,
+            Contact.organization,
+            record_id,
         )
-        .join(Contact, Contact.id == ContactEmail.contact_pk)
+        .select_from(tables)
         .where(ContactEmail.organisation_id == bindparam("organisation_id"), one_of)
         .order_by(Contact.contact_id)
     )
 
 
-# On PostgreSQL "= ANY(array)": one statement text whatever the number of addresses.
-_BY_ADDRESS_ANY = _by_address(
-    ContactEmail.address_key == any_(bindparam("keys", type_=postgresql.ARRAY(String)))
-)
-_BY_ADDRESS_IN = _by_address(ContactEmail.address_key.in_(bindparam("keys", expanding=True)))
+_BY_ADDRESS = {postgres: _by_address(postgres) for postgres in (True, False)}
+_BY_ADDRESS_AND_FILED = {
+    (kind, postgres): _by_address(postgres, table)
+    for kind, table in _RECORD_TABLES.items()
+    for postgres in (True, False)
+}
 
 
 def _filed(table: type[Interaction] | type[Activity]) -> Select[str, int]:
-    # By message first (an index; almost always no rows), then by contact, in Python.
     return (
         select(Contact.contact_id, func.min(table.id))
         .join(Contact, Contact.id == table.contact_pk)
@@ -96,17 +136,36 @@ class BuiltinCRM:
     # -- contacts -----------------------------------------------------------
 
     def contacts_by_address(self, keys: Collection[str]) -> Mapping[str, Sequence[match.Contact]]:
+        return self._look_up(_BY_ADDRESS[self._postgres()], keys, "").contacts
+
+    def look_up(self, keys: Collection[str], kind: Kind, message_key: str) -> Lookup:
+        # One statement for both questions: every message read asks them.
+        statement = _BY_ADDRESS_AND_FILED[(kind, self._postgres())]
+        return self._look_up(statement, keys, message_key)
+
+    def _look_up(
+        self,
+        statement: Select[str, str, str, str, int | None],
+        keys: Collection[str],
+        message_key: str,
+    ) -> Lookup:
         if not keys:
-            return {}
-        postgres = self._postgres()
+            return Lookup({}, {})
         rows = self.session.connection().execute(
-            _BY_ADDRESS_ANY if postgres else _BY_ADDRESS_IN,
-            {"organisation_id": self.organisation_id, "keys": sorted(keys)},
+            statement,
+            {
+                "organisation_id": self.organisation_id,
+                "keys": sorted(keys),
+                "message_key": message_key,
+            },
         )
         found: dict[str, list[match.Contact]] = defaultdict(list)
-        for key, contact_id, full_name, organization in rows:
+        filed: dict[str, str] = {}
+        for key, contact_id, full_name, organization, record_id in rows:
             found[key].append(match.Contact(contact_id, full_name, organization))
-        return found
+            if record_id is not None:
+                filed[contact_id] = str(record_id)
+        return Lookup(found, filed)
 
     def _postgres(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
