@@ -142,7 +142,11 @@ def _options(session: Session, row: Organisation | Any) -> Options:
         .where(ActivityTypeSetup.organisation_id == row.id)
         .order_by(ActivityTypeSetup.position)
     ).all()
-    stored = dict(row.options or {})
+    # Read here, not with every request's organisation row: the options are
+    # parsed once per change (see tenant_of).
+    stored = dict(
+        session.scalar(select(Organisation.options).where(Organisation.id == row.id)) or {}
+    )
     default = next((t.code for t in types if t.is_default), types[0].code if types else "")
     return replace(
         Options.from_json(stored) if stored else Options(),

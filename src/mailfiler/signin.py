@@ -136,7 +136,6 @@ _WHO = (
         Organisation.name,
         Organisation.background_account,
         Organisation.edition,
-        Organisation.options,
         Organisation.options_version,
     )
     .join(User, User.id == SignInSession.user_id)
