@@ -160,6 +160,23 @@ def latencies(base: str, orgs: dict[str, int], requests: int) -> dict[str, list[
     return found
 
 
+def empty_requests(base: str, requests: int) -> float:
+    """p50 milliseconds of a request the server answers without doing anything."""
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port))
+    times = []
+    try:
+        for index in range(requests + 50):
+            started = time.perf_counter()
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            if index >= 50:
+                times.append((time.perf_counter() - started) * 1000)
+    finally:
+        connection.close()
+    return statistics.median(times)
+
+
 async def throughput(
     base: str, org: str, contacts: int, clients: int, seconds: float
 ) -> tuple[int, int, float]:
@@ -247,6 +264,8 @@ def main() -> None:
                     time.sleep(0.1)
             print(f"server: mailfiler serve --workers {args.workers} on PostgreSQL")
 
+            floor = empty_requests(base, args.requests)
+            print(f"GET /healthz (an answer that does nothing, the floor): p50 {floor:5.2f} ms")
             found = latencies(base, sizes, args.requests)
             p50 = {org: statistics.median(v) for org, v in found.items()}
             for org, values in found.items():

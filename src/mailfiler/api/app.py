@@ -59,7 +59,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     web.install(app, settings.public_url)
 
     @app.get("/healthz", include_in_schema=False)
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:  # no I/O: no thread-pool hop
         return {"status": "ok"}
 
     logs.install()
