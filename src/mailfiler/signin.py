@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from mailfiler import accounts
+from mailfiler.connectors.builtin.database import rows
 from mailfiler.connectors.builtin.tables import (
     Organisation,
     SignInSession,
@@ -147,13 +148,14 @@ _WHO = (
 def authenticate(session: Session, token: str) -> SignedIn:
     """The user behind a token, renewing it; ``Unauthenticated`` if it is unknown or revoked."""
     digest = token_hash(token)
-    row = session.connection().execute(_WHO, {"digest": digest}).first()
+    found = rows(session, _WHO, {"digest": digest})
+    row = found[0] if found else None
     moment = now()
     if row is None or row.expires_at <= moment:
         raise Unauthenticated("your sign-in has expired: sign in again")
     if row.disabled or row.created_at < row.credentials_changed_at:
         raise Unauthenticated("your sign-in is no longer valid: sign in again")
-    expires_at = row.expires_at
+    expires_at = row.expires_at.astimezone(UTC)
     if moment + TOKEN_LIFETIME - expires_at > RENEW_EVERY:
         expires_at = moment + TOKEN_LIFETIME
         session.execute(

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, Session
 
 from mailfiler.connectors.base import Capabilities, Lookup, StoredFile, StoredRecord
 from mailfiler.connectors.builtin.blobs import BlobStore, sha256_of
+from mailfiler.connectors.builtin.database import rows
 from mailfiler.connectors.builtin.tables import (
     Activity,
     Blob,
@@ -151,17 +152,16 @@ class BuiltinCRM:
     ) -> Lookup:
         if not keys:
             return Lookup({}, {})
-        rows = self.session.connection().execute(
-            statement,
-            {
-                "organisation_id": self.organisation_id,
-                "keys": sorted(keys),
-                "message_key": message_key,
-            },
-        )
+        parameters = {
+            "organisation_id": self.organisation_id,
+            "keys": sorted(keys),
+            "message_key": message_key,
+        }
         found: dict[str, list[match.Contact]] = defaultdict(list)
         filed: dict[str, str] = {}
-        for key, contact_id, full_name, organization, record_id in rows:
+        for key, contact_id, full_name, organization, record_id in rows(
+            self.session, statement, parameters
+        ):
             found[key].append(match.Contact(contact_id, full_name, organization))
             if record_id is not None:
                 filed[contact_id] = str(record_id)

@@ -7,16 +7,18 @@ when it raises, so a save lands whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Engine, Select, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,6 +91,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+AnySelect = Select[*tuple[Any, ...]]
+
+# PostgreSQL's SQL text of each statement passed to ``rows``, compiled once.
+_COMPILED: dict[AnySelect, str] = {}
+
+
+def rows(session: Session, statement: AnySelect, parameters: dict[str, Any]) -> Sequence[Any]:
+    """The rows of a statement built once, read by attribute or unpacked.
+
+    For the statements every message read runs. On PostgreSQL the text is
+    compiled once and sent straight through psycopg on the session's own
+    connection: SQLAlchemy's execution path (an execution context, result
+    processing) costs more than these statements do (bench/read_steps.py).
+    Values come back as psycopg gives them: no SQLAlchemy type processing
+    (a moment is a ``datetime`` with its zone, JSON is parsed).
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return connection.execute(statement, parameters).all()
+    sql = _COMPILED.get(statement)
+    if sql is None:
+        sql = _COMPILED[statement] = str(statement.compile(dialect=connection.dialect))
+    driver = cast(psycopg.Connection[Any], connection.connection.driver_connection)
+    with driver.cursor(row_factory=namedtuple_row) as cursor:
+        return cursor.execute(sql, parameters).fetchall()
 
 
 def _engine(url: str) -> Engine:
