@@ -102,6 +102,7 @@ class Service:
         self.settings = settings
         self.database = database or Database(settings.database_url)
         self.blobs = BlobStore(settings.blobs_dir)
+        self.incoming = uploads.Incoming(settings.blobs_dir / "incoming")
         self.contain = contain
         self.messages = MessageCache()
         self._key: bytes | None = None
@@ -214,7 +215,7 @@ class Service:
         user = context.signed_in_user
         key = self._upload_key(context.session)
         ref = uploads.store(
-            self.blobs, key, context.tenant.id, user.id, data, mode, attachments_missing
+            self.incoming, key, context.tenant.id, user.id, data, mode, attachments_missing
         )
         self.messages.put(ref, message)
         return self._review(context, ref, message, mode, attachments_missing)
@@ -246,7 +247,7 @@ class Service:
         cached = self.messages.get(ref)
         if cached is not None:
             return cached
-        message = self.read(uploads.content(upload, self.blobs))
+        message = self.read(self.incoming.get(upload.sha256))
         self.messages.put(ref, message)
         return message
 

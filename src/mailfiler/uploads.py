@@ -1,9 +1,9 @@
 """Messages read by the web service, kept until they are saved (the read -> review -> save flow).
 
 The task pane posts a message once and saves it by reference, so a 100 MB
-message is not uploaded twice. The bytes go to the blob folder (content-
-addressed, so two users reading one message keep it once; not flushed to
-disk, as an upload is only worth keeping until its save). The reference
+message is not uploaded twice. The bytes go to a folder of their own beside
+the blobs (``Incoming``: named by content, so two users reading one message
+keep it once). The reference
 handed back says whose upload it is, when it was read and which bytes it
 names, and is signed with the installation's key (HMAC-SHA256): the save
 can trust it without a database row, so reading a message writes nothing
@@ -17,21 +17,26 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
+import secrets
 import threading
 import time
 from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Final
 
 from sqlalchemy.orm import Session
 
-from mailfiler.connectors.builtin.blobs import BlobStore, sha256_of
+from mailfiler.connectors.builtin.blobs import sha256_of
 from mailfiler.connectors.builtin.tables import ServerKey
 from mailfiler.core.message import Message
 from mailfiler.errors import NotFound, SystemFault
 
 KEPT_FOR: Final = timedelta(hours=24)
+PRUNE_EVERY: Final = timedelta(hours=1)
 KEY_NAME: Final = "upload-references"
 NOT_OPEN: Final = "this message is no longer open: read it again"
 MODES: Final = ("read", "compose")
@@ -54,8 +59,80 @@ def signing_key(session: Session) -> bytes:
     return bytes.fromhex(row.secret)
 
 
+class Incoming:
+    """Messages read and not saved yet: one flat folder, files named by their SHA-256.
+
+    Kept apart from the blobs of saved records: nothing here is flushed to
+    disk (an upload is only worth keeping until its save), one folder means no
+    folder to make for each new file, and what nobody saved within a day is
+    removed (now and then, by the process that reads messages).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder)
+        self._pruned_at = 0.0
+
+    def path(self, sha256: str) -> str:
+        return os.path.join(self.folder, sha256)
+
+    def keep(self, data: bytes) -> str:
+        digest = sha256_of(data)
+        target = self.path(digest)
+        try:
+            if os.stat(target).st_size == len(data):
+                os.utime(target)  # read again: kept a day from now
+                return digest
+        except FileNotFoundError:
+            pass
+        # Absent, or cut short by a crash before the unflushed write reached the disk.
+        temporary = os.path.join(self.folder, f".{digest}-{secrets.token_hex(4)}")
+        try:
+            try:
+                out = open(temporary, "xb")  # noqa: SIM115 - closed below, before the rename
+            except FileNotFoundError:
+                os.makedirs(self.folder, exist_ok=True)
+                out = open(temporary, "xb")  # noqa: SIM115
+            with out:
+                out.write(data)
+            os.replace(temporary, target)
+        except OSError as error:
+            with suppress(OSError):
+                os.unlink(temporary)
+            raise SystemFault(f"the message could not be kept: {error.strerror}") from error
+        self._prune_now_and_then()
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        """The bytes kept; ``NotFound`` if they are gone or damaged (they were not flushed)."""
+        try:
+            with open(self.path(sha256), "rb") as kept:
+                data = kept.read()
+        except FileNotFoundError as error:
+            raise NotFound(NOT_OPEN) from error
+        if sha256_of(data) != sha256:
+            raise NotFound(NOT_OPEN)
+        return data
+
+    def prune(self, now: float | None = None) -> int:
+        """Remove what was last read over a day ago; how many files were removed."""
+        cutoff = (time.time() if now is None else now) - KEPT_FOR.total_seconds()
+        removed = 0
+        with suppress(FileNotFoundError), os.scandir(self.folder) as entries:
+            for entry in entries:
+                with suppress(OSError):
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
+
+    def _prune_now_and_then(self) -> None:
+        if time.monotonic() - self._pruned_at > PRUNE_EVERY.total_seconds():
+            self._pruned_at = time.monotonic()
+            self.prune()
+
+
 def store(
-    blobs: BlobStore,
+    incoming: Incoming,
     key: bytes,
     organisation_id: int,
     user_id: int,
@@ -64,7 +141,7 @@ def store(
     attachments_missing: bool,
 ) -> str:
     """Keep the bytes; the signed reference naming them."""
-    digest = blobs.put(data, sha256_of(data), durable=False)
+    digest = incoming.keep(data)
     upload = Upload(organisation_id, user_id, int(time.time()), mode, attachments_missing, digest)
     return reference(key, upload)
 
@@ -100,17 +177,6 @@ def find(
     ):
         raise NotFound(NOT_OPEN)
     return upload
-
-
-def content(upload: Upload, blobs: BlobStore) -> bytes:
-    """The bytes read; ``NotFound`` if they are gone or damaged (they were not flushed)."""
-    try:
-        data = blobs.get(upload.sha256)
-    except NotFound as error:
-        raise NotFound(NOT_OPEN) from error
-    if sha256_of(data) != upload.sha256:
-        raise NotFound(NOT_OPEN)
-    return data
 
 
 def _signature(key: bytes, fields: str) -> str:

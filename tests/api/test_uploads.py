@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -87,7 +89,7 @@ def test_damaged_bytes_ask_for_the_message_again(api: Api) -> None:
     with service.unit() as session:
         key = uploads.signing_key(session)
     upload = uploads.find(key, *_owner(ref), ref)
-    service.blobs.path(upload.sha256).write_bytes(b"")  # lost in a crash before it reached disk
+    Path(service.incoming.path(upload.sha256)).write_bytes(b"")  # a crash before the disk
     with another_server_process(service) as twin:
         status, body = _save(twin, ref, headers)
     assert status == 404 and "read it again" in body["detail"]
@@ -95,6 +97,28 @@ def test_damaged_bytes_ask_for_the_message_again(api: Api) -> None:
     with another_server_process(service) as twin:
         status, body = _save(twin, again, headers)
     assert status == 200 and {r["status"] for r in body["results"]} == {"saved"}
+
+
+def test_messages_nobody_saved_are_removed_after_a_day(api: Api) -> None:
+    headers = api.sign_in()
+    service = api.org.service
+    old = api.read("encoded-words.eml", headers)["message_ref"]
+    recent = api.read("ambiguous.eml", headers)["message_ref"]
+    with service.unit() as session:
+        key = uploads.signing_key(session)
+    old_file = service.incoming.path(uploads.find(key, *_owner(old), old).sha256)
+    recent_file = service.incoming.path(uploads.find(key, *_owner(recent), recent).sha256)
+    a_day_ago = time.time() - 86_401
+    os.utime(old_file, (a_day_ago, a_day_ago))
+    assert service.incoming.prune() >= 1
+    assert not os.path.exists(old_file) and os.path.exists(recent_file)
+    # Reading a message again keeps it another day.
+    api.read("ambiguous.eml", headers)
+    os.utime(recent_file, (a_day_ago, a_day_ago))
+    api.read("ambiguous.eml", headers)
+    assert os.stat(recent_file).st_mtime > a_day_ago + 3600
+    service.incoming.prune()
+    assert os.path.exists(recent_file)
 
 
 def _owner(ref: str) -> tuple[int, int]:
