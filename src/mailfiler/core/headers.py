@@ -109,7 +109,7 @@ class Headers:
             return None
         return one_line(_decode_words(collapse_rfc2231_value(value)))
 
-    @property
+    @cached_property
     def charset(self) -> str | None:
         return self.param("charset")
 
