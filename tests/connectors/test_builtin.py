@@ -6,12 +6,13 @@ import pytest
 from sqlalchemy import func, select
 
 from mailfiler.connectors.base import Lookup
-from mailfiler.connectors.builtin.connector import BuiltinCRM, ContactRow
+from mailfiler.connectors.builtin.connector import _BY_ADDRESS, BuiltinCRM, ContactRow
+from mailfiler.connectors.builtin.database import rows
 from mailfiler.connectors.builtin.tables import Blob, StoredAttachment
 from mailfiler.core.addresses import address_key
 from mailfiler.core.people import participants
 from mailfiler.core.plan import Kind
-from mailfiler.errors import BadRequest, Conflict, NotFound
+from mailfiler.errors import BadRequest, Conflict, NotFound, SystemFault
 from mailfiler.service import Service
 from tests.conftest import Org, new_org
 
@@ -124,3 +125,8 @@ def test_records_read_back_newest_first_and_paged(org: Org) -> None:
     paged = org.service.run(org.cloud_id, None, lambda c: c.crm.records("101", limit=1, offset=1))
     assert [r.subject for r in paged] == ["A note without an ID"]
     assert org.service.run(org.cloud_id, None, lambda c: c.crm.count_records("101")) == 3
+
+
+def test_a_database_failure_in_a_quick_query_is_a_system_fault(service: Service) -> None:
+    with pytest.raises(SystemFault, match="the database failed"), service.unit() as session:
+        rows(session, _BY_ADDRESS[service.database.dialect == "postgresql"], {"keys": ["x"]})

@@ -116,8 +116,11 @@ def rows(session: Session, statement: AnySelect, parameters: dict[str, Any]) -> 
     if sql is None:
         sql = _COMPILED[statement] = str(statement.compile(dialect=connection.dialect))
     driver = cast(psycopg.Connection[Any], connection.connection.driver_connection)
-    with driver.cursor(row_factory=namedtuple_row) as cursor:
-        return cursor.execute(sql, parameters).fetchall()
+    try:
+        with driver.cursor(row_factory=namedtuple_row) as cursor:
+            return cursor.execute(sql, parameters).fetchall()
+    except psycopg.Error as error:  # what SQLAlchemy's errors become in Service.unit
+        raise SystemFault(f"the database failed: {type(error).__name__}") from error
 
 
 def _engine(url: str) -> Engine:
