@@ -114,7 +114,8 @@ class Service:
 
     @contextmanager
     def unit(self, reading: bool = False) -> Iterator[Session]:
-        """A transaction; storage failures become ``SystemFault`` (nothing half-written)."""
+        """A transaction (with ``reading``, none: see ``Database.unit_of_work``); storage
+        failures become ``SystemFault`` (nothing half-written)."""
         try:
             with self.database.unit_of_work(reading) as session:
                 yield session
