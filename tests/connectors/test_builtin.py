@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
 import pytest
 from sqlalchemy import func, select
 
 from mailfiler.connectors.base import Lookup
 from mailfiler.connectors.builtin.connector import _BY_ADDRESS, BuiltinCRM, ContactRow
 from mailfiler.connectors.builtin.database import rows
-from mailfiler.connectors.builtin.tables import Blob, StoredAttachment
+from mailfiler.connectors.builtin.tables import Blob, Contact, StoredAttachment
 from mailfiler.core.addresses import address_key
 from mailfiler.core.people import participants
 from mailfiler.core.plan import Kind
 from mailfiler.errors import BadRequest, Conflict, NotFound, SystemFault
 from mailfiler.service import Service
 from tests.conftest import Org, new_org
+
+T = TypeVar("T")
 
 
 def test_lookup_by_address_is_case_and_idn_insensitive(org: Org) -> None:
@@ -75,6 +81,54 @@ def test_contacts_are_added_updated_and_checked(org: Org) -> None:
             crm.contact("9999")
 
     org.service.run(org.cloud_id, None, lambda c: work(c.crm))
+
+
+def test_new_contacts_are_numbered_after_the_highest_numbered_one(service: Service) -> None:
+    org = new_org(service)  # contacts 101 to 117
+
+    def create(crm: BuiltinCRM) -> str:
+        return crm.create_contact("New Person", ["new@x.example"]).id
+
+    def add(contact_id: str) -> Callable[[BuiltinCRM], object]:
+        return lambda crm: crm.upsert_contacts([ContactRow(contact_id, "Imported", ())])
+
+    def work(step: Callable[[BuiltinCRM], T]) -> T:
+        return org.service.run(org.cloud_id, None, lambda c: step(c.crm))
+
+    assert work(create) == "118"
+    for not_a_number in ("A-9000", "²", "9" * 19):  # none of these is a contact number
+        work(add(not_a_number))
+    assert work(create) == "119"
+    work(add("5000"))  # imported: new contacts are numbered after it
+    assert work(create) == "5001"
+
+    # A contact written straight into the database, around mailfiler: the
+    # next number is taken already, so the numbering catches up with it.
+    with org.service.unit() as session:
+        pk = session.scalar(select(Contact.organisation_id).where(Contact.contact_id == "5001"))
+        session.add(Contact(organisation_id=pk, contact_id="5002", full_name="Loaded",
+                            full_name_key="loaded"))  # fmt: skip
+    assert work(create) == "5003"
+    assert work(create) == "5004"
+
+
+def test_contacts_created_at_once_get_numbers_of_their_own(service: Service) -> None:
+    org = new_org(service)
+    made: list[str] = []
+
+    def create(n: int) -> None:
+        made.append(
+            org.service.run(
+                org.cloud_id, None, lambda c: c.crm.create_contact(f"P {n}", [f"p{n}@x.example"])
+            ).id
+        )
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(made) == [str(n) for n in range(118, 124)]
 
 
 def test_a_file_sent_to_many_contacts_is_stored_once(org: Org) -> None:

@@ -13,12 +13,14 @@ from sqlalchemy import (
     String,
     any_,
     bindparam,
+    case,
     func,
     insert,
     join,
     null,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +35,7 @@ from mailfiler.connectors.builtin.tables import (
     Contact,
     ContactEmail,
     Interaction,
+    Organisation,
     StoredAttachment,
     now,
 )
@@ -212,17 +215,19 @@ class BuiltinCRM:
         organization: str = "",
         contact_id: str | None = None,
     ) -> match.Contact:
-        new_id = contact_id or self._next_contact_id()
-        if self.session.scalar(self._contacts().where(Contact.contact_id == new_id)):
-            raise Conflict(f"a contact with ID {new_id} exists already")
-        self.upsert_contacts([ContactRow(new_id, full_name, tuple(emails), organization)])
-        return self.contact(new_id)
+        if contact_id is None:
+            contact_id = self._next_contact_id()
+        elif self._exists(contact_id):
+            raise Conflict(f"a contact with ID {contact_id} exists already")
+        self.upsert_contacts([ContactRow(contact_id, full_name, tuple(emails), organization)])
+        return self.contact(contact_id)
 
     def upsert_contacts(self, rows: Iterable[ContactRow]) -> tuple[int, int]:
         """Add or update contacts by ID (their addresses replaced); returns (added, updated)."""
-        added = updated = 0
+        added = updated = highest = 0
         for row in rows:
             _check_contact(row)
+            highest = max(highest, _number(row.contact_id) or 0)
             contact = self.session.scalar(
                 self._contacts().where(Contact.contact_id == row.contact_id)
             )
@@ -257,12 +262,44 @@ class BuiltinCRM:
                     )
                 )
             self.session.flush()
+        self._raise_counter(highest)  # new contacts are numbered after these
         return added, updated
 
     def _next_contact_id(self) -> str:
-        numbers = self.session.scalars(self._contacts().with_only_columns(Contact.contact_id)).all()
-        highest = max((int(n) for n in numbers if n.isdigit()), default=1000)
-        return str(highest + 1)
+        number = self.session.execute(
+            update(Organisation)
+            .where(Organisation.id == self.organisation_id)
+            .values(
+                last_contact_number=case(
+                    (Organisation.last_contact_number == 0, FIRST_NUMBER),
+                    else_=Organisation.last_contact_number + 1,
+                )
+            )
+            .returning(Organisation.last_contact_number)
+        ).scalar_one()
+        if self._exists(str(number)):
+            # Contacts were numbered around the counter (loaded straight into
+            # the database, say): catch up with them, reading every ID once.
+            ids = self.session.scalars(self._contacts().with_only_columns(Contact.contact_id))
+            number = max((_number(i) or 0 for i in ids), default=0) + 1
+            self._raise_counter(number)
+        return str(number)
+
+    def _raise_counter(self, number: int) -> None:
+        self.session.execute(
+            update(Organisation)
+            .where(
+                Organisation.id == self.organisation_id,
+                Organisation.last_contact_number < number,
+            )
+            .values(last_contact_number=number)
+        )
+
+    def _exists(self, contact_id: str) -> bool:
+        found = self.session.scalar(
+            self._contacts().with_only_columns(Contact.id).where(Contact.contact_id == contact_id)
+        )
+        return found is not None
 
     def _contacts(self) -> Select[Contact]:
         return select(Contact).where(Contact.organisation_id == self.organisation_id)
@@ -479,6 +516,19 @@ def _contact(row: Contact, emails: tuple[str, ...] = ()) -> match.Contact:
     return match.Contact(
         id=row.contact_id, full_name=row.full_name, organization=row.organization, emails=emails
     )
+
+
+# The first contact created in an organisation without numbered contacts.
+FIRST_NUMBER = 1001
+# The longest contact ID taken for a number: the counter is a BIGINT.
+LONGEST_NUMBER = 18
+
+
+def _number(contact_id: str) -> int | None:
+    """The number a contact ID is ("118"), or None ("A-7", "²", twenty digits)."""
+    if contact_id.isascii() and contact_id.isdigit() and len(contact_id) <= LONGEST_NUMBER:
+        return int(contact_id)
+    return None
 
 
 def _check_contact(row: ContactRow) -> None:
