@@ -160,7 +160,7 @@ def find(
 ) -> Upload:
     """The upload a reference names, if it is this user's and still open; else ``NotFound``."""
     fields, _, signature = ref.rpartition(".")
-    if not hmac.compare_digest(signature, _signature(key, fields)):
+    if not ref.isascii() or not hmac.compare_digest(signature, _signature(key, fields)):
         raise NotFound(NOT_OPEN)
     try:
         org, user, read_at, mode, missing, digest = fields.split(".")

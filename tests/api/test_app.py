@@ -135,3 +135,26 @@ def test_requests_without_a_usable_token_are_401(api: Api, header: str) -> None:
     answer = api.client.get("/api/v1/options", headers={"Authorization": header} if header else {})
     assert answer.status_code == 401
     assert answer.json()["code"] == "not-signed-in"
+
+
+@pytest.mark.parametrize("odd", ["³", "%C3%90", "9" * 30, "-1", "1.5", "%F2%95%BB%A3"])
+def test_an_id_or_reference_that_names_nothing_is_404_never_a_fault(api: Api, odd: str) -> None:
+    headers = api.sign_in("admin")
+    for method, path in (
+        ("GET", f"/api/v1/attachments/{odd}"),
+        ("GET", f"/api/v1/contacts/{odd}"),
+        ("GET", f"/api/v1/messages/{odd}"),
+        ("POST", f"/api/v1/messages/{odd}/interactions"),
+        ("POST", f"/api/v1/messages/{odd}/activities"),
+        ("PATCH", f"/api/v1/users/{odd}"),
+    ):
+        answer = api.client.request(method, path, headers=headers, json={})
+        assert answer.status_code == 404, (method, path, answer.text)
+        assert answer.json()["detail"]
+
+
+def test_a_timeline_page_beyond_any_number_is_refused_not_a_fault(api: Api) -> None:
+    answer = api.client.get(
+        "/api/v1/contacts/101", params={"offset": 10**20}, headers=api.sign_in()
+    )
+    assert answer.status_code == 422

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
+
 from tests.api.conftest import Api
 from tests.conftest import corpus_path, fixture_bytes
 
@@ -272,3 +274,44 @@ def test_roles_hide_and_edition_refuse_the_save_buttons(api: Api) -> None:
     ).json()["results"]
     assert {r["status"] for r in refused} == {"not_permitted"}
     assert api.org.records() == []
+
+
+def test_a_message_written_to_addresses_outside_ascii_is_read_and_saved(api: Api) -> None:
+    headers = api.sign_in()
+    composed = _composed(to=[{"address": "carla@bücher.example", "name": "Carla Díaz"}], cc=[])
+    read = api.client.post("/api/v1/messages", json=composed, headers=headers)
+    assert read.status_code == 201, read.text
+    [carla] = [p for p in read.json()["participants"] if p["role"] == "to"]
+    assert carla["address"] == "carla@bücher.example"
+    assert [c["id"] for c in carla["contacts"]] == ["103"]
+    saved = api.client.post(
+        f"/api/v1/messages/{read.json()['message_ref']}/interactions",
+        json={"contact_ids": ["103"], "eml": True},
+        headers=headers,
+    ).json()["results"]
+    assert [(r["contact_id"], r["status"]) for r in saved] == [("103", "saved")]
+
+
+@pytest.mark.parametrize(
+    "address", ["bob@members.example>, eve@x.example", "bob@x.example\r\nBcc: eve@x.example"]
+)
+def test_an_address_that_would_change_the_written_line_is_refused(api: Api, address: str) -> None:
+    composed = _composed(to=[{"address": address}])
+    answer = api.client.post("/api/v1/messages", json=composed, headers=api.sign_in())
+    assert answer.status_code == 422
+    assert "the To line holds" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body", ["[null, null]", '{"to": "bob"}', '{"subject": 3, "extra": 1}', "{"]
+)
+def test_fields_of_a_message_that_are_not_the_schema_are_a_422_naming_them(
+    api: Api, body: str
+) -> None:
+    answer = api.client.post(
+        "/api/v1/messages",
+        content=body,
+        headers={**api.sign_in(), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "invalid-request" and answer.json()["detail"]

@@ -35,3 +35,21 @@ def test_a_message_that_was_not_rfc5322_is_written_as_a_readable_eml() -> None:
 def test_an_rfc5322_message_is_saved_exactly_as_it_came() -> None:
     raw = b"From: a@example.org\nSubject: x\n\nbody\n"
     assert eml_bytes(read_rfc5322(raw)) == raw
+
+
+def test_addresses_outside_ascii_are_written_as_they_are() -> None:
+    message = Message(
+        subject="Grüße",
+        sender=(Address("jörg@bücher.example", 'Jörg "JJ" Müller'),),
+        to=(Address("carla@bücher.example"), Address("bob@example.org", "Smith, Bob")),
+        body=(BodyPart(text="Hallo"),),
+        format="composed",
+    )
+    back = read_rfc5322(eml_bytes(message))
+    assert [(a.address, a.name) for a in back.sender] == [
+        ("jörg@bücher.example", 'Jörg "JJ" Müller')
+    ]
+    assert [(a.address, a.name) for a in back.to] == [
+        ("carla@bücher.example", ""),
+        ("bob@example.org", "Smith, Bob"),
+    ]

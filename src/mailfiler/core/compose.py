@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, quote
 
 from mailfiler.core.filenames import safe_name, shorten
 from mailfiler.core.headers import one_line
@@ -32,7 +32,14 @@ def eml_filename(message: Message) -> str:
 
 
 def _line(addresses: tuple[Address, ...]) -> str:
-    return ", ".join(formataddr((one_line(a.name), a.address)) for a in addresses)
+    return ", ".join(_entry(a) for a in addresses)
+
+
+def _entry(address: Address) -> str:
+    # Not formataddr(): it refuses an address outside ASCII (a domain such as
+    # bücher.example, an RFC 6532 mailbox), which the SMTPUTF8 policy writes as it is.
+    name, mailbox = one_line(address.name), one_line(address.address)
+    return f'"{quote(name)}" <{mailbox}>' if name else mailbox
 
 
 def _compose(message: Message) -> bytes:

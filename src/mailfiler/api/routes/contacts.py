@@ -84,7 +84,8 @@ def contact_with_timeline(
     contact_id: str,
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # A bound the database can count to (a BIGINT), far past any real timeline.
+    offset: Annotated[int, Query(ge=0, le=10**12)] = 0,
 ) -> ContactDetail:
     """A contact and its Interactions and Activities, newest first."""
     contact = caller.crm.contact(contact_id)

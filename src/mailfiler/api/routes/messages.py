@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from mailfiler.api.deps import Caller, ServiceDep, Token, service_of
@@ -43,6 +46,9 @@ from mailfiler.errors import BadRequest, InvalidMessage, TooLarge
 from mailfiler.service import Review, Service
 
 router = APIRouter(prefix="/messages", tags=["messages"])
+
+# What would change the meaning of a written address line: another entry, another header.
+BREAKS_A_LINE = re.compile(r"[\x00-\x1f\x7f<>,;]")
 
 QUICK = 256 * 1024  # bytes: a message this small is read in a few milliseconds
 
@@ -131,7 +137,7 @@ def save_activities(
 async def _receive(request: Request, limit: int) -> tuple[bytes, str, bool]:
     """The message bytes, the mode, and whether its attachments could not be had."""
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
+    if length.isascii() and length.isdigit() and int(length) > limit:
         raise TooLarge(f"the message is larger than the {limit // 2**20} MB limit")
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind == "multipart/form-data":
@@ -144,7 +150,12 @@ async def _receive(request: Request, limit: int) -> tuple[bytes, str, bool]:
             return await upload.read(), "read", False
     body = await _body(request, limit)
     if kind == "application/json":
-        composed = ComposedMessage.model_validate_json(body)
+        try:
+            composed = ComposedMessage.model_validate_json(body)
+        except ValidationError as error:  # answered as FastAPI answers a body it checked
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+            ) from error
         message = composed_message(composed)
         return eml_bytes(message), composed.mode, composed.attachments_unavailable
     return body, "read", False
@@ -164,7 +175,12 @@ async def _body(request: Request, limit: int) -> bytes:
 def composed_message(composed: ComposedMessage) -> Message:
     """A message built from its fields (Office.js compose mode, or read mode without the file)."""
 
-    def line(items: list[Any]) -> tuple[Address, ...]:
+    def line(role: str, items: list[Any]) -> tuple[Address, ...]:
+        for item in items:
+            if BREAKS_A_LINE.search(item.address):
+                raise InvalidMessage(
+                    f"the {role} line holds {item.address!r}, which is not one email address"
+                )
         return tuple(Address(a.address.strip(), a.name.strip()) for a in items)
 
     files = []
@@ -182,10 +198,10 @@ def composed_message(composed: ComposedMessage) -> Message:
         message_id = f"<{message_id}>"
     return Message(
         subject=composed.subject,
-        sender=line([composed.sender] if composed.sender else []),
-        to=line(composed.to),
-        cc=line(composed.cc),
-        bcc=line(composed.bcc),
+        sender=line("From", [composed.sender] if composed.sender else []),
+        to=line("To", composed.to),
+        cc=line("Cc", composed.cc),
+        bcc=line("Bcc", composed.bcc),
         date=composed.date,
         message_id=message_id,
         body=body,

@@ -500,10 +500,11 @@ class BuiltinCRM:
     def attachment(self, attachment_id: str) -> tuple[StoredFile, bytes]:
         """One stored file and its bytes; ``NotFound`` outside this organisation."""
         row = None
-        if attachment_id.isdigit():
+        number = _number(attachment_id)
+        if number is not None:
             row = self.session.scalar(
                 select(StoredAttachment).where(
-                    StoredAttachment.id == int(attachment_id),
+                    StoredAttachment.id == number,
                     StoredAttachment.organisation_id == self.organisation_id,
                 )
             )
@@ -520,14 +521,14 @@ def _contact(row: Contact, emails: tuple[str, ...] = ()) -> match.Contact:
 
 # The first contact created in an organisation without numbered contacts.
 FIRST_NUMBER = 1001
-# The longest contact ID taken for a number: the counter is a BIGINT.
+# The longest ID taken for a number: what a BIGINT holds, whatever the digits.
 LONGEST_NUMBER = 18
 
 
-def _number(contact_id: str) -> int | None:
-    """The number a contact ID is ("118"), or None ("A-7", "²", twenty digits)."""
-    if contact_id.isascii() and contact_id.isdigit() and len(contact_id) <= LONGEST_NUMBER:
-        return int(contact_id)
+def _number(text: str) -> int | None:
+    """The number an ID is ("118"), or None ("A-7", "²", twenty digits)."""
+    if text.isascii() and text.isdigit() and len(text) <= LONGEST_NUMBER:
+        return int(text)
     return None
 
 
