@@ -47,6 +47,20 @@ def test_openapi_lists_every_route_with_its_schemas(api: Api) -> None:
         for method, operation in item.items():
             signing_in = (method, path) == ("post", "/api/v1/session")
             assert ("security" not in operation) == signing_in, (method, path)
+    # Every error answer is described, as the problem details it is.
+    assert "HTTPValidationError" not in schemas and schemas["Problem"]["required"]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            errors = {c: r for c, r in operation["responses"].items() if c[0] in "45"}
+            for response in errors.values():
+                assert response["description"]
+                problem = response["content"]["application/problem+json"]["schema"]
+                assert problem == {"$ref": "#/components/schemas/Problem"}, (method, path)
+            assert {"500", "503"} <= set(errors) and "401" in errors, (method, path)
+            assert ("404" in errors) == ("{" in path), (method, path)
+    assert "413" in spec["paths"]["/api/v1/messages"]["post"]["responses"]
+    assert "429" in spec["paths"]["/api/v1/session"]["post"]["responses"]
+    assert "409" in spec["paths"]["/api/v1/contacts"]["post"]["responses"]
     docs = api.client.get("/docs")
     assert docs.status_code == 200 and "/api/v1/openapi.json" in docs.text
 
@@ -158,3 +172,10 @@ def test_a_timeline_page_beyond_any_number_is_refused_not_a_fault(api: Api) -> N
         "/api/v1/contacts/101", params={"offset": 10**20}, headers=api.sign_in()
     )
     assert answer.status_code == 422
+
+
+def test_a_method_a_route_does_not_take_is_405_saying_which_it_takes(api: Api) -> None:
+    answer = api.client.request("TRACE", "/api/v1/contacts", headers=api.sign_in())
+    assert answer.status_code == 405
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert set(answer.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}

@@ -51,6 +51,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             components.update(composed.pop("$defs", {}))
             components["ComposedMessage"] = composed
             declare_bearer(schema)
+            errors.declare(schema, WITHOUT_TOKEN)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -70,7 +70,12 @@ def search_contacts(
     return [public(c, options) for c in caller.crm.search(q, limit)]
 
 
-@router.post("", response_model=ContactPublic, status_code=201)
+@router.post(
+    "",
+    response_model=ContactPublic,
+    status_code=201,
+    responses={409: {"description": "A contact with that ID exists already."}},
+)
 def add_contact(body: ContactCreate, caller: Caller) -> ContactPublic:
     action = add_contact_action(caller.tenant.options, caller.filer.roles)
     if action.state != "allowed":

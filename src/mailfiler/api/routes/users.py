@@ -23,7 +23,12 @@ def list_users(caller: Admin) -> list[UserPublic]:
     return [public(u) for u in accounts.users(caller.session, caller.tenant)]
 
 
-@router.post("", response_model=UserPublic, status_code=201)
+@router.post(
+    "",
+    response_model=UserPublic,
+    status_code=201,
+    responses={409: {"description": "A user of that name exists already."}},
+)
 def add_user(body: UserCreate, caller: Admin) -> UserPublic:
     user = accounts.add_user(
         caller.session, caller.tenant, body.username, body.email, body.roles, body.password
