@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -64,22 +65,31 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'mailfiler-test.db'}"
 
 
-@pytest.fixture(scope="session")
-def postgresql_url() -> Iterator[str]:
+@contextmanager
+def new_postgresql_database(prefix: str = "mailfiler_test") -> Iterator[str]:
+    """The URL of a database of its own on the PostgreSQL server, dropped afterwards."""
     try:
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as error:
         missing(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}")
-    name = f"mailfiler_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     finally:
-        service = _SERVICES.pop(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", None)
-        if service is not None:
-            service.database.dispose()
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    with new_postgresql_database() as url:
+        try:
+            yield url
+        finally:
+            service = _SERVICES.pop(url, None)
+            if service is not None:
+                service.database.dispose()
 
 
 _SERVICES: dict[str, Service] = {}

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -21,7 +19,7 @@ from mailfiler.config import Settings
 from mailfiler.connectors.builtin.connector import BuiltinCRM
 from mailfiler.connectors.builtin.tables import Base
 from mailfiler.service import Service
-from tests.conftest import PG_ADMIN_URL, missing
+from tests.conftest import new_postgresql_database
 
 
 def test_migrations_build_exactly_the_tables_the_code_uses(service: Service) -> None:
@@ -51,17 +49,8 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        missing(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {error}")
-    name = f"mailfiler_migrate_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with new_postgresql_database("mailfiler_migrate") as url:
+        yield url
 
 
 def test_contacts_of_an_older_database_are_numbered_on_after_its_highest(
