@@ -8,6 +8,9 @@ that need them skip with the reason, except under CI (CI=true), where they fail.
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 
 from mailfiler import accounts
@@ -191,3 +195,31 @@ def status_of(outcome: SavePlan, address: str, line: str | None = None) -> str:
         if p.address.lower() == address.lower() and (line is None or p.line == line):
             return p.status
     raise AssertionError(f"{address} is not a participant")
+
+
+# -- a real server ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """The app on a real port (uvicorn, in a thread of this process): its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if running.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)

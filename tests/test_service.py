@@ -125,3 +125,17 @@ def test_messages_over_the_size_limit_are_refused(org: Org) -> None:
     small = Service(replace(org.service.settings, max_message_bytes=100), org.service.database)
     with pytest.raises(InvalidMessage, match="larger than"):
         small.read(fixture_bytes("encoded-words.eml"))
+
+
+def test_a_message_whose_text_holds_nul_bytes_is_filed_without_them(org: Org) -> None:
+    raw = (
+        b"From: Ann <ann@members.example>\r\nTo: bob@members.example\r\n"
+        b"Subject: Minutes\x00 attached\r\nMessage-ID: <nul@example.org>\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nThe minutes \x00are attached.\r\n"
+    )
+    message = org.service.read(raw)
+    outcome = org.file(message, kind="activity")
+    assert [p.status for p in outcome.participants] == ["saved", "saved"]
+    [record, _] = org.records()
+    assert record.kind == "activity" and "\x00" not in record.body
+    assert "The minutes are attached." in record.body

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from fastapi.testclient import TestClient
 from mailfiler.api.app import create_app
 from mailfiler.service import Service
 from tests.api.conftest import Api
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, free_port
 
 
 def test_openapi_lists_every_route_with_its_schemas(api: Api) -> None:
@@ -86,14 +85,8 @@ def test_unexpected_failures_are_problem_details_without_a_traceback(service: Se
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_mailfiler_serve_starts_the_real_server(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     db = f"sqlite:///{tmp_path / 'served.db'}"
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "MAILFILER_DB": db, "MAILFILER_BLOBS": str(tmp_path / "blobs")}
@@ -179,3 +172,20 @@ def test_a_method_a_route_does_not_take_is_405_saying_which_it_takes(api: Api) -
     assert answer.status_code == 405
     assert answer.headers["content-type"] == "application/problem+json"
     assert set(answer.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+
+
+def test_a_nul_character_anywhere_in_a_request_is_refused_with_the_reason(api: Api) -> None:
+    headers = api.sign_in("admin")
+    options = api.client.get("/api/v1/options", headers=headers).json()
+    for method, path, body in (
+        ("GET", "/api/v1/contacts?q=ann%00", None),
+        ("GET", "/api/v1/contacts/101%00", None),
+        ("PATCH", "/api/v1/users/jdoe%00", {"disabled": True}),
+        ("POST", "/api/v1/contacts", {"full_name": "A\x00B", "emails": ["ab@x.example"]}),
+        ("PUT", "/api/v1/options", {**options, "can_change": None, "profile_url": "\x00{id}"}),
+        ("POST", "/api/v1/users", {"username": "nul\x00", "email": "", "password": "p" * 12}),
+    ):
+        answer = api.client.request(method, path, headers=headers, json=body)
+        assert answer.status_code in (400, 422), (method, path, answer.text)
+        assert "NUL" in answer.json()["detail"], (method, path)
+    assert api.client.get("/api/v1/contacts/101", headers=headers).status_code == 200

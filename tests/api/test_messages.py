@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import base64
+import select
+import socket
+from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
+from mailfiler.api.app import create_app
+from mailfiler.config import Settings
+from mailfiler.service import Service
 from tests.api.conftest import Api
-from tests.conftest import corpus_path, fixture_bytes
+from tests.conftest import corpus_path, fixture_bytes, new_org, serving
 
 
 def test_reading_a_message_answers_the_contract(api: Api) -> None:
@@ -315,3 +322,47 @@ def test_fields_of_a_message_that_are_not_the_schema_are_a_422_naming_them(
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "invalid-request" and answer.json()["detail"]
+
+
+@pytest.mark.parametrize("kind", ["message/rfc822", "multipart/form-data", "application/json"])
+def test_a_body_over_the_limit_is_refused_as_it_arrives_not_when_whole(
+    kind: str, tmp_path: Path
+) -> None:
+    limit = 2**20
+    service = Service(
+        Settings(f"sqlite:///{tmp_path / 'small.db'}", tmp_path / "blobs", max_message_bytes=limit)
+    )
+    service.migrate()
+    org = new_org(service)
+    with serving(create_app(service.settings, service)) as base:
+        signed = httpx2.post(
+            f"{base}/api/v1/session",
+            json={"cloud_id": org.cloud_id, "username": "jdoe", "password": "jdoe-password"},
+        )
+        head = (
+            f"POST /api/v1/messages HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n"
+            f"Authorization: Bearer {signed.json()['token']}\r\n"
+            f"Content-Type: {kind}; boundary=cut\r\n\r\n"
+        ).encode()
+        opening = {
+            "multipart/form-data": b'--cut\r\nContent-Disposition: form-data; name="file"; '
+            b'filename="big.eml"\r\n\r\nSubject: big\r\n\r\n',
+            "application/json": b'{"subject": "big", "text_body": "',
+            "message/rfc822": b"Subject: big\r\n\r\n",
+        }[kind]
+        sent, everything = 0, 64 * limit  # far more than any buffer between the two
+        with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1]))) as client:
+            client.sendall(head + b"%x\r\n%s\r\n" % (len(opening), opening))
+            chunk = b"%x\r\n%s\r\n" % (2**16, b"x" * 2**16)
+            while sent < everything and not select.select([client], [], [], 0)[0]:
+                try:
+                    client.sendall(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                sent += 2**16
+            assert sent < 16 * limit, "no answer yet after 16 times the limit"
+            client.settimeout(30)
+            answer = client.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"1 MB limit" in answer
+    service.database.dispose()

@@ -12,23 +12,19 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from mailfiler.api.app import create_app
 from mailfiler.service import Service
-from tests.conftest import ROOT, Org, missing, new_org
+from tests.conftest import ROOT, Org, missing, new_org, serving
 
 CHROMIUM = "/usr/bin/chromium"
 OFFICE_JS = "https://appsforoffice.microsoft.com/lib/1/hosted/office.js"
@@ -69,12 +65,6 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -87,20 +77,8 @@ def server(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     from tests.conftest import service_for
 
     service = service_for(sqlite_url, tmp_path_factory.getbasetemp() / "web-blobs")
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(service.settings, service), host="127.0.0.1", port=port, log_level="warning"
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if running.started:
-            break
-        time.sleep(0.05)
-    yield Server(f"http://127.0.0.1:{port}", service)
-    running.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(service.settings, service)) as url:
+        yield Server(url, service)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Status = Literal[
     "would_save", "saved", "no_contact", "ambiguous", "duplicate", "excluded",
@@ -21,10 +21,34 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Incoming(Model):
+    """What a caller sends to be kept: no text in it may hold a NUL (no database column can).
+
+    A message's own text is not checked here: the reader drops its NULs.
+    """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _holds_nul(data):
+            raise ValueError("text cannot hold a NUL character (\\u0000)")
+        return data
+
+
+def _holds_nul(data: Any) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in data.items())
+    if isinstance(data, list | tuple):
+        return any(_holds_nul(item) for item in data)
+    return False
+
+
 # -- sign-in -------------------------------------------------------------------------
 
 
-class SessionCreate(Model):
+class SessionCreate(Incoming):
     cloud_id: str = Field(min_length=1, max_length=64)
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000)
@@ -55,7 +79,7 @@ class ContactPublic(Model):
     profile_url: str | None = None
 
 
-class ContactCreate(Model):
+class ContactCreate(Incoming):
     full_name: str = Field(min_length=1, max_length=200)
     emails: list[str] = Field(min_length=1, max_length=20)
     organization: str = Field(default="", max_length=200)
@@ -209,12 +233,12 @@ class MessagePublic(Model):
 # -- saving it --------------------------------------------------------------------------
 
 
-class ActivityChoice(Model):
+class ActivityChoice(Incoming):
     type: str | None = None
     fields: dict[str, str] = {}
 
 
-class SaveRequest(Model):
+class SaveRequest(Incoming):
     contact_ids: list[str] | None = Field(
         default=None, description="The contacts kept; omitted means every matched contact."
     )
@@ -245,12 +269,12 @@ class SaveResponse(Model):
 # -- options and users --------------------------------------------------------------------
 
 
-class ActivityFieldSetup(Model):
+class ActivityFieldSetup(Incoming):
     name: str = Field(min_length=1, max_length=64)
     label: str = Field(default="", max_length=200)
 
 
-class ActivityTypeSetup(Model):
+class ActivityTypeSetup(Incoming):
     code: str = Field(min_length=1, max_length=64)
     name: str = Field(default="", max_length=200)
     fields: list[ActivityFieldSetup] = []
@@ -277,7 +301,7 @@ class OptionsPublic(Model):
     can_change: bool = False
 
 
-class OptionsUpdate(Model):
+class OptionsUpdate(Incoming):
     profile_url: str = ""
     interaction_roles: list[str] = []
     hide_interaction: bool = False
@@ -298,14 +322,14 @@ class UserPublic(Model):
     disabled: bool
 
 
-class UserCreate(Model):
+class UserCreate(Incoming):
     username: str = Field(min_length=1, max_length=100)
     email: str = Field(default="", max_length=320)
     roles: list[str] = []
     password: str = Field(min_length=8, max_length=1000)
 
 
-class UserUpdate(Model):
+class UserUpdate(Incoming):
     email: str | None = Field(default=None, max_length=320)
     roles: list[str] | None = None
     disabled: bool | None = None

@@ -285,7 +285,8 @@ class _Reader:
         text, note = decode_bytes(self.payload(entity), entity.headers.charset)
         if note:
             self.note(note)
-        text = text.replace("\r\n", "\n")
+        # A NUL means nothing in text, and no PostgreSQL column can hold one.
+        text = text.replace("\r\n", "\n").replace("\x00", "")
         if content_type == "text/html":
             return BodyPart(html=text)
         return BodyPart(text=text)

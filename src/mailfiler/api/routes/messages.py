@@ -18,6 +18,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.types import Message as ASGIMessage
+from starlette.types import Receive
 
 from mailfiler.api.deps import Caller, ServiceDep, Token, service_of
 from mailfiler.api.load import alone
@@ -49,6 +51,9 @@ router = APIRouter(prefix="/messages", tags=["messages"])
 
 # What would change the meaning of a written address line: another entry, another header.
 BREAKS_A_LINE = re.compile(r"[\x00-\x1f\x7f<>,;]")
+
+# Room for what wraps a message in a form (boundaries, field names) or in JSON.
+WRAPPING = 64 * 1024
 
 QUICK = 256 * 1024  # bytes: a message this small is read in a few milliseconds
 
@@ -135,20 +140,28 @@ def save_activities(
 
 
 async def _receive(request: Request, limit: int) -> tuple[bytes, str, bool]:
-    """The message bytes, the mode, and whether its attachments could not be had."""
-    length = request.headers.get("content-length", "")
-    if length.isascii() and length.isdigit() and int(length) > limit:
-        raise TooLarge(f"the message is larger than the {limit // 2**20} MB limit")
+    """The message bytes, the mode, and whether its attachments could not be had.
+
+    Never more than the limit is read (with room for what wraps a message in
+    a form or in JSON): a larger body is refused as it arrives, not when whole.
+    """
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    room = limit + WRAPPING if kind == "multipart/form-data" else limit
+    if kind == "application/json":
+        room = limit * 4 // 3 + WRAPPING  # attachments come as base64
+    length = request.headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and int(length) > room:
+        raise _too_large(limit)
+    request = Request(request.scope, _at_most(request.receive, room, limit))
     if kind == "multipart/form-data":
         async with request.form(max_files=1, max_fields=5) as form:  # closes its spooled files
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise BadRequest("the upload needs a file field named 'file'")
             if upload.size is not None and upload.size > limit:
-                raise TooLarge(f"the message is larger than the {limit // 2**20} MB limit")
+                raise _too_large(limit)
             return await upload.read(), "read", False
-    body = await _body(request, limit)
+    body = await request.body()
     if kind == "application/json":
         try:
             composed = ComposedMessage.model_validate_json(body)
@@ -161,15 +174,23 @@ async def _receive(request: Request, limit: int) -> tuple[bytes, str, bool]:
     return body, "read", False
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"the message is larger than the {limit // 2**20} MB limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _at_most(receive: Receive, room: int, limit: int) -> Receive:
+    """``receive``, refusing the request once more than ``room`` bytes have come."""
+    received = 0
+
+    async def limited() -> ASGIMessage:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > room:
+            raise _too_large(limit)
+        return message
+
+    return limited
+
+
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(f"the message is larger than the {limit // 2**20} MB limit")
 
 
 def composed_message(composed: ComposedMessage) -> Message:
