@@ -79,6 +79,8 @@ def test_contacts_are_added_updated_and_checked(org: Org) -> None:
             crm.upsert_contacts([ContactRow("119", "Bad", ("not-an-address",))])
         with pytest.raises(NotFound):
             crm.contact("9999")
+        with pytest.raises(BadRequest, match="NUL"):  # a column PostgreSQL cannot fill
+            crm.upsert_contacts([ContactRow("120", "Nul\x00Name", ("nul@x.example",))])
 
     org.service.run(org.cloud_id, None, lambda c: work(c.crm))
 

@@ -533,6 +533,10 @@ def _number(text: str) -> int | None:
 
 
 def _check_contact(row: ContactRow) -> None:
+    if any(
+        "\x00" in text for text in (row.contact_id, row.full_name, row.organization, *row.emails)
+    ):
+        raise BadRequest(f"contact {row.contact_id!r} holds a NUL character")
     if not row.contact_id.strip():
         raise BadRequest("a contact needs an ID")
     if not row.full_name.strip():
