@@ -4,6 +4,9 @@ import email
 import email.policy
 from datetime import UTC, datetime
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mailfiler.core.compose import eml_bytes, eml_filename
 from mailfiler.core.message import Address, Attachment, BodyPart, Message
 from mailfiler.core.mime import read_rfc5322
@@ -53,3 +56,42 @@ def test_addresses_outside_ascii_are_written_as_they_are() -> None:
         ("carla@bücher.example", ""),
         ("bob@example.org", "Smith, Bob"),
     ]
+
+
+# Any text at all, lone surrogates included (a damaged .msg string can hold them).
+ANY_TEXT = st.text(st.characters(exclude_categories=()) | st.sampled_from("\ud800\udfff\x00\r"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    subject=ANY_TEXT,
+    name=ANY_TEXT,
+    message_id=ANY_TEXT,
+    text_body=ANY_TEXT,
+    filename=ANY_TEXT,
+    content_type=ANY_TEXT,
+    content_id=st.none() | ANY_TEXT,
+    data=st.binary(),
+)
+def test_whatever_a_msg_or_a_composer_says_the_eml_is_written(
+    subject: str,
+    name: str,
+    message_id: str,
+    text_body: str,
+    filename: str,
+    content_type: str,
+    content_id: str | None,
+    data: bytes,
+) -> None:
+    message = Message(
+        subject=subject,
+        sender=(Address("ann@example.org", name),),
+        to=(Address("bob@example.org"),),
+        message_id=message_id,
+        body=(BodyPart(text=text_body, html=f"<p>{text_body}</p>"),),
+        attachments=(Attachment(filename, content_type, data, content_id),),
+        format="msg",
+    )
+    back = read_rfc5322(eml_bytes(message))
+    assert [a.data for a in back.attachments] == [data]
+    assert back.sender[0].address == "ann@example.org"

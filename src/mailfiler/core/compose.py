@@ -8,6 +8,7 @@ gives every user the same kind of file.
 
 from __future__ import annotations
 
+import re
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, quote
@@ -16,6 +17,13 @@ from mailfiler.core.filenames import safe_name, shorten
 from mailfiler.core.headers import one_line
 from mailfiler.core.limits import ATTACHMENT_NAME_MAX
 from mailfiler.core.message import Address, Message
+
+# A Message-ID or Content-ID as RFC 5322 writes one (dot-atoms, letters
+# outside ASCII allowed): the stdlib's parser fails on many other shapes.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
+_DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
+_MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}(?:@(?:{_DOT_ATOM}|\[[!-Z^-~]*\]))?>")
+_CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 
 
 def eml_bytes(message: Message) -> bytes:
@@ -38,7 +46,7 @@ def _line(addresses: tuple[Address, ...]) -> str:
 def _entry(address: Address) -> str:
     # Not formataddr(): it refuses an address outside ASCII (a domain such as
     # bücher.example, an RFC 6532 mailbox), which the SMTPUTF8 policy writes as it is.
-    name, mailbox = one_line(address.name), one_line(address.address)
+    name, mailbox = _header(address.name), _header(address.address)
     return f'"{quote(name)}" <{mailbox}>' if name else mailbox
 
 
@@ -52,13 +60,14 @@ def _compose(message: Message) -> bytes:
     ):
         if addresses:
             mail[header] = _line(addresses)
-    mail["Subject"] = one_line(message.subject)
+    mail["Subject"] = _header(message.subject)
     if message.date is not None:
         mail["Date"] = format_datetime(message.date)
-    if message.message_id:
-        mail["Message-ID"] = message.message_id
-    html = "\n".join(p.html for p in message.body if p.html is not None)
-    text = "\n".join(p.text for p in message.body if p.text is not None)
+    message_id = _header(message.message_id or "")
+    if _MESSAGE_ID.fullmatch(message_id):
+        mail["Message-ID"] = message_id  # one the generator cannot write is left out
+    html = _writable("\n".join(p.html for p in message.body if p.html is not None))
+    text = _writable("\n".join(p.text for p in message.body if p.text is not None))
     if text or not html:
         mail.set_content(text or "")
         if html:
@@ -66,14 +75,27 @@ def _compose(message: Message) -> bytes:
     else:
         mail.set_content(html, subtype="html")
     for attachment in message.attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        if maintype == "text":
-            maintype, subtype = "application", "octet-stream"  # keep the bytes exactly
+        # What a .msg or a composed message says is written only as far as it is
+        # well formed: a name or type with a line break in it would break the file.
+        content_type = attachment.content_type.strip().lower()
+        if not _CONTENT_TYPE.fullmatch(content_type) or content_type.startswith("text/"):
+            content_type = "application/octet-stream"  # text too: keep its bytes exactly
+        maintype, _, subtype = content_type.partition("/")
+        content_id = _header(attachment.content_id or "").strip("<>")
         mail.add_attachment(
             attachment.data,
-            maintype=maintype or "application",
-            subtype=subtype or "octet-stream",
-            filename=attachment.filename,
-            cid=f"<{attachment.content_id}>" if attachment.content_id else None,
+            maintype=maintype,
+            subtype=subtype,
+            filename=_header(attachment.filename),
+            cid=f"<{content_id}>" if _MESSAGE_ID.fullmatch(f"<{content_id}>") else None,
         )
     return mail.as_bytes()
+
+
+def _header(text: str) -> str:
+    return _writable(one_line(text))
+
+
+def _writable(text: str) -> str:
+    """Text UTF-8 can carry: a lone surrogate (a damaged .msg string) becomes "?"."""
+    return text.encode("utf-8", "replace").decode("utf-8")
