@@ -133,3 +133,17 @@ def test_raw_utf8_headers_are_read_as_utf8() -> None:
     assert message.sender[0].name == "José"
     assert message.sender[0].address == "jo@bücher.example"
     assert message.subject == "Grüße"
+
+
+def test_an_entry_that_is_not_an_address_is_left_out_and_said_so() -> None:
+    message = read_rfc5322(
+        b"From: Ann <ann@members.example>\r\n"
+        b'To: bob, "Carla" <carla@members.example>, "Nobody" <>, undisclosed-recipients:;\r\n'
+        b"Cc: dan@members.example, , \r\n\r\nHello\r\n"
+    )
+    assert [a.address for a in message.to] == ["carla@members.example"]
+    assert [a.address for a in message.cc] == ["dan@members.example"]
+    assert message.notes == (
+        "To: 'bob' is not an email address, so it is left out",
+        "To: 'Nobody <>' is not an email address, so it is left out",
+    )

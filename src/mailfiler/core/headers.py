@@ -61,6 +61,9 @@ class Headers:
         text, self.guessed_charset = _decode_header_section(raw)
         self._msg: Message = HeaderParser(policy=compat32).parsestr(text)
         self._msg.set_default_type(default_type)
+        # (header name, entry) of each address-list entry that is not an
+        # address: left out of the lines, and said so in the message's notes.
+        self.not_addresses: list[tuple[str, str]] = []
 
     def __len__(self) -> int:
         return len(self._msg)
@@ -89,8 +92,11 @@ class Headers:
                 continue
             for display, addr in _address_list(name, raw):
                 addr = one_line(addr).strip("<>")
+                display = one_line(_decode_words(display))
                 if looks_like_address(addr):
-                    found.append(Address(address=addr, name=one_line(_decode_words(display))))
+                    found.append(Address(address=addr, name=display))
+                elif addr or display:
+                    self.not_addresses.append((name, f"{display} <{addr}>" if display else addr))
         return tuple(found)
 
     @cached_property

@@ -88,12 +88,15 @@ class _Reader:
         if not body and self.tnef_body:
             body = self.tnef_body
         sender = headers.addresses("from") or headers.addresses("sender")
+        to, cc, bcc = headers.addresses("to"), headers.addresses("cc"), headers.addresses("bcc")
+        for name, entry in headers.not_addresses:
+            self.note(f"{name.title()}: {entry!r} is not an email address, so it is left out")
         return Message(
             subject=headers.text("subject"),
             sender=sender,
-            to=headers.addresses("to"),
-            cc=headers.addresses("cc"),
-            bcc=headers.addresses("bcc"),
+            to=to,
+            cc=cc,
+            bcc=bcc,
             date=headers.date,
             message_id=headers.message_id,
             body=tuple(body),
