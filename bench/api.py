@@ -35,6 +35,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
@@ -260,6 +262,27 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+@contextmanager
+def bench_database(prefix: str) -> Iterator[str]:
+    """A PostgreSQL database of the benchmark's own, dropped at the end: its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def organisation(service: Service, url: str, org: str, contacts: int, roles: list[str]) -> float:
+    """An organisation with a user "bench" and that many contacts; seconds the load took."""
+    with service.unit() as session:
+        tenant = accounts.create_organisation(session, org, org.title(), "MANAGER")
+        accounts.add_user(session, tenant, "bench", "staff@acme.example", roles, PASSWORD)
+    return load_contacts(url.replace("+psycopg", ""), tenant.id, org, contacts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
@@ -269,32 +292,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
 
-    name = f"mailfiler_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    server = None
-    try:
-        with tempfile.TemporaryDirectory(prefix="mailfiler-bench-") as folder:
-            service = Service(Settings(url, Path(folder) / "blobs"))
-            service.migrate()
-            sizes = {"SMALL": 1000, "BIG": args.contacts}
-            for org, count in sizes.items():
-                with service.unit() as session:
-                    tenant = accounts.create_organisation(session, org, org.title(), "MANAGER")
-                    accounts.add_user(
-                        # SysAdmin: one of the default roles that may add contacts
-                        session,
-                        tenant,
-                        "bench",
-                        "staff@acme.example",
-                        ["Staff", "SysAdmin"],
-                        PASSWORD,
-                    )
-                seconds = load_contacts(url.replace("+psycopg", ""), tenant.id, org, count)
-                print(f"loaded {count:>9,} contacts into {org:<5} in {seconds:5.1f} s")
-            service.database.dispose()
-
+    with bench_database("mailfiler_bench") as url, tempfile.TemporaryDirectory() as folder:
+        service = Service(Settings(url, Path(folder) / "blobs"))
+        service.migrate()
+        sizes = {"SMALL": 1000, "BIG": args.contacts}
+        for org, count in sizes.items():
+            # SysAdmin: one of the default roles that may add contacts
+            seconds = organisation(service, url, org, count, ["Staff", "SysAdmin"])
+            print(f"loaded {count:>9,} contacts into {org:<5} in {seconds:5.1f} s")
+        service.database.dispose()
+        server = None
+        try:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             env = {
@@ -338,12 +346,10 @@ def main() -> None:
                 f"{written / seconds:6.1f} Interactions written/s "
                 f"({saves} read+save pairs of a 30-recipient message, in {seconds:.1f} s)"
             )
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=20)
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=20)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.api import ADMIN_URL, PASSWORD, load_contacts, message  # noqa: E402
+from bench.api import PASSWORD, bench_database, message, organisation  # noqa: E402
 from mailfiler import accounts, service, signin, uploads  # noqa: E402
 from mailfiler.api.routes import messages  # noqa: E402
 from mailfiler.config import Settings  # noqa: E402
@@ -94,41 +93,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
     args = parser.parse_args()
-    name = f"mailfiler_steps_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        with tempfile.TemporaryDirectory(prefix="mailfiler-steps-") as folder:
-            the_service = service.Service(Settings(url, Path(folder) / "blobs"))
-            the_service.migrate()
-            with the_service.unit() as session:
-                tenant = accounts.create_organisation(session, "BIG", "Big", "MANAGER")
-                accounts.add_user(session, tenant, "bench", "staff@acme.example", ["Staff"],
-                                  PASSWORD)  # fmt: skip
-            load_contacts(url.replace("+psycopg", ""), tenant.id, "BIG", args.contacts)
-            with the_service.unit() as session:
-                token = signin.attempt(session, "BIG", "bench", PASSWORD, "bench").token
-            assert token is not None
-            rng = random.Random(1)
-            bodies = [message("BIG", args.contacts, rng) for _ in range(2200)]
-            for owner, attribute, label in STEPS:
-                timed(owner, attribute, label)
-            for body in bodies:
-                messages._upload(the_service, token, body, "read", False)
-            print(f"one message read, 30 recipients, {args.contacts:,} contacts (p50 of 2 000):")
-            for _, _, label in STEPS:
-                values = TIMES.get(label, [])[200:]
-                if values:
-                    print(f"  {label:<38} {statistics.median(values):6.3f} ms")
-            the_service.database.dispose()
-            raw = raw_statements(
-                url.replace("+psycopg", ""), signin.token_hash(token), tenant.id, bodies
-            )
-            print(f"  {'its two statements, plain psycopg':<38} {raw:6.3f} ms")
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with bench_database("mailfiler_steps") as url, tempfile.TemporaryDirectory() as folder:
+        the_service = service.Service(Settings(url, Path(folder) / "blobs"))
+        the_service.migrate()
+        organisation(the_service, url, "BIG", args.contacts, ["Staff"])
+        with the_service.unit() as session:
+            tenant = accounts.tenant(session, "BIG")
+            token = signin.attempt(session, "BIG", "bench", PASSWORD, "bench").token
+        assert token is not None
+        rng = random.Random(1)
+        bodies = [message("BIG", args.contacts, rng) for _ in range(2200)]
+        for owner, attribute, label in STEPS:
+            timed(owner, attribute, label)
+        for body in bodies:
+            messages._upload(the_service, token, body, "read", False)
+        print(f"one message read, 30 recipients, {args.contacts:,} contacts (p50 of 2 000):")
+        for _, _, label in STEPS:
+            values = TIMES.get(label, [])[200:]
+            if values:
+                print(f"  {label:<38} {statistics.median(values):6.3f} ms")
+        the_service.database.dispose()
+        raw = raw_statements(
+            url.replace("+psycopg", ""), signin.token_hash(token), tenant.id, bodies
+        )
+        print(f"  {'its two statements, plain psycopg':<38} {raw:6.3f} ms")
 
 
 if __name__ == "__main__":
