@@ -73,10 +73,8 @@ def test_a_changed_or_someone_elses_reference_is_not_found(api: Api) -> None:
 def test_a_reference_expires_after_a_day(api: Api) -> None:
     headers = api.sign_in()
     ref = api.read("encoded-words.eml", headers)["message_ref"]
-    service = api.org.service
-    with service.unit() as session:
-        key = uploads.signing_key(session)
-    upload = replace(uploads.find(key, *_owner(ref), ref), read_at=int(time.time()) - 86_401)
+    key, upload = _opened(api, ref)
+    upload = replace(upload, read_at=int(time.time()) - 86_401)
     status, body = _save(api.client, uploads.reference(key, upload), headers)
     assert status == 404 and "read it again" in body["detail"]
     assert _save(api.client, ref, headers)[0] == 200
@@ -86,9 +84,7 @@ def test_damaged_bytes_ask_for_the_message_again(api: Api) -> None:
     headers = api.sign_in()
     ref = api.read("encoded-words.eml", headers)["message_ref"]
     service = api.org.service
-    with service.unit() as session:
-        key = uploads.signing_key(session)
-    upload = uploads.find(key, *_owner(ref), ref)
+    _, upload = _opened(api, ref)
     Path(service.incoming.path(upload.sha256)).write_bytes(b"")  # a crash before the disk
     with another_server_process(service) as twin:
         status, body = _save(twin, ref, headers)
@@ -104,10 +100,8 @@ def test_messages_nobody_saved_are_removed_after_a_day(api: Api) -> None:
     service = api.org.service
     old = api.read("encoded-words.eml", headers)["message_ref"]
     recent = api.read("ambiguous.eml", headers)["message_ref"]
-    with service.unit() as session:
-        key = uploads.signing_key(session)
-    old_file = service.incoming.path(uploads.find(key, *_owner(old), old).sha256)
-    recent_file = service.incoming.path(uploads.find(key, *_owner(recent), recent).sha256)
+    old_file = service.incoming.path(_opened(api, old)[1].sha256)
+    recent_file = service.incoming.path(_opened(api, recent)[1].sha256)
     a_day_ago = time.time() - 86_401
     os.utime(old_file, (a_day_ago, a_day_ago))
     assert service.incoming.prune() >= 1
@@ -121,9 +115,12 @@ def test_messages_nobody_saved_are_removed_after_a_day(api: Api) -> None:
     assert os.path.exists(recent_file)
 
 
-def _owner(ref: str) -> tuple[int, int]:
+def _opened(api: Api, ref: str) -> tuple[bytes, uploads.Upload]:
+    """The installation's signing key, and the upload a reference names."""
+    with api.org.service.unit() as session:
+        key = uploads.signing_key(session)
     org, user, _ = ref.split(".", 2)
-    return int(org), int(user)
+    return key, uploads.find(key, int(org), int(user), ref)
 
 
 def test_the_parsed_message_cache_keeps_the_most_recent_few(api: Api) -> None:

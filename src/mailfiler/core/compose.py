@@ -22,7 +22,7 @@ from mailfiler.core.message import Address, Message
 # outside ASCII allowed): the stdlib's parser fails on many other shapes.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
 _DOT_ATOM = rf"{_ATOM}(?:\.{_ATOM})*"
-_MESSAGE_ID = re.compile(rf"<{_DOT_ATOM}(?:@(?:{_DOT_ATOM}|\[[!-Z^-~]*\]))?>")
+_WRITABLE_ID = re.compile(rf"<{_DOT_ATOM}(?:@(?:{_DOT_ATOM}|\[[!-Z^-~]*\]))?>")
 _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 
 
@@ -64,7 +64,7 @@ def _compose(message: Message) -> bytes:
     if message.date is not None:
         mail["Date"] = format_datetime(message.date)
     message_id = _header(message.message_id or "")
-    if _MESSAGE_ID.fullmatch(message_id):
+    if _WRITABLE_ID.fullmatch(message_id):
         mail["Message-ID"] = message_id  # one the generator cannot write is left out
     html = _writable("\n".join(p.html for p in message.body if p.html is not None))
     text = _writable("\n".join(p.text for p in message.body if p.text is not None))
@@ -87,7 +87,7 @@ def _compose(message: Message) -> bytes:
             maintype=maintype,
             subtype=subtype,
             filename=_header(attachment.filename),
-            cid=f"<{content_id}>" if _MESSAGE_ID.fullmatch(f"<{content_id}>") else None,
+            cid=f"<{content_id}>" if _WRITABLE_ID.fullmatch(f"<{content_id}>") else None,
         )
     return mail.as_bytes()
 
