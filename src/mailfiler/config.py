@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailfiler.clock import Clock, system_clock
 from mailfiler.connectors.builtin.database import normalise_url
 
 DEFAULT_DATABASE = "sqlite:///mailfiler.db"
@@ -21,6 +22,8 @@ class Settings:
     # The address Outlook reaches the server at (for the add-in manifest);
     # None: the address each request came to.
     public_url: str | None = None
+    # What time it is when records are saved; tests freeze it.
+    clock: Clock = system_clock
 
 
 def get_settings(

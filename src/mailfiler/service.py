@@ -132,7 +132,7 @@ class Service:
                 if row.disabled:
                     raise Refused(f"user {row.username} is disabled")
                 user = accounts.member(row)
-            yield Context(session, tenant, user, BuiltinCRM(session, tenant.id, self.blobs))
+            yield Context(session, tenant, user, self._crm(session, tenant))
 
     @contextmanager
     def signed_in(self, token: str, reading: bool = False) -> Iterator[Context]:
@@ -144,8 +144,11 @@ class Service:
         with self.unit(reading) as session:
             who = signin.authenticate(session, token)
             tenant = accounts.tenant_of(session, who.organisation)
-            crm = BuiltinCRM(session, tenant.id, self.blobs)
+            crm = self._crm(session, tenant)
             yield Context(session, tenant, who.user, crm, who.expires_at)
+
+    def _crm(self, session: Session, tenant: Tenant) -> BuiltinCRM:
+        return BuiltinCRM(session, tenant.id, self.blobs, clock=self.settings.clock)
 
     def run(self, cloud_id: str, username: str | None, work: Callable[[Context], T]) -> T:
         with self.context(cloud_id, username) as context:

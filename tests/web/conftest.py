@@ -30,6 +30,7 @@ CHROMIUM = "/usr/bin/chromium"
 OFFICE_JS = "https://appsforoffice.microsoft.com/lib/1/hosted/office.js"
 STANDIN = (Path(__file__).parent / "office_standin.js").read_text()
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+VIEWER_ZONE = "Europe/Paris"
 # Flags for a headless root session on a machine with no outside network.
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -121,7 +122,10 @@ class Pane:
 
 @pytest.fixture
 def pane(browser: Browser, server: Server) -> Iterator[Pane]:
-    context = browser.new_context(viewport={"width": 360, "height": 900})
+    # A fixed zone and locale: what the pages show must not depend on the machine.
+    context = browser.new_context(
+        viewport={"width": 360, "height": 900}, timezone_id=VIEWER_ZONE, locale="en-US"
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session
 
+from mailfiler.clock import Clock, system_clock
 from mailfiler.connectors.base import Capabilities, Lookup, StoredFile, StoredRecord
 from mailfiler.connectors.builtin.blobs import BlobStore, sha256_of
 from mailfiler.connectors.builtin.database import rows
@@ -37,7 +38,6 @@ from mailfiler.connectors.builtin.tables import (
     Interaction,
     Organisation,
     StoredAttachment,
-    now,
 )
 from mailfiler.core import match
 from mailfiler.core.addresses import address_key, looks_like_address
@@ -132,10 +132,18 @@ class ContactRow:
 class BuiltinCRM:
     capabilities = Capabilities()
 
-    def __init__(self, session: Session, organisation_id: int, blobs: BlobStore) -> None:
+    def __init__(
+        self,
+        session: Session,
+        organisation_id: int,
+        blobs: BlobStore,
+        *,
+        clock: Clock = system_clock,
+    ) -> None:
         self.session = session
         self.organisation_id = organisation_id
         self.blobs = blobs
+        self.clock = clock
 
     # -- contacts -----------------------------------------------------------
 
@@ -244,7 +252,7 @@ class BuiltinCRM:
             contact.full_name = row.full_name.strip()
             contact.full_name_key = row.full_name.strip().lower()
             contact.organization = row.organization.strip()
-            contact.updated_at = now()
+            contact.updated_at = self.clock()
             self.session.flush()
             keys: set[str] = set()
             for position, address in enumerate(row.emails):
@@ -405,7 +413,7 @@ class BuiltinCRM:
             "copy": 0 if copies is None else copies + 1,
             "created_by": record.created_by,
             "saved_by": record.saved_by,
-            "saved_at": now(),
+            "saved_at": self.clock(),
         }
         if record.kind == "interaction":
             values["to_line"] = record.to_line or ""
@@ -425,7 +433,7 @@ class BuiltinCRM:
         return digests
 
     def _insert_blob(self, digest: str, size: int) -> None:
-        values = {"sha256": digest, "size": size, "created_at": now()}
+        values = {"sha256": digest, "size": size, "created_at": self.clock()}
         if self.session.get_bind().dialect.name == "postgresql":
             pg = postgresql.insert(Blob).values(values).on_conflict_do_nothing()
             self.session.execute(pg)
