@@ -300,7 +300,7 @@ def main() -> None:
             # SysAdmin: one of the default roles that may add contacts
             seconds = organisation(service, url, org, count, ["Staff", "SysAdmin"])
             print(f"loaded {count:>9,} contacts into {org:<5} in {seconds:5.1f} s")
-        service.database.dispose()
+        service.close()
         server = None
         try:
             port = free_port()

@@ -169,7 +169,7 @@ def main() -> None:
         filed = rate(paths, lambda d: service.file("BENCH", "jdoe", service.read(d), Choices()))
         records = service.run("BENCH", None, lambda c: c.crm.count_records())
         print(f"file   into SQLite          {filed:8.1f} MB/s   ({records} interactions written)")
-        service.database.dispose()
+        service.close()
 
         big = big_message_memory(folder, args.big_mb)
         ratio = big["growth"] / big["size"]

@@ -112,7 +112,7 @@ def main() -> None:
             values = TIMES.get(label, [])[200:]
             if values:
                 print(f"  {label:<38} {statistics.median(values):6.3f} ms")
-        the_service.database.dispose()
+        the_service.close()
         raw = raw_statements(
             url.replace("+psycopg", ""), signin.token_hash(token), tenant.id, bodies
         )

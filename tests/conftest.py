@@ -93,7 +93,7 @@ def postgresql_url() -> Iterator[str]:
         finally:
             service = _SERVICES.pop(url, None)
             if service is not None:
-                service.database.dispose()
+                service.close()
 
 
 _SERVICES: dict[str, Service] = {}
@@ -109,7 +109,7 @@ def _cheap_password_hashes() -> None:
 def _dispose_services() -> Iterator[None]:
     yield
     for service in _SERVICES.values():
-        service.database.dispose()
+        service.close()
 
 
 def service_for(url: str, blobs: Path) -> Service:

@@ -25,4 +25,4 @@ def test_the_demo_files_its_messages_once(tmp_path: Path) -> None:
     run_demo(service, Console(file=again, width=200))
     assert len(service.run(CLOUD_ID, None, lambda c: c.crm.records())) == 6
     assert "duplicate" in again.getvalue()
-    service.database.dispose()
+    service.close()

@@ -90,4 +90,4 @@ def test_contacts_of_an_older_database_are_numbered_on_after_its_highest(
             assert old.create_contact("New", ["new@x.example"]).id == "118"
             assert empty.create_contact("First", ["first@x.example"]).id == "1001"
     finally:
-        service.database.dispose()
+        service.close()

@@ -110,7 +110,7 @@ def _service() -> Service:
 
 def _close() -> None:
     if _globals.service is not None:
-        _globals.service.database.dispose()
+        _globals.service.close()
         _globals.service = None
 
 

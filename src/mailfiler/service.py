@@ -15,13 +15,12 @@ from typing import TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from mailfiler import accounts, signin, uploads
+from mailfiler import accounts, reader_pool, signin, uploads
 from mailfiler.accounts import Tenant
 from mailfiler.config import Settings
 from mailfiler.connectors.builtin.blobs import BlobStore
 from mailfiler.connectors.builtin.connector import BuiltinCRM, SaveRace
 from mailfiler.connectors.builtin.database import Database
-from mailfiler.core.contain import Contain
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
 from mailfiler.core.options import (
@@ -42,9 +41,7 @@ from mailfiler.core.plan import (
     file_outcomes,
     plan,
 )
-from mailfiler.core.read import read_message
 from mailfiler.errors import NotFound, Refused, SystemFault, TooLarge
-from mailfiler.sandbox import run_limited
 from mailfiler.uploads import MessageCache
 
 T = TypeVar("T")
@@ -97,18 +94,22 @@ class Service:
         self,
         settings: Settings,
         database: Database | None = None,
-        contain: Contain = run_limited,
+        reader: Callable[[bytes], Message] | None = None,
     ) -> None:
         self.settings = settings
         self.database = database or Database(settings.database_url)
         self.blobs = BlobStore(settings.blobs_dir)
         self.incoming = uploads.Incoming(settings.blobs_dir / "incoming")
-        self.contain = contain
+        # Every read runs in a worker process under limits (reader_pool).
+        self.reader = reader or reader_pool.shared().read
         self.messages = MessageCache()
         self._key: bytes | None = None
 
     def migrate(self) -> None:
         self.database.migrate()
+
+    def close(self) -> None:
+        self.database.dispose()
 
     # -- units of work ---------------------------------------------------------------
 
@@ -161,7 +162,7 @@ class Service:
         if len(data) > self.settings.max_message_bytes:
             limit = self.settings.max_message_bytes // 2**20
             raise TooLarge(f"the message is larger than the {limit} MB limit")
-        return read_message(data, self.contain)
+        return self.reader(data)
 
     def inspect(self, cloud_id: str, username: str, message: Message, choices: Choices) -> SavePlan:
         """What filing would do, and why. Writes nothing."""

@@ -365,4 +365,4 @@ def test_a_body_over_the_limit_is_refused_as_it_arrives_not_when_whole(
             answer = client.recv(65536)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"1 MB limit" in answer
-    service.database.dispose()
+    service.close()

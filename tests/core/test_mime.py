@@ -145,5 +145,5 @@ def test_an_entry_that_is_not_an_address_is_left_out_and_said_so() -> None:
     assert [a.address for a in message.cc] == ["dan@members.example"]
     assert message.notes == (
         "To: 'bob' is not an email address, so it is left out",
-        "To: 'Nobody <>' is not an email address, so it is left out",
+        "To: 'Nobody' is not an email address, so it is left out",
     )

@@ -174,7 +174,8 @@ def test_reader_agrees_with_the_stdlib_on_well_formed_messages(path: Path) -> No
     for line, addresses in (("to", mine.to), ("cc", mine.cc)):
         expected = [
             a.addr_spec.lower()
-            for header in reference.get_all(line) or []
+            # RFC 5322 allows one To and one Cc line; later ones are ignored (and noted).
+            for header in (reference.get_all(line) or [])[:1]
             for a in header.addresses
             if "@" in a.addr_spec
         ]

@@ -12,7 +12,6 @@ from mailfiler import logs
 from mailfiler.api import errors, web
 from mailfiler.api.deps import BEARER
 from mailfiler.api.headers import AnswerHeaders
-from mailfiler.api.load import Load
 from mailfiler.api.nul import RefuseNul
 from mailfiler.api.routes import attachments, contacts, messages, options, session, users
 from mailfiler.api.schemas import ComposedMessage
@@ -38,7 +37,6 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     app.add_middleware(AnswerHeaders, rules=[api_headers, web.page_headers])
     app.add_middleware(RefuseNul)
-    app.add_middleware(Load)
 
     build_openapi = app.openapi
 

@@ -25,6 +25,10 @@ _ALIASES = {
     "ansi_x3.4-1968": "ascii",
 }
 
+# Codecs Python counts as text encodings that no mail is written in: they
+# fail on ordinary bytes ("undefined" always) or read escapes as text.
+_NOT_CHARSETS = {"undefined", "punycode", "idna", "raw-unicode-escape", "unicode-escape"}
+
 # Labels that declare nothing useful.
 _UNKNOWN = {"", "unknown", "unknown-8bit", "x-unknown", "default", "x-user-defined", "charset"}
 
@@ -38,9 +42,14 @@ def codec_for(label: str | None) -> str | None:
         return None
     name = _ALIASES.get(name, name)
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):  # unknown, or a NUL in the label
         return None
+    # Python also has codecs that are not character sets (base64, zlib, rot13,
+    # punycode...): a sender naming one gets the fallback, not its behaviour.
+    if not info._is_text_encoding or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
 
 
 def decode_bytes(raw: bytes, label: str | None) -> tuple[str, str | None]:
@@ -49,10 +58,8 @@ def decode_bytes(raw: bytes, label: str | None) -> tuple[str, str | None]:
     if codec is not None:
         try:
             return raw.decode(codec), None
-        except UnicodeDecodeError:
+        except (UnicodeError, ValueError):  # UnicodeError: what some decoders raise instead
             pass
-        except LookupError:  # pragma: no cover - lookup succeeded above
-            codec = None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

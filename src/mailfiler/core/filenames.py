@@ -9,6 +9,11 @@ from mailfiler.core.limits import ATTACHMENT_NAME_MAX, MAX_KEPT_EXTENSION
 
 # Characters no file system or download dialog accepts, plus controls.
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+# Bidirectional controls (Unicode TR 9): "invoice\u202efdp.exe" shows as
+# "invoiceexe.pdf". Left out, so the name reads as it is.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Names Windows keeps for devices, whatever follows the first dot ("CON.txt", "nul.tar.gz").
+_RESERVED = re.compile(r"(?i)CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]")
 
 
 def clean_filename(name: str) -> str:
@@ -18,8 +23,11 @@ def clean_filename(name: str) -> str:
 
 
 def safe_name(text: str) -> str:
-    """Any text (a subject, say) made usable as a file name."""
-    return " ".join(_UNSAFE.sub("_", text).split()).strip(" .")
+    """Any text (a subject, say) made usable as a file name on any desktop."""
+    name = " ".join(_UNSAFE.sub("_", _BIDI_CONTROLS.sub("", text)).split()).strip(" .")
+    if _RESERVED.fullmatch(name.split(".")[0].rstrip()):
+        name = "_" + name  # "_CON.txt": the extension the user sees is kept
+    return name
 
 
 # Parts of delivery reports: text that mimetypes has no extension for.

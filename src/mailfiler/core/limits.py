@@ -30,5 +30,14 @@ MAX_KEPT_EXTENSION: Final = 10
 # Real mail nests 4-6 levels; hostile mail nests thousands to exhaust the stack.
 MIME_DEPTH_MAX: Final = 40
 
+# More parts than any real message has (a newsletter with its images has
+# tens); reading 100 000 would cost seconds, so the rest are left out, noted.
+PARTS_MAX: Final = 1_000
+
 # A header section longer than this is not mail (RFC 5322 lines are short).
 HEADER_SECTION_MAX: Final = 4 * 1024 * 1024
+
+# An address line longer than this is read up to its last comma before the
+# limit, and the reader says so: 256 KB is over 5 000 addresses, and reading
+# more would let one header cost a second of CPU.
+ADDRESS_LINE_MAX: Final = 256 * 1024

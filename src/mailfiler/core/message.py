@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from mailfiler.core.addresses import address_key
+from mailfiler.core.filenames import clean_filename, default_filename
+from mailfiler.core.mime_params import clean_content_id, clean_content_type
 
 Format = Literal["eml", "msg", "tnef", "composed"]
 
@@ -39,6 +41,15 @@ class Attachment:
     data: bytes = field(repr=False)
     content_id: str | None = None
     inline: bool = False
+
+    def __post_init__(self) -> None:
+        # What a sender wrote here is stored and sent back in HTTP headers and
+        # pages: whichever reader made this, it is made safe once, here.
+        content_type = clean_content_type(self.content_type)
+        filename = clean_filename(self.filename) or default_filename(content_type, 1)
+        object.__setattr__(self, "content_type", content_type)
+        object.__setattr__(self, "content_id", clean_content_id(self.content_id))
+        object.__setattr__(self, "filename", filename)
 
     @property
     def size(self) -> int:

@@ -25,7 +25,8 @@ from mailfiler.core.charsets import decode_bytes
 from mailfiler.core.contain import Contain, run_inline
 from mailfiler.core.filenames import clean_filename, default_filename, safe_name
 from mailfiler.core.headers import Headers
-from mailfiler.core.limits import HEADER_SECTION_MAX, MIME_DEPTH_MAX
+from mailfiler.core.limits import HEADER_SECTION_MAX, MIME_DEPTH_MAX, PARTS_MAX
+from mailfiler.core.mime_params import clean_content_id
 from mailfiler.errors import InvalidMessage
 
 from . import tnef
@@ -43,6 +44,8 @@ _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
 _BODY_TYPES = ("text/plain", "text/html")
 _ALTERNATIVE_RENDITIONS = ("text/plain", "text/html", "text/enriched", "text/richtext")
 _TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
+# Headers RFC 5322 §3.6 allows once; a second one is ignored, with a note.
+_ONE_ONLY = ("from", "sender", "to", "cc", "bcc", "subject", "date", "message-id")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class _Reader:
         self.notes: list[str] = []
         self.attachments: list[Attachment] = []
         self.tnef_body: list[BodyPart] = []
+        self.parts = 0  # MIME entities read so far
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -89,8 +93,16 @@ class _Reader:
             body = self.tnef_body
         sender = headers.addresses("from") or headers.addresses("sender")
         to, cc, bcc = headers.addresses("to"), headers.addresses("cc"), headers.addresses("bcc")
+        for name in _ONE_ONLY:
+            if extra := headers.repeated(name):
+                self.note(
+                    f"the message has {extra + 1} {name.title()}: lines; only the first was "
+                    f"read and the other{'s' if extra > 1 else ''} ignored (RFC 5322 allows one)"
+                )
         for name, entry in headers.not_addresses:
             self.note(f"{name.title()}: {entry!r} is not an email address, so it is left out")
+        for sentence in headers.cut:
+            self.note(sentence)
         return Message(
             subject=headers.text("subject"),
             sender=sender,
@@ -109,6 +121,7 @@ class _Reader:
     # -- structure ------------------------------------------------------------
 
     def entity(self, start: int, end: int, default_type: str) -> _Entity:
+        self.parts += 1
         header_end, body_start = self.split(start, end)
         raw = _OBSOLETE_NAME.sub(rb"\1:", self.data[start:header_end])
         headers = Headers(raw, default_type)
@@ -142,10 +155,13 @@ class _Reader:
             self.note("a multipart part has no boundary lines and was read as text")
             return None
         default_type = "message/rfc822" if subtype == "digest" else "text/plain"
-        parts = []
+        parts: list[_Entity] = []
         for index, (_, part_start, closing) in enumerate(delimiters):
             if closing:
                 break
+            if self.parts >= PARTS_MAX:
+                self.note(f"the message has over {PARTS_MAX:,} parts: only the first were read")
+                return parts
             if index + 1 < len(delimiters):
                 part_end = self.trim_line_break(part_start, delimiters[index + 1][0])
             else:
@@ -177,7 +193,7 @@ class _Reader:
             newline = data.find(b"\n", cursor, end)
             line_end = end if newline < 0 else newline + 1
             found.append((at, line_end, closing))
-            if closing:
+            if closing or len(found) > PARTS_MAX:
                 return found
             pos = line_end
 
@@ -252,7 +268,7 @@ class _Reader:
 
     def related(self, entity: _Entity, parts: list[_Entity], depth: int) -> list[BodyPart]:
         """RFC 2387: the root part is the body, the others are resources it links by Content-ID."""
-        start = (entity.headers.param("start") or "").strip().strip("<>")
+        start = clean_content_id(entity.headers.param("start"))
         root = next((p for p in parts if start and p.headers.content_id == start), parts[0])
         body = self.walk(root, depth + 1)
         for part in parts:

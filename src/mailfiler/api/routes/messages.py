@@ -22,7 +22,6 @@ from starlette.types import Message as ASGIMessage
 from starlette.types import Receive
 
 from mailfiler.api.deps import Caller, ServiceDep, Token, service_of
-from mailfiler.api.load import alone
 from mailfiler.api.routes.contacts import public as contact_public
 from mailfiler.api.schemas import (
     ActionPublic,
@@ -41,7 +40,6 @@ from mailfiler.api.schemas import (
 from mailfiler.core.addresses import address_key
 from mailfiler.core.compose import eml_bytes
 from mailfiler.core.message import Address, Attachment, BodyPart, Message
-from mailfiler.core.msg import OLE_SIGNATURE
 from mailfiler.core.options import Action
 from mailfiler.core.plan import Choices, FileOutcome, Kind, results_by_contact
 from mailfiler.errors import BadRequest, InvalidMessage, TooLarge
@@ -54,8 +52,6 @@ BREAKS_A_LINE = re.compile(r"[\x00-\x1f\x7f<>,;]")
 
 # Room for what wraps a message in a form (boundaries, field names) or in JSON.
 WRAPPING = 64 * 1024
-
-QUICK = 256 * 1024  # bytes: a message this small is read in a few milliseconds
 
 MISSING_NOTE = (
     "Outlook could not hand over this message's attachments: the email will be saved without them"
@@ -97,12 +93,9 @@ async def read_message(request: Request, token: Token) -> MessagePublic:
     """Read a message (.eml, .msg, or the fields of one being written); say what saving does."""
     service = service_of(request)  # not a dependency: this route is the hot one
     data, mode, missing = await _receive(request, service.settings.max_message_bytes)
-    if alone(request) and len(data) <= QUICK and not data.startswith(OLE_SIGNATURE):
-        # A small message and nothing else to answer: read it here, without the
-        # thread pool's hop (an Outlook file is read in a sandbox: never here).
-        answer, expires_at = _upload(service, token, data, mode, missing)
-    else:
-        answer, expires_at = await run_in_threadpool(_upload, service, token, data, mode, missing)
+    # Never on the event loop: the read waits for a reader process (reader_pool),
+    # and one user's message must not hold up anyone else's request.
+    answer, expires_at = await run_in_threadpool(_upload, service, token, data, mode, missing)
     request.state.expires_at = expires_at
     return answer
 

@@ -1,0 +1,118 @@
+"""A reader process of ``reader_pool``: reads one message at a time, under the limits it is sent.
+
+Requests arrive on stdin (the frame: length, memory limit, CPU seconds; then
+a pickle of ``(target, bytes)``); answers leave on the original stdout as
+``("ok", value)``, ``("invalid", reason)`` or ``("lost", reason)`` when
+the worker cannot go on (it exits after sending it). Anything printed goes
+to stderr, so nothing can corrupt an answer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import resource
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import replace
+from typing import IO
+
+from mailfiler.core.message import Message
+from mailfiler.core.read import read_message
+from mailfiler.errors import InvalidMessage
+from mailfiler.reader_pool import _ANSWER, _FRAME
+from mailfiler.sandbox import run_limited
+
+
+def read(data: bytes) -> Message:
+    # Outlook files and winmail.dat are read in a further child of their own
+    # (run_limited), so a TNEF part that fails costs that part, not the message.
+    message = read_message(data, run_limited)
+    # The caller has these bytes already: they are not sent back.
+    return replace(message, original=None) if message.original is data else message
+
+
+def _mapped_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * resource.getpagesize()
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _limited(
+    work: Callable[[bytes], object], data: bytes, memory: int, seconds: int
+) -> tuple[str, object]:
+    _, memory_hard = resource.getrlimit(resource.RLIMIT_AS)
+    _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
+    # Past the CPU limit the kernel ends this process (SIGXCPU); the pool sees
+    # it go and says the message ran past its limit.
+    resource.setrlimit(resource.RLIMIT_CPU, (int(_cpu_seconds()) + seconds, cpu_hard))
+    resource.setrlimit(resource.RLIMIT_AS, (_mapped_bytes() + memory, memory_hard))
+    try:
+        return "ok", work(data)
+    except InvalidMessage as error:
+        return "invalid", str(error)
+    except MemoryError:
+        return (
+            "lost",
+            f"this message needs more than {memory // 2**20} MB to read: it is damaged or hostile",
+        )
+    except RecursionError:
+        return "lost", "this message nests too deeply to read"
+    except Exception as error:  # noqa: BLE001 - a reader bug must cost one message, not the caller
+        traceback.print_exc(file=sys.stderr)
+        return "invalid", f"this message could not be read ({type(error).__name__})"
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_hard, memory_hard))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
+
+
+def _read_exact(stream: IO[bytes], count: int) -> bytes | None:
+    data = stream.read(count)
+    return data if data is not None and len(data) == count else None
+
+
+def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+    targets: dict[str, Callable[[bytes], object]] = {}
+    while True:
+        frame = _read_exact(requests, _FRAME.size)
+        if frame is None:
+            return  # the pool closed the pipe (or its process ended): so do we
+        length, memory, seconds = _FRAME.unpack(frame)
+        payload = _read_exact(requests, length)
+        if payload is None:
+            return
+        target, data = pickle.loads(payload)  # noqa: S301 - from our own pool, over its pipe
+        if target not in targets:
+            module, _, name = target.partition(":")
+            targets[target] = getattr(importlib.import_module(module), name)
+        kind, value = _limited(targets[target], data, memory, seconds)
+        try:
+            answer = pickle.dumps((kind, value), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:  # noqa: BLE001 - a value that cannot travel is a reader bug
+            kind, answer = (
+                "invalid",
+                pickle.dumps(
+                    ("invalid", f"this message could not be read ({type(error).__name__})")
+                ),
+            )
+        answers.write(_ANSWER.pack(len(answer)))
+        answers.write(answer)
+        answers.flush()
+        if kind == "lost":
+            return
+
+
+def main() -> None:
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints go to stderr
+    serve(sys.stdin.buffer, answers)
+
+
+if __name__ == "__main__":
+    main()

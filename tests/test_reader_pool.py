@@ -1,0 +1,87 @@
+"""Every message is read in a worker process under one set of limits, whatever its format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bench.hostile_mail import many_parts
+from mailfiler import reader_pool
+from mailfiler.errors import InvalidMessage
+from mailfiler.reader_pool import ReaderPool
+from tests.conftest import corpus_path, fixture_bytes
+
+HERE = "tests.test_reader_pool"
+
+
+def echo(data: bytes) -> bytes:
+    return data[::-1]
+
+
+def hog(data: bytes) -> bytes:
+    hoard = []
+    while True:
+        hoard.append(bytearray(50 * 1024 * 1024))
+
+
+def spin(data: bytes) -> bytes:
+    while True:
+        pass
+
+
+def broken(data: bytes) -> bytes:
+    raise KeyError("offset")
+
+
+def deep(data: bytes) -> int:
+    def down(n: int) -> int:
+        return down(n + 1)
+
+    return down(0)
+
+
+@pytest.fixture
+def pool() -> Iterator[ReaderPool]:
+    made = ReaderPool(size=2)
+    yield made
+    made.close()
+
+
+def test_messages_of_every_format_are_read_in_a_worker(pool: ReaderPool) -> None:
+    eml = fixture_bytes("encoded-words.eml")
+    message = pool.read(eml)
+    assert message.subject == "Réunion du comité à Zürich"
+    assert message.original == eml  # kept by the caller, not sent back and forth
+    outlook = pool.read((corpus_path() / "apache-poi" / "hsmf" / "quick.msg").read_bytes())
+    assert outlook.format == "msg" and outlook.subject
+
+
+def test_a_worker_past_its_memory_limit_costs_one_message(pool: ReaderPool) -> None:
+    with pytest.raises(InvalidMessage, match=r"needs more than \d+ MB|limit"):
+        pool.run(f"{HERE}:hog", b"x")
+    assert pool.run(f"{HERE}:echo", b"abc") == b"cba"  # a new worker took its place
+
+
+def test_a_worker_past_its_cpu_limit_is_stopped(pool: ReaderPool) -> None:
+    with pytest.raises(InvalidMessage, match="ran past its memory or time limit"):
+        pool.run(f"{HERE}:spin", b"x", seconds=1)
+    assert pool.run(f"{HERE}:echo", b"abc") == b"cba"
+
+
+def test_a_reader_bug_is_a_reason_not_a_traceback(pool: ReaderPool) -> None:
+    with pytest.raises(InvalidMessage, match=r"could not be read \(KeyError\)"):
+        pool.run(f"{HERE}:broken", b"x")
+    with pytest.raises(InvalidMessage, match="nests too deeply"):
+        pool.run(f"{HERE}:deep", b"x")
+    assert pool.run(f"{HERE}:echo", b"abc") == b"cba"
+
+
+def test_a_hundred_thousand_parts_read_as_the_first_thousand(pool: ReaderPool) -> None:
+    message = pool.read(many_parts(100_000))
+    assert len(message.attachments) < 1_000
+    assert "only the first were read" in " ".join(message.notes)
+
+
+def test_the_shared_pool_is_one_per_process() -> None:
+    assert reader_pool.shared() is reader_pool.shared()
