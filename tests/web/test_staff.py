@@ -74,3 +74,16 @@ def test_a_saved_record_link_from_the_pane_opens_it_highlighted(pane: Pane) -> N
     expect(pane.page.locator(f"#record-interaction-{record_id}")).to_have_class(
         re.compile("highlight")
     )
+
+
+def test_a_record_whose_image_had_a_broken_type_shows_with_the_others(pane: Pane) -> None:
+    from tests.api.test_hostile_values import _hostile
+
+    hostile = pane.org.service.read(_hostile("image/pngé\r\n x".encode(), b"<logo@x>", b"a.png"))
+    pane.org.file(hostile)
+    pane.org.file("text-only.eml")
+    pane.open("/staff/#/contacts/101")
+    pane.sign_in()
+    records = pane.page.locator(".record")
+    expect(records).to_have_count(2)
+    expect(pane.page.locator(".record", has_text="logo")).to_contain_text("a.png")

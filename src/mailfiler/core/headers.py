@@ -22,7 +22,7 @@ from mailfiler.core.addresses import looks_like_address
 from mailfiler.core.charsets import decode_bytes
 from mailfiler.core.limits import ADDRESS_LINE_MAX
 from mailfiler.core.message import Address
-from mailfiler.core.mime_params import clean_content_id, media_type, split_value
+from mailfiler.core.mime_params import UNKNOWN_TYPE, clean_content_id, media_type, split_value
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -145,6 +145,14 @@ class Headers:
             return self._msg.get_default_type()
         # RFC 2045 §5.2: a type that cannot be read means text/plain.
         return media_type(self._content_type[0]) or "text/plain"
+
+    @cached_property
+    def file_type(self) -> str:
+        """The type to keep with this part as a file: as declared when valid, else
+        ``application/octet-stream`` (nothing is known of bytes with a broken type)."""
+        if self._first("content-type") is None:
+            return self._msg.get_default_type()
+        return media_type(self._content_type[0]) or UNKNOWN_TYPE
 
     def param(self, name: str) -> str | None:
         """A Content-Type parameter, decoded (RFC 2231, and RFC 2047 as mailers misuse it)."""

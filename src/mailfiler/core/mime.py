@@ -312,7 +312,7 @@ class _Reader:
 
     def attach(self, entity: _Entity, inline: bool = False) -> None:
         headers = entity.headers
-        content_type = headers.content_type
+        content_type = headers.file_type
         name = clean_filename(headers.filename)
         if not name:
             stem = "image" if content_type.startswith("image/") else "attachment"

@@ -21,7 +21,7 @@ def download(attachment_id: str, caller: Caller) -> Response:
     ascii_name = stored.filename.encode("ascii", "replace").decode().replace('"', "_")
     return Response(
         content=data,
-        media_type=stored.content_type or "application/octet-stream",
+        media_type=stored.content_type,  # a valid type/subtype (connectors clean it)
         headers={
             # RFC 6266: a plain name for old clients, the exact UTF-8 name for the others.
             "Content-Disposition": (

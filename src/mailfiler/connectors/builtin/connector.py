@@ -41,6 +41,8 @@ from mailfiler.connectors.builtin.tables import (
 )
 from mailfiler.core import match
 from mailfiler.core.addresses import address_key, looks_like_address
+from mailfiler.core.filenames import clean_filename
+from mailfiler.core.mime_params import clean_content_id, clean_content_type
 from mailfiler.core.plan import Kind, PlannedFile, PlannedRecord, SavePlan
 from mailfiler.errors import BadRequest, Conflict, NotFound
 
@@ -555,13 +557,15 @@ def _check_contact(row: ContactRow) -> None:
 
 
 def _stored_file(row: StoredAttachment) -> StoredFile:
+    # Cleaned again on the way out: rows stored before values were cleaned on
+    # reading may hold what a sender wrote, and must still download and show.
     return StoredFile(
         id=str(row.id),
-        filename=row.filename,
+        filename=clean_filename(row.filename) or "attachment",
         size=row.size,
         sha256=row.sha256,
-        content_type=row.content_type,
-        content_id=row.content_id,
+        content_type=clean_content_type(row.content_type),
+        content_id=clean_content_id(row.content_id),
     )
 
 
