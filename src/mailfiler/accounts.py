@@ -6,10 +6,11 @@ commit. Passwords are hashed with Argon2id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import suppress
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,7 +26,7 @@ from mailfiler.core.options import (
     validate,
 )
 from mailfiler.core.plan import Filer
-from mailfiler.errors import BadRequest, Conflict, UnknownOrganisation, UnknownUser
+from mailfiler.errors import BadRequest, Conflict, Throttled, UnknownOrganisation, UnknownUser
 
 _hasher = PasswordHasher()
 _dummy: dict[str, str] = {}
@@ -36,6 +37,26 @@ def use_password_hasher(hasher: PasswordHasher) -> None:
     global _hasher
     _hasher = hasher
     _dummy.clear()
+
+
+# Argon2 takes 64 MiB and a core for each check (its defaults, by design). At
+# most this many run at once in one process; the others wait a little, then
+# are asked to come back: 32 sign-ins at once cannot take 2 GB.
+PASSWORD_CHECKS_AT_ONCE: Final = 2
+PASSWORD_CHECK_WAIT: Final = 10.0  # seconds
+_checks = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
+
+
+@contextmanager
+def password_check_slot() -> Iterator[None]:
+    """One of the few password checks this process runs at a time; ``Throttled`` when
+    none comes free within ``PASSWORD_CHECK_WAIT``."""
+    if not _checks.acquire(timeout=PASSWORD_CHECK_WAIT):
+        raise Throttled("the server is busy checking other sign-ins: try again in a few seconds", 5)
+    try:
+        yield
+    finally:
+        _checks.release()
 
 
 def spend_a_password_check() -> None:

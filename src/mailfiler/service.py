@@ -7,7 +7,7 @@ none of them opens a transaction or talks to a connector itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
@@ -87,6 +87,7 @@ class Saved:
     outcome: SavePlan
     message: Message
     attachments_missing: bool
+    expires_at: datetime | None = None  # of the caller's sign-in, when signed in by token
 
 
 class Service:
@@ -171,14 +172,41 @@ class Service:
 
     def file(self, cloud_id: str, username: str, message: Message, choices: Choices) -> SavePlan:
         """File the message: every record of the save lands, or none does."""
+        done = self._save(lambda: self.context(cloud_id, username), lambda _: message, choices)
+        return done.outcome
+
+    def save(self, token: str, ref: str, choices: Choices) -> Saved:
+        """Save a message read before (by its reference) as the signed-in user chose."""
+        uploaded: list[uploads.Upload] = []
+
+        def message(context: Context) -> Message:
+            uploaded[:] = [self._find(context, ref)]
+            return self._message(ref, uploaded[0])
+
+        done = self._save(lambda: self.signed_in(token), message, choices)
+        return replace(done, attachments_missing=uploaded[0].attachments_missing)
+
+    def _save(
+        self,
+        open_context: Callable[[], AbstractContextManager[Context]],
+        message_of: Callable[[Context], Message],
+        choices: Choices,
+    ) -> Saved:
+        """The one save path: plan and write in one unit of work, all or nothing.
+
+        When another save of the same message for the same contact wins the
+        race (the database's unique key refuses ours), the unit is rolled
+        back and planned again: it then finds the winner's records and
+        answers "duplicate" with their IDs, as every entry point does.
+        """
         for attempt in (1, 2):
             try:
-                with self.context(cloud_id, username) as context:
+                with open_context() as context:
+                    message = message_of(context)
                     decided = self._plan(context, message, choices)
-                    return saved(decided, context.crm.apply(decided))
+                    outcome = saved(decided, context.crm.apply(decided))
+                    return Saved(outcome, message, False, context.expires_at)
             except SaveRace:
-                # Another save of this message won the race; planning again
-                # now finds its records and reports them as duplicates.
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -229,15 +257,6 @@ class Service:
         upload = self._find(context, ref)
         message = self._message(ref, upload)
         return self._review(context, ref, message, upload.mode, upload.attachments_missing)
-
-    def save(self, context: Context, ref: str, choices: Choices) -> Saved:
-        """Save an uploaded message as the user chose (one unit of work: all or nothing)."""
-        upload = self._find(context, ref)
-        message = self._message(ref, upload)
-        decided = self._plan(context, message, choices)
-        return Saved(
-            saved(decided, context.crm.apply(decided)), message, upload.attachments_missing
-        )
 
     def _upload_key(self, session: Session) -> bytes:
         if self._key is None:  # read once: it never changes

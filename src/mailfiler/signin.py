@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mailfiler import accounts
@@ -56,60 +59,141 @@ class Attempt:
     failure: Unauthenticated | Throttled | None = None
 
 
-def attempt(session: Session, cloud_id: str, username: str, password: str, client: str) -> Attempt:
-    user_key = f"user:{cloud_id.strip().lower()}:{username.strip().lower()}"
-    address_key = f"address:{client}"
-    moment = now()
-    for key in (user_key, address_key):
-        row = session.get(SignInThrottle, key)
-        if row is not None and row.blocked_until is not None and row.blocked_until > moment:
-            wait = int((row.blocked_until - moment).total_seconds()) + 1
-            return Attempt(failure=Throttled("too many failed sign-ins; try again later", wait))
-    user = _check(session, cloud_id, username, password)
-    if user is None:
-        _count_failure(session, user_key, MAX_FAILURES_PER_USER, moment)
-        _count_failure(session, address_key, MAX_FAILURES_PER_ADDRESS, moment)
+Units = Callable[..., AbstractContextManager[Session]]  # Service.unit: (reading=False) -> a session
+
+
+@dataclass(frozen=True)
+class _Limit:
+    key: str
+    most: int  # checks allowed in a window
+
+
+class _Refused(Exception):
+    def __init__(self, wait: int) -> None:
+        self.wait = wait
+
+
+def attempt(units: Units, cloud_id: str, username: str, password: str, client: str) -> Attempt:
+    """Check a sign-in: claim an attempt, check the password, then settle the count.
+
+    The attempt is counted *before* the password is checked, by one atomic
+    upsert per key, and committed: of 32 simultaneous wrong passwords for one
+    user, exactly ``MAX_FAILURES_PER_USER`` are checked, whatever the database,
+    and the rest are refused without hashing anything. A right password then
+    takes its attempt back.
+    """
+    user_limit = _Limit(
+        f"user:{cloud_id.strip().lower()}:{username.strip().lower()}", MAX_FAILURES_PER_USER
+    )
+    address_limit = _Limit(f"address:{client}", MAX_FAILURES_PER_ADDRESS)
+    limits = (user_limit, address_limit)
+    try:
+        with units() as session:
+            _claim(session, limits, now())
+    except _Refused as refused:  # rolled back: a refused attempt counts nowhere
+        return Attempt(failure=Throttled(_wait_sentence(refused.wait), refused.wait))
+    with units(reading=True) as session:
+        user = _user(session, cloud_id, username)
+    try:
+        with accounts.password_check_slot():
+            right = _check(user, password)
+    except Throttled as busy:
+        with units() as session:
+            _give_back(session, limits)  # nothing was checked: nothing is counted
+        return Attempt(failure=busy)
+    if not right or user is None:
         return Attempt(failure=Unauthenticated(WRONG_CREDENTIALS))
-    session.execute(delete(SignInThrottle).where(SignInThrottle.key == user_key))
+    moment = now()
     token = secrets.token_urlsafe(32)
     expires_at = moment + TOKEN_LIFETIME
-    session.add(
-        SignInSession(
-            token_hash=token_hash(token),
-            user_id=user.id,
-            organisation_id=user.organisation_id,
-            created_at=moment,
-            expires_at=expires_at,
+    with units() as session:
+        session.execute(delete(SignInThrottle).where(SignInThrottle.key == user_limit.key))
+        _give_back(session, (address_limit,))  # colleagues behind one address are not counted
+        session.add(
+            SignInSession(
+                token_hash=token_hash(token),
+                user_id=user.id,
+                organisation_id=user.organisation_id,
+                created_at=moment,
+                expires_at=expires_at,
+            )
         )
-    )
-    session.flush()
     return Attempt(token=token, expires_at=expires_at, user=user)
 
 
-def _check(session: Session, cloud_id: str, username: str, password: str) -> User | None:
+def _wait_sentence(wait: int) -> str:
+    minutes = (wait + 59) // 60
+    span = f"{minutes} minutes" if minutes > 1 else "a minute"
+    return f"too many failed sign-ins: try again in {span}"
+
+
+def _user(session: Session, cloud_id: str, username: str) -> User | None:
     try:
         tenant = accounts.tenant(session, cloud_id)
-        user = accounts.user(session, tenant, username)
+        return accounts.user(session, tenant, username)
     except NotFound:
-        accounts.spend_a_password_check()
         return None
-    if not accounts.check_password(user, password) or user.disabled:
-        return None
-    return user
 
 
-def _count_failure(session: Session, key: str, limit: int, moment: datetime) -> None:
-    row = session.get(SignInThrottle, key)
-    if row is None:
-        row = SignInThrottle(key=key, failures=0, window_started_at=moment)
-        session.add(row)
-    if moment - row.window_started_at > WINDOW:
-        row.failures = 0
-        row.window_started_at = moment
-    row.failures += 1
-    if row.failures >= limit:
-        row.blocked_until = moment + BLOCK
-    session.flush()
+def _check(user: User | None, password: str) -> bool:
+    if user is None:
+        accounts.spend_a_password_check()  # as long as a real check: timing tells nothing
+        return False
+    return accounts.check_password(user, password) and not user.disabled
+
+
+def _claim(session: Session, limits: tuple[_Limit, ...], moment: datetime) -> None:
+    """Count one attempt against each limit; ``_Refused`` (with the wait) when one is used up."""
+    for limit in limits:
+        table = SignInThrottle.__table__
+        expired = table.c.window_started_at < moment - WINDOW
+        blocked = table.c.blocked_until > moment
+        insert = _insert(session).values(
+            key=limit.key, failures=1, window_started_at=moment, blocked_until=None
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                # While blocked nothing is counted (the block is not pushed further).
+                "failures": case(
+                    (blocked, table.c.failures), (expired, 1), else_=table.c.failures + 1
+                ),
+                "window_started_at": case(
+                    (blocked, table.c.window_started_at),
+                    (expired, moment),
+                    else_=table.c.window_started_at,
+                ),
+            },
+        ).returning(table.c.failures, table.c.blocked_until)
+        failures, blocked_until = session.execute(statement).one()
+        if blocked_until is not None and _utc(blocked_until) > moment:
+            raise _Refused(int((_utc(blocked_until) - moment).total_seconds()) + 1)
+        if failures > limit.most:
+            raise _Refused(int(BLOCK.total_seconds()))
+        if failures == limit.most:  # the last check allowed: whatever it finds, then a block
+            session.execute(
+                update(SignInThrottle)
+                .where(SignInThrottle.key == limit.key)
+                .values(blocked_until=moment + BLOCK)
+            )
+
+
+def _give_back(session: Session, limits: tuple[_Limit, ...]) -> None:
+    for limit in limits:
+        session.execute(
+            update(SignInThrottle)
+            .where(SignInThrottle.key == limit.key, SignInThrottle.failures > 0)
+            .values(failures=SignInThrottle.failures - 1)
+        )
+
+
+def _insert(session: Session) -> Any:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(SignInThrottle)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @dataclass(frozen=True)

@@ -115,18 +115,18 @@ def review_message(ref: str, caller: Caller, service: ServiceDep) -> MessagePubl
 
 @router.post("/{ref}/interactions", response_model=SaveResponse)
 def save_interactions(
-    ref: str, body: SaveRequest, caller: Caller, service: ServiceDep
+    ref: str, body: SaveRequest, token: Token, service: ServiceDep, request: Request
 ) -> SaveResponse:
     """Write one Interaction per kept contact."""
-    return _save("interaction", ref, body, caller, service)
+    return _save("interaction", ref, body, token, service, request)
 
 
 @router.post("/{ref}/activities", response_model=SaveResponse)
 def save_activities(
-    ref: str, body: SaveRequest, caller: Caller, service: ServiceDep
+    ref: str, body: SaveRequest, token: Token, service: ServiceDep, request: Request
 ) -> SaveResponse:
     """Write one Activity per kept contact, with the activity type and fields chosen."""
-    return _save("activity", ref, body, caller, service)
+    return _save("activity", ref, body, token, service, request)
 
 
 # -- receiving ------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def public(review: Review, caller: Caller) -> MessagePublic:
 
 
 def _save(
-    kind: Kind, ref: str, body: SaveRequest, caller: Caller, service: Service
+    kind: Kind, ref: str, body: SaveRequest, token: str, service: Service, request: Request
 ) -> SaveResponse:
     picks = {address_key(address): contact_id for address, contact_id in body.picks.items()}
     kept = None
@@ -318,7 +318,9 @@ def _save(
         activity_type=body.activity.type if body.activity else None,
         fields=body.activity.fields if body.activity else {},
     )
-    done = service.save(caller, ref, choices)
+    # The service opens (and, after a lost race, reopens) the unit of work itself.
+    done = service.save(token, ref, choices)
+    request.state.expires_at = done.expires_at
     outcome, message = done.outcome, done.message
     wanted = body.contact_ids
     if wanted is None:

@@ -18,16 +18,14 @@ def _client(request: Request) -> str:
 @router.post("", response_model=SessionPublic, status_code=201)
 def sign_in(body: SessionCreate, request: Request, service: ServiceDep) -> SessionPublic:
     """Sign in with a Cloud ID, user name and password: a bearer token valid 24 hours."""
-    with service.unit() as session:
-        attempt = signin.attempt(
-            session, body.cloud_id, body.username, body.password, _client(request)
-        )
-        if attempt.user is not None:
-            tenant = accounts.tenant(session, body.cloud_id)
-    # Raised after the unit of work, so that a failure is counted and kept.
+    attempt = signin.attempt(
+        service.unit, body.cloud_id, body.username, body.password, _client(request)
+    )
     if attempt.failure is not None:
         raise attempt.failure
     assert attempt.user and attempt.token and attempt.expires_at
+    with service.unit(reading=True) as session:
+        tenant = accounts.tenant(session, body.cloud_id)
     return SessionPublic(
         token=attempt.token,
         expires_at=attempt.expires_at,
