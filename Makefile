@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ run: $(STAMP)
 	$(BIN)/mailfiler demo --serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench fuzz
+	$(BIN)/ruff format --check src tests bench fuzz
 	$(BIN)/mypy src
 
 test: lint
@@ -27,5 +27,9 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/filing.py
 
+# An hour of coverage-guided fuzzing of the reader (a short round is part of make test).
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/run.py --seconds 3600
+
 clean:
-	rm -rf $(VENV) mailfiler.db mailfiler.db-* mailfiler-blobs
+	rm -rf $(VENV) mailfiler.db mailfiler.db-* mailfiler-blobs .fuzz

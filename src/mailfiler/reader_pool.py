@@ -30,18 +30,15 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any
 
 import mailfiler
 from mailfiler.core.message import Message
 from mailfiler.errors import InvalidMessage
 
-# Room for the reader on top of what a worker already maps: parsers need a
-# few times a message's size (the .msg readers most).
-MEMORY_BASE: Final = 256 * 1024 * 1024
-MEMORY_PER_INPUT_BYTE: Final = 12
-# CPU seconds one read may take. The largest real message (150 MB) reads in a few.
-SECONDS: Final = 30
+# The same limits as a contained parser's (sandbox.py): one limit for every format.
+from mailfiler.sandbox import MEMORY_BASE, MEMORY_PER_INPUT_BYTE, SECONDS
+
 _FRAME = struct.Struct("!QQQ")  # payload length, memory limit, CPU seconds
 _ANSWER = struct.Struct("!Q")
 

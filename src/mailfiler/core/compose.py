@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from email import policy
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, quote
 
@@ -47,7 +48,21 @@ def _entry(address: Address) -> str:
     # Not formataddr(): it refuses an address outside ASCII (a domain such as
     # bücher.example, an RFC 6532 mailbox), which the SMTPUTF8 policy writes as it is.
     name, mailbox = _header(address.name), _header(address.address)
+    if "=?" in name:
+        return f"{_literal(name)} <{mailbox}>"
     return f'"{quote(name)}" <{mailbox}>' if name else mailbox
+
+
+def _literal(text: str) -> str:
+    """Text that looks like RFC 2047 encoded words ("=?x?q?...?="), kept as written.
+
+    The stdlib's generator parses each header again to fold it, decoding any
+    encoded word it finds, and fails on one in an unknown charset: so the text
+    goes as encoded words of our own (UTF-8), which read back as the text itself.
+    """
+    if "=?" not in text:
+        return text
+    return Header(text, "utf-8").encode(linesep=" ")
 
 
 def _compose(message: Message) -> bytes:
@@ -60,7 +75,7 @@ def _compose(message: Message) -> bytes:
     ):
         if addresses:
             mail[header] = _line(addresses)
-    mail["Subject"] = _header(message.subject)
+    mail["Subject"] = _literal(_header(message.subject))
     if message.date is not None:
         mail["Date"] = format_datetime(message.date)
     message_id = _header(message.message_id or "")
@@ -78,8 +93,15 @@ def _compose(message: Message) -> bytes:
         # What a .msg or a composed message says is written only as far as it is
         # well formed: a name or type with a line break in it would break the file.
         content_type = attachment.content_type.strip().lower()
-        if not _CONTENT_TYPE.fullmatch(content_type) or content_type.startswith("text/"):
-            content_type = "application/octet-stream"  # text too: keep its bytes exactly
+        if (
+            not _CONTENT_TYPE.fullmatch(content_type)
+            or content_type.startswith(("text/", "multipart/"))
+            or (content_type.startswith("message/") and content_type != "message/rfc822")
+        ):
+            # Text too: keep its bytes exactly. A container type other than a
+            # whole message would be read back as parts (the stdlib's generator
+            # cannot even write message/delivery-status from bytes).
+            content_type = "application/octet-stream"
         maintype, _, subtype = content_type.partition("/")
         content_id = _header(attachment.content_id or "").strip("<>")
         mail.add_attachment(
