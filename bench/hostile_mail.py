@@ -1,13 +1,16 @@
 """Messages written to cost a reader as much as possible, by family and size.
 
-Used by bench/headers.py (one header of each kind, 1 KB to 1 MB) and
-bench/reader_worst.py (the worst case of each hostile family); each builder
-takes the size in bytes of the part that grows and returns a whole message.
+Used by bench/hostile_reading.py (one header of each kind, 1 KB to 1 MB, and
+the worst input of each hostile family), bench/hostile_server.py and the
+tests; a header builder takes the size in bytes of the part that grows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 BASE = b"From: Ann <ann@members.example>\r\nTo: bob@members.example\r\nSubject: hostile\r\n"
 
@@ -94,4 +97,7 @@ FAMILIES: dict[str, Callable[[], bytes]] = {
     "multiparts nested 1 000 deep": lambda: nested_multiparts(1_000),
     "100 000 parts": lambda: many_parts(100_000),
     "base64 garbage (20 MB)": lambda: base64_garbage(20 * 2**20),
+    "TNEF that allocates without end (oom.tnef)": lambda: (
+        CORPUS / "apache-poi" / "hmef" / "oom.tnef"
+    ).read_bytes(),
 }

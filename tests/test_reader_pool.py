@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -85,3 +86,24 @@ def test_a_hundred_thousand_parts_read_as_the_first_thousand(pool: ReaderPool) -
 
 def test_the_shared_pool_is_one_per_process() -> None:
     assert reader_pool.shared() is reader_pool.shared()
+
+
+def test_a_worker_that_grew_large_retires_after_answering() -> None:
+    pool = ReaderPool(size=1)
+    try:
+        first = pool.run(f"{HERE}:pid", b"")
+        assert pool.run(f"{HERE}:pid", b"") == first  # a worker serves read after read
+        big = b"x" * (200 * 1024 * 1024)
+        assert pool.run(f"{HERE}:size", big) == len(big)
+        # ... until it holds too much: then a fresh process answers the next read.
+        assert pool.run(f"{HERE}:pid", b"") != first
+    finally:
+        pool.close()
+
+
+def size(data: bytes) -> int:
+    return len(data)
+
+
+def pid(data: bytes) -> int:
+    return os.getpid()

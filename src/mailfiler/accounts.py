@@ -39,10 +39,10 @@ def use_password_hasher(hasher: PasswordHasher) -> None:
     _dummy.clear()
 
 
-# Argon2 takes 64 MiB and a core for each check (its defaults, by design). At
-# most this many run at once in one process; the others wait a little, then
-# are asked to come back: 32 sign-ins at once cannot take 2 GB.
-PASSWORD_CHECKS_AT_ONCE: Final = 2
+# Argon2 takes 64 MiB and a core for each check (its defaults, by design). One
+# at a time in a process (a server has a process per core); the others wait a
+# little, then are asked to come back: 32 sign-ins at once cannot take 2 GB.
+PASSWORD_CHECKS_AT_ONCE: Final = 1
 PASSWORD_CHECK_WAIT: Final = 10.0  # seconds
 _checks = threading.BoundedSemaphore(PASSWORD_CHECKS_AT_ONCE)
 

@@ -125,11 +125,11 @@ class ReaderPool:
         with self._slots:
             worker = self._take()
             try:
-                kind, value = worker.ask(target, data, memory=memory, seconds=seconds)
+                kind, value, retire = worker.ask(target, data, memory=memory, seconds=seconds)
             except _WorkerLost:
                 self._forget(worker)
                 raise InvalidMessage(RAN_OUT) from None
-            if kind == "lost":  # the worker gave its reason and ended itself
+            if retire:  # the worker answered and ends itself
                 self._forget(worker)
             else:
                 self._idle.put(worker)

@@ -2,8 +2,9 @@
 
 Requests arrive on stdin (the frame: length, memory limit, CPU seconds; then
 a pickle of ``(target, bytes)``); answers leave on the original stdout as
-``("ok", value)``, ``("invalid", reason)`` or ``("lost", reason)`` when
-the worker cannot go on (it exits after sending it). Anything printed goes
+``(kind, value, retire)``: ``("ok", value)``, ``("invalid", reason)`` or
+``("lost", reason)`` when the worker cannot go on; with ``retire`` the worker
+exits after answering (after a "lost" read, or once it holds too much memory). Anything printed goes
 to stderr, so nothing can corrupt an answer.
 """
 
@@ -25,6 +26,8 @@ from mailfiler.errors import InvalidMessage
 from mailfiler.reader_pool import _ANSWER, _FRAME
 from mailfiler.sandbox import run_limited
 
+RETIRE_ABOVE = 160 * 1024 * 1024  # resident bytes
+
 
 def read(data: bytes) -> Message:
     # Outlook files and winmail.dat are read in a further child of their own
@@ -37,6 +40,11 @@ def read(data: bytes) -> Message:
 def _mapped_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[0]) * resource.getpagesize()
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
 
 
 def _cpu_seconds() -> float:
@@ -92,19 +100,19 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
             module, _, name = target.partition(":")
             targets[target] = getattr(importlib.import_module(module), name)
         kind, value = _limited(targets[target], data, memory, seconds)
+        del data
+        # Python keeps what a large read took: past this, the worker retires
+        # after answering, and the pool starts a fresh one when it needs one.
+        retire = kind == "lost" or _resident_bytes() > RETIRE_ABOVE
         try:
-            answer = pickle.dumps((kind, value), protocol=pickle.HIGHEST_PROTOCOL)
+            answer = pickle.dumps((kind, value, retire), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as error:  # noqa: BLE001 - a value that cannot travel is a reader bug
-            kind, answer = (
-                "invalid",
-                pickle.dumps(
-                    ("invalid", f"this message could not be read ({type(error).__name__})")
-                ),
-            )
+            reason = f"this message could not be read ({type(error).__name__})"
+            answer = pickle.dumps(("invalid", reason, retire))
         answers.write(_ANSWER.pack(len(answer)))
         answers.write(answer)
         answers.flush()
-        if kind == "lost":
+        if retire:
             return
 
 

@@ -74,22 +74,27 @@ class _Refused(Exception):
 
 
 def attempt(units: Units, cloud_id: str, username: str, password: str, client: str) -> Attempt:
-    """Check a sign-in: claim an attempt, check the password, then settle the count.
+    """Check a sign-in: claim an attempt for the user, check the password, settle the counts.
 
-    The attempt is counted *before* the password is checked, by one atomic
-    upsert per key, and committed: of 32 simultaneous wrong passwords for one
-    user, exactly ``MAX_FAILURES_PER_USER`` are checked, whatever the database,
-    and the rest are refused without hashing anything. A right password then
-    takes its attempt back.
+    The user's attempt is counted *before* the password is checked, by one
+    atomic upsert, and committed: of 32 simultaneous wrong passwords for one
+    user, exactly ``MAX_FAILURES_PER_USER`` are checked, whatever the
+    database, and the rest are refused without hashing anything. A right
+    password takes its attempt back.
+
+    The client address's count is of failures only, added after the check (so
+    that thirty colleagues behind one office address can sign in at 9 o'clock
+    together); at most ``PASSWORD_CHECKS_AT_ONCE`` checks per server process
+    can be under way when it reaches its limit, which bounds the overshoot.
     """
     user_limit = _Limit(
         f"user:{cloud_id.strip().lower()}:{username.strip().lower()}", MAX_FAILURES_PER_USER
     )
     address_limit = _Limit(f"address:{client}", MAX_FAILURES_PER_ADDRESS)
-    limits = (user_limit, address_limit)
     try:
         with units() as session:
-            _claim(session, limits, now())
+            _refuse_if_blocked(session, address_limit, now())
+            _claim(session, user_limit, now())
     except _Refused as refused:  # rolled back: a refused attempt counts nowhere
         return Attempt(failure=Throttled(_wait_sentence(refused.wait), refused.wait))
     with units(reading=True) as session:
@@ -99,16 +104,17 @@ def attempt(units: Units, cloud_id: str, username: str, password: str, client: s
             right = _check(user, password)
     except Throttled as busy:
         with units() as session:
-            _give_back(session, limits)  # nothing was checked: nothing is counted
+            _give_back(session, user_limit)  # nothing was checked: nothing is counted
         return Attempt(failure=busy)
     if not right or user is None:
+        with units() as session:
+            _count(session, address_limit, now())
         return Attempt(failure=Unauthenticated(WRONG_CREDENTIALS))
     moment = now()
     token = secrets.token_urlsafe(32)
     expires_at = moment + TOKEN_LIFETIME
     with units() as session:
         session.execute(delete(SignInThrottle).where(SignInThrottle.key == user_limit.key))
-        _give_back(session, (address_limit,))  # colleagues behind one address are not counted
         session.add(
             SignInSession(
                 token_hash=token_hash(token),
@@ -142,19 +148,37 @@ def _check(user: User | None, password: str) -> bool:
     return accounts.check_password(user, password) and not user.disabled
 
 
-def _claim(session: Session, limits: tuple[_Limit, ...], moment: datetime) -> None:
-    """Count one attempt against each limit; ``_Refused`` (with the wait) when one is used up."""
-    for limit in limits:
-        table = SignInThrottle.__table__
-        expired = table.c.window_started_at < moment - WINDOW
-        blocked = table.c.blocked_until > moment
-        insert = _insert(session).values(
-            key=limit.key, failures=1, window_started_at=moment, blocked_until=None
-        )
-        statement = insert.on_conflict_do_update(
+def _claim(session: Session, limit: _Limit, moment: datetime) -> None:
+    """Count one attempt against ``limit``; ``_Refused`` (with the wait) when it is used up."""
+    failures, blocked_until = _count(session, limit, moment)
+    if blocked_until is not None and blocked_until > moment:
+        raise _Refused(int((blocked_until - moment).total_seconds()) + 1)
+    if failures > limit.most:
+        raise _Refused(int(BLOCK.total_seconds()))
+
+
+def _refuse_if_blocked(session: Session, limit: _Limit, moment: datetime) -> None:
+    row = session.get(SignInThrottle, limit.key)
+    if row is not None and row.blocked_until is not None and row.blocked_until > moment:
+        raise _Refused(int((row.blocked_until - moment).total_seconds()) + 1)
+
+
+def _count(session: Session, limit: _Limit, moment: datetime) -> tuple[int, datetime | None]:
+    """One more attempt against ``limit``, in one atomic upsert (never a unique-key clash).
+
+    Returns the count and the block as it was before. While blocked nothing is
+    counted (a block is not pushed further); the attempt that reaches the
+    limit is the last allowed, and starts the block.
+    """
+    table = SignInThrottle.__table__
+    expired = table.c.window_started_at < moment - WINDOW
+    blocked = table.c.blocked_until > moment
+    statement = (
+        _insert(session)
+        .values(key=limit.key, failures=1, window_started_at=moment, blocked_until=None)
+        .on_conflict_do_update(
             index_elements=[table.c.key],
             set_={
-                # While blocked nothing is counted (the block is not pushed further).
                 "failures": case(
                     (blocked, table.c.failures), (expired, 1), else_=table.c.failures + 1
                 ),
@@ -164,27 +188,25 @@ def _claim(session: Session, limits: tuple[_Limit, ...], moment: datetime) -> No
                     else_=table.c.window_started_at,
                 ),
             },
-        ).returning(table.c.failures, table.c.blocked_until)
-        failures, blocked_until = session.execute(statement).one()
-        if blocked_until is not None and _utc(blocked_until) > moment:
-            raise _Refused(int((_utc(blocked_until) - moment).total_seconds()) + 1)
-        if failures > limit.most:
-            raise _Refused(int(BLOCK.total_seconds()))
-        if failures == limit.most:  # the last check allowed: whatever it finds, then a block
-            session.execute(
-                update(SignInThrottle)
-                .where(SignInThrottle.key == limit.key)
-                .values(blocked_until=moment + BLOCK)
-            )
-
-
-def _give_back(session: Session, limits: tuple[_Limit, ...]) -> None:
-    for limit in limits:
+        )
+        .returning(table.c.failures, table.c.blocked_until)
+    )
+    failures, blocked_until = session.execute(statement).one()
+    if failures == limit.most:
         session.execute(
             update(SignInThrottle)
-            .where(SignInThrottle.key == limit.key, SignInThrottle.failures > 0)
-            .values(failures=SignInThrottle.failures - 1)
+            .where(SignInThrottle.key == limit.key)
+            .values(blocked_until=moment + BLOCK)
         )
+    return failures, None if blocked_until is None else _utc(blocked_until)
+
+
+def _give_back(session: Session, limit: _Limit) -> None:
+    session.execute(
+        update(SignInThrottle)
+        .where(SignInThrottle.key == limit.key, SignInThrottle.failures > 0)
+        .values(failures=SignInThrottle.failures - 1)
+    )
 
 
 def _insert(session: Session) -> Any:

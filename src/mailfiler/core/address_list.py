@@ -28,10 +28,11 @@ _TOKEN = re.compile(
     r"""
     (?P<space>[ \t\r\n]++)
     |(?P<quoted>"(?:[^"\\]++|\\.?)*+"?)
-    |(?P<literal>\[(?:[^\]\\]++|\\.?)*+\]?)
+    |(?P<literal>\[(?:[^\[\]\\]++|\\.)*+\])
     |(?P<comment>\()
     |(?P<special>[<>@,;:.])
     |(?P<atom>[^ \t\r\n"(\[<>@,;:.]++)
+    |(?P<stray>.)
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -97,7 +98,7 @@ def read_address_list(text: str) -> AddressList:
 
     while pos < end:
         token = _TOKEN.match(text, pos)
-        assert token is not None  # every character starts one of the alternatives
+        assert token is not None  # every character starts one of the alternatives (stray)
         kind, value = token.lastgroup, token.group()
         pos = token.end()
         if kind == "space":

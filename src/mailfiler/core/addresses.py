@@ -40,8 +40,20 @@ def _ascii_domain(domain: str) -> str:
         return domain
 
 
+# RFC 5322 §3.4.1, loosely (letters outside ASCII allowed, RFC 6532): a local
+# part is a quoted string or has no special characters; a domain is a domain
+# literal in brackets or has none. "barry@[ython.org" is no address.
+_LOCAL = re.compile(r'"(?:[^"\\]|\\.)*"|[^\[\]\\<>(),;:"@]+')
+_DOMAIN = re.compile(r'\[[^\[\]\\]*\]|[^\[\]\\<>(),;:"@]+')
+
+
 def looks_like_address(text: str) -> bool:
     """True for something that can be an addr-spec: local@domain, no spaces."""
     stripped = text.strip()
     local, at, domain = stripped.rpartition("@")
-    return bool(at and local and domain) and _SPACE.search(stripped) is None
+    return (
+        bool(at and local and domain)
+        and _SPACE.search(stripped) is None
+        and _LOCAL.fullmatch(local) is not None
+        and _DOMAIN.fullmatch(domain) is not None
+    )

@@ -53,6 +53,17 @@ def _entry(address: Address) -> str:
     return f'"{quote(name)}" <{mailbox}>' if name else mailbox
 
 
+def _writable_entry(address: Address) -> bool:
+    """Whether the stdlib's generator can write this entry (it parses and folds each
+    header again, and fails on some odd ones): an entry it cannot is left out."""
+    try:
+        header = policy.SMTPUTF8.header_factory("To", _entry(address))
+        header.fold(policy=policy.SMTPUTF8)
+    except Exception:  # noqa: BLE001 - any failure of the stdlib's parser means "cannot"
+        return False
+    return True
+
+
 def _literal(text: str) -> str:
     """Text that looks like RFC 2047 encoded words ("=?x?q?...?="), kept as written.
 
@@ -73,8 +84,9 @@ def _compose(message: Message) -> bytes:
         ("Cc", message.cc),
         ("Bcc", message.bcc),
     ):
-        if addresses:
-            mail[header] = _line(addresses)
+        written = [a for a in addresses if _writable_entry(a)]
+        if written:
+            mail[header] = _line(tuple(written))
     mail["Subject"] = _literal(_header(message.subject))
     if message.date is not None:
         mail["Date"] = format_datetime(message.date)
