@@ -257,6 +257,30 @@ async def throughput(
     return saves, written, time.perf_counter() - started
 
 
+@contextmanager
+def serving(url: str, blobs: Path, workers: int) -> Iterator[tuple[str, int]]:
+    """``mailfiler serve`` (the installed command) on a free port: its base URL and pid."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MAILFILER_DB": url, "MAILFILER_BLOBS": str(blobs)}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mailfiler"), "serve", "--port", str(port),
+         "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(300):
+            try:
+                httpx2.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        yield base, server.pid
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -301,26 +325,7 @@ def main() -> None:
             seconds = organisation(service, url, org, count, ["Staff", "SysAdmin"])
             print(f"loaded {count:>9,} contacts into {org:<5} in {seconds:5.1f} s")
         service.close()
-        server = None
-        try:
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            env = {
-                **os.environ,
-                "MAILFILER_DB": url,
-                "MAILFILER_BLOBS": str(Path(folder) / "blobs"),
-            }
-            server = subprocess.Popen(
-                [str(Path(sys.executable).parent / "mailfiler"), "serve", "--port", str(port),
-                 "--workers", str(args.workers)],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            for _ in range(200):
-                try:
-                    httpx2.get(f"{base}/healthz", timeout=1)
-                    break
-                except httpx2.TransportError:
-                    time.sleep(0.1)
+        with serving(url, Path(folder) / "blobs", args.workers) as (base, _):
             print(f"server: mailfiler serve --workers {args.workers} on PostgreSQL")
 
             floor = empty_requests(base, args.requests)
@@ -346,10 +351,6 @@ def main() -> None:
                 f"{written / seconds:6.1f} Interactions written/s "
                 f"({saves} read+save pairs of a 30-recipient message, in {seconds:.1f} s)"
             )
-        finally:
-            if server is not None:
-                server.terminate()
-                server.wait(timeout=20)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.api import PASSWORD, free_port, percentile  # noqa: E402
+from bench.api import PASSWORD, percentile, serving  # noqa: E402
 from bench.hostile_mail import FAMILIES  # noqa: E402
 from mailfiler import accounts  # noqa: E402
 from mailfiler.config import Settings  # noqa: E402
@@ -124,33 +123,19 @@ def main() -> None:
             for number in range(USERS):
                 accounts.add_user(session, tenant, f"user{number}", "", ["Staff"], PASSWORD)
         service.close()
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "MAILFILER_DB": url, "MAILFILER_BLOBS": f"{folder}/blobs"}
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "mailfiler"), "serve", "--port", str(port),
-             "--workers", str(args.workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            for _ in range(300):
-                try:
-                    httpx2.get(f"{base}/healthz", timeout=1)
-                    break
-                except httpx2.TransportError:
-                    time.sleep(0.1)
+        with serving(url, Path(folder) / "blobs", args.workers) as (base, pid):
             cores = os.cpu_count()
             print(f"server: mailfiler serve --workers {args.workers} on SQLite, {cores} cores")
             body = {"cloud_id": "HOSTILE", "username": "user0", "password": PASSWORD}
             token = httpx2.post(f"{base}/api/v1/session", json=body).json()["token"]
 
-            resting = tree_rss(server.pid)
+            resting = tree_rss(pid)
             peak, sampling = resting, threading.Event()
 
             def sample() -> None:
                 nonlocal peak
                 while not sampling.is_set():
-                    peak = max(peak, tree_rss(server.pid))
+                    peak = max(peak, tree_rss(pid))
                     time.sleep(0.005)
 
             sampler = threading.Thread(target=sample)
@@ -207,12 +192,9 @@ def main() -> None:
             print(f"  the hostile reads were answered: {answered} (status: count)")
 
             print(
-                f"server memory after the hostile reads: {tree_rss(server.pid) / 2**20:.0f} MB "
+                f"server memory after the hostile reads: {tree_rss(pid) / 2**20:.0f} MB "
                 "(reader processes that grew past 160 MB retired)"
             )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -273,3 +273,33 @@ def test_the_installed_command_documents_every_command() -> None:
     )
     for command in ("init", "users", "contacts", "inspect", "file", "records"):
         assert command in result.stdout
+
+
+def test_a_folder_of_hostile_mail_is_filed_to_the_end(mf: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    head = b"From: ann@members.example\r\nTo: bob@members.example\r\n"
+    deep = b"(" * 5000 + b")" * 5000
+    hostile = {
+        # Each of these once ended the whole run with a traceback (issue 9).
+        "1-nested-comments.eml": head.replace(b"\r\nTo:", b" " + deep + b"\r\nTo:"),
+        "2-punycode.eml": head + b"Content-Type: text/plain; charset=punycode\r\n\r\n\xff\xfe\r\n",
+        "3-undefined.eml": head + b"Subject: =?undefined?q?caf=C3=A9?=\r\n\r\nbody\r\n",
+        "4-nul-charset.eml": head + b"Subject: =?utf-8\x00?q?caf=C3=A9?=\r\n\r\nbody\r\n",
+        "5-second-from.eml": head + b"From: carla@example.org\r\nSubject: two\r\n\r\nbody\r\n",
+    }  # fmt: skip
+    for name, data in hostile.items():
+        (folder / name).write_bytes(data if b"\r\n\r\n" in data else data + b"\r\nbody\r\n")
+    shutil.copy(FIXTURES / "text-only.eml", folder / "6-plain.eml")
+    code, reports = mf.file(str(folder))
+    assert code == 0, reports
+    assert [Path(r["source"]).name for r in reports] == [*hostile, "6-plain.eml"]
+    assert all(r["error"] is None for r in reports)
+    assert all("Traceback" not in json.dumps(r) for r in reports)
+    assert {r["status"] for r in reports[-1]["results"]} >= {"saved"}
+    # The second From line names no one: only ann's and bob's contacts were filed.
+    second_from = reports[4]
+    assert [r["address"] for r in second_from["results"]] == [
+        "ann@members.example", "bob@members.example"
+    ]  # fmt: skip
+    assert any("2 From: lines; only the first was read" in n for n in second_from["notes"])

@@ -14,25 +14,7 @@ from mailfiler.reader_pool import ReaderPool
 from tests.conftest import corpus_path, fixture_bytes
 
 HERE = "tests.test_reader_pool"
-
-
-def echo(data: bytes) -> bytes:
-    return data[::-1]
-
-
-def hog(data: bytes) -> bytes:
-    hoard = []
-    while True:
-        hoard.append(bytearray(50 * 1024 * 1024))
-
-
-def spin(data: bytes) -> bytes:
-    while True:
-        pass
-
-
-def broken(data: bytes) -> bytes:
-    raise KeyError("offset")
+PARSERS = "tests.test_sandbox"  # the same misbehaving parsers the sandbox is tested with
 
 
 def deep(data: bytes) -> int:
@@ -60,22 +42,22 @@ def test_messages_of_every_format_are_read_in_a_worker(pool: ReaderPool) -> None
 
 def test_a_worker_past_its_memory_limit_costs_one_message(pool: ReaderPool) -> None:
     with pytest.raises(InvalidMessage, match=r"needs more than \d+ MB|limit"):
-        pool.run(f"{HERE}:hog", b"x")
-    assert pool.run(f"{HERE}:echo", b"abc") == b"cba"  # a new worker took its place
+        pool.run(f"{PARSERS}:_hog", b"x")
+    assert pool.run(f"{PARSERS}:_echo", b"abc") == b"cba"  # a new worker took its place
 
 
 def test_a_worker_past_its_cpu_limit_is_stopped(pool: ReaderPool) -> None:
     with pytest.raises(InvalidMessage, match="ran past its memory or time limit"):
-        pool.run(f"{HERE}:spin", b"x", seconds=1)
-    assert pool.run(f"{HERE}:echo", b"abc") == b"cba"
+        pool.run(f"{PARSERS}:_spin", b"x", seconds=1)
+    assert pool.run(f"{PARSERS}:_echo", b"abc") == b"cba"
 
 
 def test_a_reader_bug_is_a_reason_not_a_traceback(pool: ReaderPool) -> None:
     with pytest.raises(InvalidMessage, match=r"could not be read \(KeyError\)"):
-        pool.run(f"{HERE}:broken", b"x")
+        pool.run(f"{PARSERS}:_broken", b"x")
     with pytest.raises(InvalidMessage, match="nests too deeply"):
         pool.run(f"{HERE}:deep", b"x")
-    assert pool.run(f"{HERE}:echo", b"abc") == b"cba"
+    assert pool.run(f"{PARSERS}:_echo", b"abc") == b"cba"
 
 
 def test_a_hundred_thousand_parts_read_as_the_first_thousand(pool: ReaderPool) -> None:

@@ -427,9 +427,12 @@ def _one(
         message = service.read(source.data)
     except InvalidMessage as error:
         return message_report(source.label, None, None, str(error))
-    with _errors():
+    with _errors():  # what concerns the whole run (no such user, the database down) ends it
         act = service.file if save else service.inspect
-        outcome: SavePlan = act(cloud_id, user, message, choices)
+        try:
+            outcome: SavePlan = act(cloud_id, user, message, choices)
+        except (InvalidMessage, Conflict) as error:  # this message's own: the run goes on
+            return message_report(source.label, message, None, str(error))
     return message_report(source.label, message, outcome)
 
 

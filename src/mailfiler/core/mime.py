@@ -220,6 +220,8 @@ class _Reader:
             parts = self.children(entity, subtype)
             if parts is None:
                 return [self.text_part(entity, "text/plain")]
+            if not parts:  # a closing boundary first, or the part limit reached
+                return []
             if subtype == "alternative":
                 return self.alternative(parts, depth)
             if subtype == "related":
