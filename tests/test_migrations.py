@@ -14,11 +14,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-import mailfiler.connectors.builtin.database as database
+import mailfiler.storage.database as database
 from mailfiler.config import Settings
 from mailfiler.connectors.builtin.connector import BuiltinCRM
-from mailfiler.connectors.builtin.tables import Base
 from mailfiler.service import Service
+from mailfiler.storage.tables import Base
 from tests.conftest import new_postgresql_database
 
 

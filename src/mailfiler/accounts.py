@@ -17,7 +17,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from mailfiler.connectors.builtin.tables import ActivityTypeSetup, Organisation, User, now
 from mailfiler.core.options import (
     EDITIONS,
     ActivityField,
@@ -27,6 +26,7 @@ from mailfiler.core.options import (
 )
 from mailfiler.core.plan import Filer
 from mailfiler.errors import BadRequest, Conflict, Throttled, UnknownOrganisation, UnknownUser
+from mailfiler.storage.tables import ActivityTypeSetup, Organisation, User, now
 
 _hasher = PasswordHasher()
 _dummy: dict[str, str] = {}

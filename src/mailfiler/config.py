@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailfiler.clock import Clock, system_clock
-from mailfiler.connectors.builtin.database import normalise_url
+from mailfiler.storage.database import normalise_url
 
 DEFAULT_DATABASE = "sqlite:///mailfiler.db"
 DEFAULT_MAX_MESSAGE_BYTES = 150 * 1024 * 1024

@@ -18,9 +18,7 @@ from sqlalchemy.orm import Session
 from mailfiler import accounts, reader_pool, signin, uploads
 from mailfiler.accounts import Tenant
 from mailfiler.config import Settings
-from mailfiler.connectors.builtin.blobs import BlobStore
 from mailfiler.connectors.builtin.connector import BuiltinCRM, SaveRace
-from mailfiler.connectors.builtin.database import Database
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
 from mailfiler.core.options import (
@@ -42,6 +40,8 @@ from mailfiler.core.plan import (
     plan,
 )
 from mailfiler.errors import NotFound, Refused, SystemFault, TooLarge
+from mailfiler.storage.blobs import BlobStore
+from mailfiler.storage.database import Database
 from mailfiler.uploads import MessageCache
 
 T = TypeVar("T")

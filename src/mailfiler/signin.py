@@ -23,15 +23,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mailfiler import accounts
-from mailfiler.connectors.builtin.database import rows
-from mailfiler.connectors.builtin.tables import (
+from mailfiler.errors import NotFound, Throttled, Unauthenticated
+from mailfiler.storage.database import rows
+from mailfiler.storage.tables import (
     Organisation,
     SignInSession,
     SignInThrottle,
     User,
     now,
 )
-from mailfiler.errors import NotFound, Throttled, Unauthenticated
 
 TOKEN_LIFETIME: Final = timedelta(hours=24)
 # A token is pushed forward at most once in this span, not on every request.

@@ -30,10 +30,10 @@ from typing import Final
 
 from sqlalchemy.orm import Session
 
-from mailfiler.connectors.builtin.blobs import sha256_of
-from mailfiler.connectors.builtin.tables import ServerKey
 from mailfiler.core.message import Message
 from mailfiler.errors import NotFound, SystemFault
+from mailfiler.storage.blobs import sha256_of
+from mailfiler.storage.tables import ServerKey
 
 KEPT_FOR: Final = timedelta(hours=24)
 PRUNE_EVERY: Final = timedelta(hours=1)

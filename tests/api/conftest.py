@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from mailfiler.api.app import create_app
-from mailfiler.connectors.builtin.tables import SignInThrottle
 from mailfiler.service import Service
+from mailfiler.storage.tables import SignInThrottle
 from tests.conftest import Org, fixture_bytes, new_org
 
 PASSWORDS = {"jdoe": "jdoe-password", "admin": "admin-pass"}

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from mailfiler import logs
-from mailfiler.connectors.builtin.tables import SignInSession, SignInThrottle
+from mailfiler.storage.tables import SignInSession, SignInThrottle
 from tests.api.conftest import Api
 from tests.conftest import fixture_bytes
 

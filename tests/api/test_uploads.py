@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from mailfiler import uploads
 from mailfiler.api.app import create_app
-from mailfiler.connectors.builtin.database import Database
-from mailfiler.connectors.builtin.tables import Base, SignInSession
 from mailfiler.service import Service
+from mailfiler.storage.database import Database
+from mailfiler.storage.tables import Base, SignInSession
 from tests.api.conftest import Api
 
 

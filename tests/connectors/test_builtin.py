@@ -11,13 +11,13 @@ from sqlalchemy import func, select
 
 from mailfiler.connectors.base import Lookup
 from mailfiler.connectors.builtin.connector import _BY_ADDRESS, BuiltinCRM, ContactRow
-from mailfiler.connectors.builtin.database import rows
 from mailfiler.connectors.builtin.tables import Blob, Contact, StoredAttachment
 from mailfiler.core.addresses import address_key
 from mailfiler.core.people import participants
 from mailfiler.core.plan import Kind
 from mailfiler.errors import BadRequest, Conflict, NotFound, SystemFault
 from mailfiler.service import Service
+from mailfiler.storage.database import rows
 from tests.conftest import Org, new_org
 
 T = TypeVar("T")

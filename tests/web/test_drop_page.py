@@ -73,7 +73,7 @@ def test_an_ended_sign_in_asks_again_then_carries_on(pane: Pane) -> None:
     expect(page.get_by_text("Drop an email here")).to_be_visible()
     # The server forgets every sign-in (as when a token passes its 24 hours).
     with pane.server.service.unit() as session:
-        from mailfiler.connectors.builtin.tables import SignInSession
+        from mailfiler.storage.tables import SignInSession
 
         session.query(SignInSession).delete()
     page.set_input_files("#file", str(FIXTURES / "text-only.eml"))

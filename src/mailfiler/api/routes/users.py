@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from mailfiler import accounts, signin
 from mailfiler.api.deps import Admin
 from mailfiler.api.schemas import UserCreate, UserPublic, UserUpdate
-from mailfiler.connectors.builtin.tables import User
+from mailfiler.storage.tables import User
 
 router = APIRouter(prefix="/users", tags=["users"])
 

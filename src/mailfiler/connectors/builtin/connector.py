@@ -28,15 +28,12 @@ from sqlalchemy.orm import Mapped, Session
 
 from mailfiler.clock import Clock, system_clock
 from mailfiler.connectors.base import Capabilities, Lookup, StoredFile, StoredRecord
-from mailfiler.connectors.builtin.blobs import BlobStore, sha256_of
-from mailfiler.connectors.builtin.database import rows
 from mailfiler.connectors.builtin.tables import (
     Activity,
     Blob,
     Contact,
     ContactEmail,
     Interaction,
-    Organisation,
     StoredAttachment,
 )
 from mailfiler.core import match
@@ -45,6 +42,9 @@ from mailfiler.core.filenames import clean_filename
 from mailfiler.core.mime_params import clean_content_id, clean_content_type
 from mailfiler.core.plan import Kind, PlannedFile, PlannedRecord, SavePlan
 from mailfiler.errors import BadRequest, Conflict, NotFound
+from mailfiler.storage.blobs import BlobStore, sha256_of
+from mailfiler.storage.database import rows
+from mailfiler.storage.tables import Organisation
 
 _RECORD_TABLES: dict[Kind, type[Interaction] | type[Activity]] = {
     "interaction": Interaction,

@@ -1,113 +1,28 @@
-"""mailfiler's own tables: organisations and their users, and the built-in CRM.
+"""The built-in CRM's tables: contacts and their addresses, interactions, activities, files.
 
-The schema is created and changed only by the Alembic migrations beside this
-file; these classes describe it for queries. Every row that belongs to an
-organisation carries ``organisation_id`` so that every query can be scoped.
+They live in mailfiler's database, beside its own tables (``storage.tables``),
+and are created by the same migrations (``storage/migrations``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Moments stored and read back in UTC, with their zone (SQLite would drop it)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {
-        datetime: UTCDateTime(),
-        dict[str, Any]: JSON,
-    }
-
-
-class Organisation(Base):
-    __tablename__ = "organisations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    cloud_id: Mapped[str] = mapped_column(String(64))
-    # Cloud IDs are typed by people: "acme" and "ACME" are one organisation.
-    cloud_id_key: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    background_account: Mapped[str] = mapped_column(String(100))
-    edition: Mapped[str] = mapped_column(String(20), default="enterprise")
-    # The Options screen, but for the edition and activity types (their own columns and table).
-    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Raised by every change of options: each server process keeps the parsed
-    # options of an organisation until the version it reads differs.
-    options_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # The highest numbered contact ID so far (0: none yet): a new contact takes
-    # the next number (as iMIS's counters do) without reading every ID there is.
-    last_contact_number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(default=now)
-
-
-class ActivityTypeSetup(Base):
-    """One activity type offered to an organisation's users ("Setup Activity Types")."""
-
-    __tablename__ = "activity_types"
-    __table_args__ = (UniqueConstraint("organisation_id", "code"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    code: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(String(200))
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    is_default: Mapped[bool] = mapped_column(default=False)
-    # fields, default values, the message-token mapping and the roles, as JSON
-    setup: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-
-class User(Base):
-    __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("organisation_id", "username_key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    username: Mapped[str] = mapped_column(String(100))
-    username_key: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str] = mapped_column(String(320), default="")
-    password_hash: Mapped[str | None] = mapped_column(String(200))
-    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
-    disabled: Mapped[bool] = mapped_column(default=False)
-    # Tokens issued before this moment are refused (a password change or a
-    # disable cuts existing sessions off at once).
-    credentials_changed_at: Mapped[datetime] = mapped_column(default=now)
-    created_at: Mapped[datetime] = mapped_column(default=now)
+from mailfiler.storage.tables import Base, now
 
 
 class Contact(Base):
@@ -225,38 +140,3 @@ class StoredAttachment(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
     content_id: Mapped[str | None] = mapped_column(String(255))
-
-
-# -- the web service (sign-in and the read -> review -> save flow) ----------------
-
-
-class SignInSession(Base):
-    """A bearer token, stored as its SHA-256 (the token itself is never kept)."""
-
-    __tablename__ = "sessions"
-
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    created_at: Mapped[datetime] = mapped_column(default=now)
-    expires_at: Mapped[datetime]
-
-
-class SignInThrottle(Base):
-    """Failed sign-ins counted per user and per client address (see api/throttle.py)."""
-
-    __tablename__ = "sign_in_throttle"
-
-    key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_started_at: Mapped[datetime] = mapped_column(default=now)
-    blocked_until: Mapped[datetime | None]
-
-
-class ServerKey(Base):
-    """A secret of this installation's, shared by its server processes (made by a migration)."""
-
-    __tablename__ = "server_keys"
-
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(128))

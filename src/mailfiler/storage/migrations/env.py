@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, text
 
-from mailfiler.connectors.builtin.tables import Base
+from mailfiler.storage.tables import Base
 
 config = context.config
 connection = config.attributes.get("connection")

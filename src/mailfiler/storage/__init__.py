@@ -1,0 +1,11 @@
+"""mailfiler's own database (whichever CRM an organisation uses): tables, migrations, blobs.
+
+What others use: ``Database`` (an engine and its units of work), ``BlobStore``
+(file contents by SHA-256), the tables in ``tables``, and the filing ledger
+in ``ledger``.
+"""
+
+from mailfiler.storage.blobs import BlobStore, sha256_of
+from mailfiler.storage.database import Database, normalise_url
+
+__all__ = ["BlobStore", "Database", "normalise_url", "sha256_of"]
