@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from mailfiler import accounts  # noqa: E402
 from mailfiler.config import Settings  # noqa: E402
-from mailfiler.connectors.builtin.connector import BuiltinCRM, ContactRow  # noqa: E402
+from mailfiler.connectors.base import ContactRow  # noqa: E402
+from mailfiler.connectors.builtin.connector import BuiltinCRM  # noqa: E402
 from mailfiler.core.plan import Choices  # noqa: E402
 from mailfiler.core.read import read_message  # noqa: E402
 from mailfiler.service import Service  # noqa: E402
@@ -167,7 +168,7 @@ def main() -> None:
 
         service = new_service(folder)
         filed = rate(paths, lambda d: service.file("BENCH", "jdoe", service.read(d), Choices()))
-        records = service.run("BENCH", None, lambda c: c.crm.count_records())
+        records = service.run("BENCH", None, lambda c: c.records.count_records())
         print(f"file   into SQLite          {filed:8.1f} MB/s   ({records} interactions written)")
         service.close()
 

@@ -25,8 +25,8 @@ from argon2 import PasswordHasher
 
 from mailfiler import accounts
 from mailfiler.config import Settings
-from mailfiler.connectors.base import StoredRecord
-from mailfiler.connectors.builtin.connector import BuiltinCRM, ContactRow
+from mailfiler.connectors.base import ContactRow, StoredRecord
+from mailfiler.connectors.builtin.connector import BuiltinCRM
 from mailfiler.contacts_csv import read_contacts
 from mailfiler.core.message import Message
 from mailfiler.core.plan import Choices, SavePlan
@@ -158,7 +158,7 @@ class Org:
         return self.service.inspect(self.cloud_id, self.user, message, Choices(**choices))
 
     def records(self, contact_id: str | None = None) -> list[StoredRecord]:
-        return self.service.run(self.cloud_id, None, lambda c: c.crm.records(contact_id))
+        return self.service.run(self.cloud_id, None, lambda c: c.records.records(contact_id))
 
     def set_options(self, **changes: Any) -> None:
         with self.service.unit() as session:

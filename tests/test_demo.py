@@ -17,12 +17,12 @@ def test_the_demo_files_its_messages_once(tmp_path: Path) -> None:
     service.migrate()
     screen = io.StringIO()
     run_demo(service, Console(file=screen, width=200))
-    first = service.run(CLOUD_ID, None, lambda c: c.crm.records())
+    first = service.run(CLOUD_ID, None, lambda c: c.records.records())
     assert len(first) == 6
     assert "What the CRM now holds" in screen.getvalue()
     assert "renewal-form.pdf" in screen.getvalue()
     again = io.StringIO()
     run_demo(service, Console(file=again, width=200))
-    assert len(service.run(CLOUD_ID, None, lambda c: c.crm.records())) == 6
+    assert len(service.run(CLOUD_ID, None, lambda c: c.records.records())) == 6
     assert "duplicate" in again.getvalue()
     service.close()

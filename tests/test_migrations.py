@@ -15,8 +15,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 import mailfiler.storage.database as database
+from mailfiler import accounts
 from mailfiler.config import Settings
 from mailfiler.connectors.builtin.connector import BuiltinCRM
+from mailfiler.core.plan import Choices
 from mailfiler.service import Service
 from mailfiler.storage.tables import Base
 from tests.conftest import new_postgresql_database
@@ -89,5 +91,68 @@ def test_contacts_of_an_older_database_are_numbered_on_after_its_highest(
             empty = BuiltinCRM(session, 2, service.blobs)
             assert old.create_contact("New", ["new@x.example"]).id == "118"
             assert empty.create_contact("First", ["first@x.example"]).id == "1001"
+    finally:
+        service.close()
+
+
+def test_what_an_older_database_filed_is_in_the_ledger_after_the_upgrade(
+    empty_database: str, tmp_path: Path
+) -> None:
+    service = Service(Settings(database_url=empty_database, blobs_dir=tmp_path / "blobs"))
+    message_key = "mid:renewal-1@members.example"
+    try:
+        with service.database.engine.begin() as connection:
+            config = Config()
+            config.set_main_option(
+                "script_location", str(Path(database.__file__).parent / "migrations")
+            )
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0007")  # before the ledger
+            moment = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+            connection.execute(
+                text(
+                    "INSERT INTO organisations (id, cloud_id, cloud_id_key, name, "
+                    "background_account, edition, options, options_version, created_at, "
+                    "last_contact_number) VALUES (1, 'OLD', 'old', 'Old', 'MANAGER', "
+                    "'enterprise', '{}', 0, :now, 0)"
+                ),
+                {"now": moment},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO contacts (id, organisation_id, contact_id, full_name, "
+                    "full_name_key, organization, created_at, updated_at) "
+                    "VALUES (1, 1, '101', 'Ann Archer', 'ann archer', '', :now, :now)"
+                ),
+                {"now": moment},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO contact_emails (contact_pk, organisation_id, address, "
+                    "address_key, position) VALUES (1, 1, 'ann@members.example', "
+                    "'ann@members.example', 0)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO interactions (id, organisation_id, contact_pk, subject, body, "
+                    "message_key, message_id, copy, created_by, saved_by, saved_at, to_line) "
+                    "VALUES (77, 1, 1, 'Renewal', '', :key, '<renewal-1@members.example>', 0, "
+                    "'MANAGER', 'jdoe', :now, '')"
+                ),
+                {"key": message_key, "now": moment},
+            )
+        service.migrate()
+        with service.unit() as session:
+            tenant = accounts.tenant(session, "OLD")
+            accounts.add_user(session, tenant, "jdoe", "jdoe@old.example", ["Staff"], "a-password")
+        message = service.read(
+            b"From: Ann <ann@members.example>\r\nSubject: Renewal\r\n"
+            b"Message-ID: <renewal-1@members.example>\r\n\r\nPlease renew.\r\n"
+        )
+        outcome = service.file("OLD", "jdoe", message, Choices())
+        [ann] = outcome.participants
+        assert (ann.status, ann.record_id) == ("duplicate", "77")
+        assert service.run("OLD", None, lambda c: c.records.count_records("101")) == 1
     finally:
         service.close()

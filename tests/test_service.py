@@ -81,10 +81,16 @@ def test_a_save_lands_whole_or_not_at_all(org: Org, monkeypatch: pytest.MonkeyPa
         return real_insert(table, *args, **kwargs)
 
     monkeypatch.setattr(connector, "insert", fail_on_the_files)
-    with pytest.raises(SystemFault):
-        org.file("encoded-words.eml")
+    failed = org.file("encoded-words.eml")
+    assert [p.status for p in failed.participants] == ["failed"] * 3
+    assert all("the disk is full" in p.reason for p in failed.participants)
     assert inserted[0] is Interaction and inserted[-1] is StoredAttachment
-    assert org.records() == []
+    assert org.records() == []  # the records written before the files were rolled back
+    monkeypatch.undo()
+    # Nothing of it is held in the ledger either: saving again writes all three.
+    again = org.file("encoded-words.eml")
+    assert [p.status for p in again.participants] == ["saved"] * 3
+    assert len(org.records()) == 3
 
 
 def test_two_saves_of_one_message_at_once_write_it_once(service: Service) -> None:

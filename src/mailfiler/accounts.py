@@ -7,9 +7,9 @@ commit. Passwords are hashed with Argon2id.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from argon2 import PasswordHasher
@@ -91,6 +91,8 @@ class Tenant:
     name: str
     background_account: str
     options: Options
+    crm: str = "builtin"  # which connector files for it (connectors/registry.py)
+    crm_settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 # -- organisations ----------------------------------------------------------------
@@ -154,6 +156,8 @@ def tenant_of(session: Session, row: Organisation | Any) -> Tenant:
         name=row.name,
         background_account=row.background_account,
         options=options,
+        crm=row.crm or "builtin",
+        crm_settings=dict(row.crm_settings or {}),
     )
 
 

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from mailfiler import accounts
 from mailfiler.config import get_settings
-from mailfiler.connectors.builtin.connector import BuiltinCRM
+from mailfiler.connectors import registry
 from mailfiler.contacts_csv import read_contacts
 from mailfiler.core.addresses import address_key
 from mailfiler.core.options import Options
@@ -234,8 +234,9 @@ def contacts_import(
         service = _service()
         with service.unit() as session:
             tenant = accounts.tenant(session, cloud_id)
+            crm = registry.contact_import(tenant, service.needs(session))
             try:
-                added, updated = BuiltinCRM(session, tenant.id, service.blobs).upsert_contacts(rows)
+                added, updated = crm.upsert_contacts(rows)
             except BadRequest as error:
                 _fail(f"nothing was imported: {error}", 1)
     out.print(
@@ -526,7 +527,7 @@ def records(
     """List what is stored (newest first)."""
     with _errors():
         service = _service()
-        found = service.run(cloud_id, None, lambda c: c.crm.records(contact))
+        found = service.run(cloud_id, None, lambda c: c.records.records(contact))
     listed = [record_report(r) for r in found]
     if as_json:
         out.print(json.dumps(listed, ensure_ascii=False, indent=2), markup=False, highlight=False)

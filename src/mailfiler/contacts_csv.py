@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 
-from mailfiler.connectors.builtin.connector import ContactRow
+from mailfiler.connectors.base import ContactRow
 
 NEEDED = {"id", "full_name", "emails"}
 

@@ -15,10 +15,11 @@ from typing import TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from mailfiler import accounts, reader_pool, signin, uploads
+from mailfiler import accounts, reader_pool, saving, signin, uploads
 from mailfiler.accounts import Tenant
 from mailfiler.config import Settings
-from mailfiler.connectors.builtin.connector import BuiltinCRM, SaveRace
+from mailfiler.connectors import registry
+from mailfiler.connectors.base import Connector, RecordReader
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
 from mailfiler.core.options import (
@@ -40,8 +41,7 @@ from mailfiler.core.plan import (
     plan,
 )
 from mailfiler.errors import NotFound, Refused, SystemFault, TooLarge
-from mailfiler.storage.blobs import BlobStore
-from mailfiler.storage.database import Database
+from mailfiler.storage import BlobStore, Database, ledger
 from mailfiler.uploads import MessageCache
 
 T = TypeVar("T")
@@ -54,7 +54,8 @@ class Context:
     session: Session
     tenant: Tenant
     user: accounts.Member | None
-    crm: BuiltinCRM
+    crm: Connector
+    records: RecordReader  # what was filed, for the staff site
     expires_at: datetime | None = None  # of the caller's sign-in, when signed in by token
 
     @property
@@ -134,7 +135,7 @@ class Service:
                 if row.disabled:
                     raise Refused(f"user {row.username} is disabled")
                 user = accounts.member(row)
-            yield Context(session, tenant, user, self._crm(session, tenant))
+            yield self._context(session, tenant, user)
 
     @contextmanager
     def signed_in(self, token: str, reading: bool = False) -> Iterator[Context]:
@@ -146,11 +147,24 @@ class Service:
         with self.unit(reading) as session:
             who = signin.authenticate(session, token)
             tenant = accounts.tenant_of(session, who.organisation)
-            crm = self._crm(session, tenant)
-            yield Context(session, tenant, who.user, crm, who.expires_at)
+            yield self._context(session, tenant, who.user, who.expires_at)
 
-    def _crm(self, session: Session, tenant: Tenant) -> BuiltinCRM:
-        return BuiltinCRM(session, tenant.id, self.blobs, clock=self.settings.clock)
+    def needs(self, session: Session) -> registry.Needs:
+        """What a connector may need from this installation, for one unit of work."""
+        return registry.Needs(session, self.database, self.blobs, self.settings.clock)
+
+    def _context(
+        self,
+        session: Session,
+        tenant: Tenant,
+        user: accounts.Member | None,
+        expires_at: datetime | None = None,
+    ) -> Context:
+        needs = self.needs(session)
+        crm = registry.connector(tenant, needs)
+        return Context(
+            session, tenant, user, crm, registry.record_reader(tenant, needs), expires_at
+        )
 
     def run(self, cloud_id: str, username: str | None, work: Callable[[Context], T]) -> T:
         with self.context(cloud_id, username) as context:
@@ -192,50 +206,48 @@ class Service:
         message_of: Callable[[Context], Message],
         choices: Choices,
     ) -> Saved:
-        """The one save path: plan and write in one unit of work, all or nothing.
+        """The one save path: plan, then reserve, write and record (``saving``).
 
-        When another save of the same message for the same contact wins the
-        race (the database's unique key refuses ours), the unit is rolled
-        back and planned again: it then finds the winner's records and
-        answers "duplicate" with their IDs, as every entry point does.
+        Planning reads in a unit of work of its own, closed before anything
+        is written, so the CRM is written outside any transaction.
         """
-        for attempt in (1, 2):
-            try:
-                with open_context() as context:
-                    message = message_of(context)
-                    decided = self._plan(context, message, choices)
-                    outcome = saved(decided, context.crm.apply(decided))
-                    return Saved(outcome, message, False, context.expires_at)
-            except SaveRace:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        with open_context() as context:
+            message = message_of(context)
+            decided = self._plan(context, message, choices)
+        outcome = saving.carry_out(
+            self.unit, context.tenant, context.crm, decided, self.settings.clock
+        )
+        return Saved(outcome, message, False, context.expires_at)
 
     def _plan(
         self, context: Context, message: Message, choices: Choices, records_too: bool = True
     ) -> SavePlan:
         filer = context.filer
         people = participants(message, filer.addresses)
-        found = context.crm.look_up({p.key for p in people}, choices.kind, message.key)
-        matches = match(people, found.contacts)
+        matches = match(people, context.crm.find_contacts({p.key for p in people}))
         candidates = {contact.id for m in matches for contact in m.contacts}
         added = []
         for contact_id in sorted((choices.contact_ids or frozenset()) - candidates):
             with suppress(NotFound):  # an unknown ID is reported by results_by_contact
                 added.append(context.crm.contact(contact_id))
-        filed = dict(found.filed)
-        if added:  # contacts the user added by search: not among those looked up
-            filed |= context.crm.already_filed(choices.kind, message.key, {c.id for c in added})
+        filed = ledger.filed(
+            context.session,
+            context.tenant.id,
+            choices.kind,
+            message.key,
+            candidates | {c.id for c in added},
+        )
         return plan(
             message,
             matches,
             choices,
-            context.tenant.options,
-            filer,
-            context.tenant.background_account,
-            filed,
-            added,
-            records_too,
+            options=context.tenant.options,
+            filer=filer,
+            background_account=context.tenant.background_account,
+            already_filed=filed,
+            added=added,
+            records_too=records_too,
+            capabilities=context.crm.capabilities,
         )
 
     # -- the web service's read -> review -> save ------------------------------------------
@@ -296,25 +308,5 @@ class Service:
                 if activity_action(options, roles, t).state == "allowed"
             ]
         outcome = self._plan(context, message, Choices(kind=kind), records_too=False)
-        files = file_outcomes(message, Choices(kind=kind))
+        files = file_outcomes(message, Choices(kind=kind), context.crm.capabilities)
         return Review(ref, message, outcome, files, actions, types, mode, attachments_missing)
-
-
-def saved(decided: SavePlan, record_ids: dict[str, str]) -> SavePlan:
-    """The plan as it turned out: what would be saved is now saved, with its record IDs."""
-    people = tuple(
-        replace(p, status="saved", record_id=record_ids.get(p.contact_id or ""))
-        if p.status == "would_save"
-        else p
-        for p in decided.participants
-    )
-    return replace(
-        decided,
-        participants=people,
-        files=tuple(_file_saved(f) for f in decided.files),
-        eml=_file_saved(decided.eml) if decided.eml else None,
-    )
-
-
-def _file_saved(outcome: FileOutcome) -> FileOutcome:
-    return replace(outcome, status="saved") if outcome.status == "would_save" else outcome

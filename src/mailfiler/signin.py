@@ -244,6 +244,8 @@ _WHO = (
         Organisation.background_account,
         Organisation.edition,
         Organisation.options_version,
+        Organisation.crm,
+        Organisation.crm_settings,
     )
     .join(User, User.id == SignInSession.user_id)
     .join(Organisation, Organisation.id == SignInSession.organisation_id)

@@ -9,12 +9,10 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import func, select
 
-from mailfiler.connectors.base import Lookup
-from mailfiler.connectors.builtin.connector import _BY_ADDRESS, BuiltinCRM, ContactRow
+from mailfiler.connectors.base import ContactRow
+from mailfiler.connectors.builtin.connector import _BY_ADDRESS, BuiltinCRM
 from mailfiler.connectors.builtin.tables import Blob, Contact, StoredAttachment
 from mailfiler.core.addresses import address_key
-from mailfiler.core.people import participants
-from mailfiler.core.plan import Kind
 from mailfiler.errors import BadRequest, Conflict, NotFound, SystemFault
 from mailfiler.service import Service
 from mailfiler.storage.database import rows
@@ -26,27 +24,11 @@ T = TypeVar("T")
 def test_lookup_by_address_is_case_and_idn_insensitive(org: Org) -> None:
     keys = [address_key(a) for a in ("ANN.ARCHER@work.example", "carla@xn--bcher-kva.example",
                                      "shared@family.example", "nobody@x.example")]  # fmt: skip
-    found = org.service.run(org.cloud_id, None, lambda c: c.crm.contacts_by_address(keys))
+    found = org.service.run(org.cloud_id, None, lambda c: c.crm.find_contacts(keys))
     assert [c.id for c in found[keys[0]]] == ["101"]
     assert [c.full_name for c in found[keys[1]]] == ["Carla Díaz"]
     assert [c.id for c in found[keys[2]]] == ["104", "105"]
     assert keys[3] not in found
-
-
-def test_one_look_up_finds_the_contacts_and_what_this_message_was_filed_as(org: Org) -> None:
-    message = org.read("encoded-words.eml")
-    keys = [p.key for p in participants(message, ())]
-
-    def look_up(kind: Kind) -> Lookup:
-        return org.service.run(org.cloud_id, None, lambda c: c.crm.look_up(keys, kind, message.key))
-
-    before = look_up("interaction")
-    assert {c.id for found in before.contacts.values() for c in found} == {"101", "102", "103"}
-    assert before.filed == {}
-    done = org.file(message)
-    saved = {p.contact_id: p.record_id for p in done.participants if p.status == "saved"}
-    assert look_up("interaction").filed == saved
-    assert look_up("activity").filed == {}  # filed as Interactions, not as Activities
 
 
 def test_search_by_name_address_or_id_stays_in_the_organisation(service: Service) -> None:
@@ -71,10 +53,10 @@ def test_contacts_are_added_updated_and_checked(org: Org) -> None:
         added = crm.create_contact("New Person", ["new@x.example"], "Org")
         assert added.id == "118"
         with pytest.raises(Conflict):
-            crm.create_contact("Again", ["again@x.example"], contact_id="118")
+            crm.add_contact("Again", ["again@x.example"], contact_id="118")
         assert crm.upsert_contacts([ContactRow("118", "New Name", ("other@x.example",))]) == (0, 1)
         assert crm.contact("118").emails == ("other@x.example",)
-        assert crm.contacts_by_address([address_key("new@x.example")]) == {}
+        assert crm.find_contacts([address_key("new@x.example")]) == {}
         with pytest.raises(BadRequest, match="not an email address"):
             crm.upsert_contacts([ContactRow("119", "Bad", ("not-an-address",))])
         with pytest.raises(NotFound):
@@ -164,10 +146,10 @@ def test_attachments_download_only_within_their_organisation(service: Service) -
     mine, other = new_org(service), new_org(service)
     mine.file("encoded-words.eml")
     file = mine.records()[0].attachments[0]
-    stored, data = service.run(mine.cloud_id, None, lambda c: c.crm.attachment(file.id))
+    stored, data = service.run(mine.cloud_id, None, lambda c: c.records.attachment(file.id))
     assert stored.filename == file.filename and data.startswith(b"%PDF")
     with pytest.raises(NotFound):
-        service.run(other.cloud_id, None, lambda c: c.crm.attachment(file.id))
+        service.run(other.cloud_id, None, lambda c: c.records.attachment(file.id))
 
 
 def test_records_read_back_newest_first_and_paged(org: Org) -> None:
@@ -178,9 +160,11 @@ def test_records_read_back_newest_first_and_paged(org: Org) -> None:
     assert [r.subject for r in newest] == [
         "Newsletter draft", "A note without an ID", "Plain text with <angle> brackets & ampersands",
     ]  # fmt: skip
-    paged = org.service.run(org.cloud_id, None, lambda c: c.crm.records("101", limit=1, offset=1))
+    paged = org.service.run(
+        org.cloud_id, None, lambda c: c.records.records("101", limit=1, offset=1)
+    )
     assert [r.subject for r in paged] == ["A note without an ID"]
-    assert org.service.run(org.cloud_id, None, lambda c: c.crm.count_records("101")) == 3
+    assert org.service.run(org.cloud_id, None, lambda c: c.records.count_records("101")) == 3
 
 
 def test_a_database_failure_in_a_quick_query_is_a_system_fault(service: Service) -> None:

@@ -47,7 +47,15 @@ def decide(
         message = read_rfc5322(fixture_bytes(message))
     people = participants(message, filer.addresses)
     matches = match(people, FakeContacts().contacts_by_address({p.key for p in people}))
-    return plan(message, matches, Choices(**choices), options or Options(), filer, "MANAGER", filed)
+    return plan(
+        message,
+        matches,
+        Choices(**choices),
+        options=options or Options(),
+        filer=filer,
+        background_account="MANAGER",
+        already_filed=filed,
+    )
 
 
 def statuses(outcome: SavePlan) -> list[tuple[str, str, str]]:

@@ -11,10 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Status = Literal[
-    "would_save", "saved", "no_contact", "ambiguous", "duplicate", "excluded",
-    "not_permitted", "over_limit",
-]  # fmt: skip
+from mailfiler.core.plan import Status  # the status words are defined once, with the rules
 
 
 class Model(BaseModel):

@@ -1,28 +1,114 @@
-"""The one protocol every CRM connector implements.
+"""The one protocol every CRM connector implements, and what it answers with.
 
-A connector is bound to one organisation and one unit of work. It looks
-contacts up and carries out a ``SavePlan`` exactly as planned; it decides
-nothing the user has not been shown (``core.plan`` did the deciding).
+A connector is bound to one organisation. It finds and creates contacts,
+lists the activity types the CRM offers, and writes planned records exactly
+as ``core.plan`` decided them; it decides nothing the user has not been
+shown. It knows nothing of mailfiler's own database: whether a message was
+filed before is the filing ledger's business (``storage.ledger``), and a
+write happens outside any open transaction of mailfiler's.
+
+A CRM that can show what was filed (the built-in one) also offers a
+``RecordReader``; for the others the staff site reads the ledger.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from mailfiler.core.match import Contact
-from mailfiler.core.plan import Kind, SavePlan
+from mailfiler.core.options import ActivityType
+from mailfiler.core.plan import Capabilities, Kind, PlannedRecord
+
+__all__ = [
+    "Capabilities",
+    "Connector",
+    "ContactImport",
+    "ContactRow",
+    "Failed",
+    "RecordReader",
+    "Saved",
+    "StoredFile",
+    "StoredRecord",
+    "UserAccess",
+    "WriteOutcome",
+]
 
 
 @dataclass(frozen=True)
-class Capabilities:
-    """What a CRM can take, so the plan and the UI can say so before a save fails."""
+class ContactRow:
+    """A contact as a CSV import gives it (``mailfiler contacts import``)."""
 
-    activities: bool = True
-    activity_attachments: bool = True
-    interaction_date: bool = True  # iMIS stamps its own write time on interactions
+    contact_id: str
+    full_name: str
+    emails: tuple[str, ...]
+    organization: str = ""
+
+
+@dataclass(frozen=True)
+class Saved:
+    """The record was written; the CRM's ID for it."""
+
+    record_id: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The record was not written, and why, in a sentence for the user."""
+
+    reason: str
+
+
+WriteOutcome = Saved | Failed
+
+
+@dataclass(frozen=True)
+class UserAccess:
+    """The signed-in user's own access to the CRM, where it has one (an iMIS token):
+    searches run under their permissions, not the background account's."""
+
+    token: str
+
+
+class Connector(Protocol):
+    """A CRM, for one organisation."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def find_contacts(self, keys: Collection[str]) -> Mapping[str, Sequence[Contact]]:
+        """Every contact holding each address, by address key (``core.addresses``)."""
+        ...
+
+    def search(
+        self, query: str, *, limit: int = 20, as_user: UserAccess | None = None
+    ) -> list[Contact]:
+        """Contacts whose name, address, organisation or ID matches the query."""
+        ...
+
+    def contact(self, contact_id: str) -> Contact:
+        """One contact with all its addresses; ``NotFound`` when there is none."""
+        ...
+
+    def create_contact(
+        self, full_name: str, emails: Sequence[str], organization: str = ""
+    ) -> Contact:
+        """A new contact, numbered by the CRM."""
+        ...
+
+    def activity_types(self) -> list[ActivityType]:
+        """The activity types the CRM has, with the labels of their fields."""
+        ...
+
+    def write(self, records: Sequence[PlannedRecord]) -> list[WriteOutcome]:
+        """Write the records (one per contact), in order; one outcome per record.
+
+        A CRM that fails part way answers ``Failed`` for each record it did
+        not write and ``Saved`` for the others: the caller records exactly that.
+        """
+        ...
 
 
 @dataclass(frozen=True)
@@ -51,48 +137,28 @@ class StoredRecord:
     message_key: str
     saved_at: datetime
     attachments: tuple[StoredFile, ...]
+    link: str | None = None  # where the record opens in the CRM, when it is elsewhere
 
 
-@dataclass(frozen=True)
-class Lookup:
-    """Who holds each address, and which of them have the message filed already."""
+class ContactImport(Protocol):
+    """A CRM whose contacts mailfiler can load from a file (the built-in one)."""
 
-    contacts: Mapping[str, Sequence[Contact]]  # address key -> every contact holding it
-    filed: Mapping[str, str]  # contact ID -> the record the message was filed as
-
-
-class Connector(Protocol):
-    capabilities: Capabilities
-
-    def contacts_by_address(self, keys: Collection[str]) -> Mapping[str, Sequence[Contact]]:
-        """Every contact holding each address key (see ``core.addresses.address_key``)."""
+    def upsert_contacts(self, rows: Iterable[ContactRow]) -> tuple[int, int]:
+        """Add or update contacts by ID; (added, updated)."""
         ...
 
-    def look_up(self, keys: Collection[str], kind: Kind, message_key: str) -> Lookup:
-        """``contacts_by_address`` and, for the contacts found, ``already_filed``: the two
-        questions every message read asks, in one go where the CRM allows."""
-        ...
 
-    def search(self, query: str, limit: int = 20) -> list[Contact]:
-        """Contacts whose name, address or ID contains the query."""
-        ...
+class RecordReader(Protocol):
+    """What was filed for a contact, for the staff site."""
 
-    def contact(self, contact_id: str) -> Contact:
-        """One contact with all its addresses; ``NotFound`` when there is none."""
-        ...
-
-    def create_contact(
-        self, full_name: str, emails: Sequence[str], organization: str = "",
+    def records(
+        self,
         contact_id: str | None = None,
-    ) -> Contact:  # fmt: skip
-        ...
+        kinds: Collection[Kind] = ("interaction", "activity"),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[StoredRecord]: ...
 
-    def already_filed(
-        self, kind: Kind, message_key: str, contact_ids: Collection[str]
-    ) -> dict[str, str]:
-        """Contact ID -> ID of the record this message was already filed as, for those filed."""
-        ...
+    def count_records(self, contact_id: str | None = None) -> int: ...
 
-    def apply(self, plan: SavePlan) -> dict[str, str]:
-        """Write every record of the plan; contact ID -> new record ID. Never commits."""
-        ...
+    def attachment(self, attachment_id: str) -> tuple[StoredFile, bytes]: ...

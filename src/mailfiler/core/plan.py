@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Literal
 
 from mailfiler.core import limits
@@ -39,8 +40,10 @@ KINDS: tuple[Kind, ...] = ("interaction", "activity")
 
 Status = Literal[
     "would_save", "saved", "no_contact", "ambiguous", "duplicate", "excluded",
-    "not_permitted", "over_limit",
+    "not_permitted", "over_limit", "failed",
 ]  # fmt: skip
+# "failed": the CRM did not take the record (the reason says why); saving the
+# message again writes it, and only it.
 FileStatus = Literal["would_save", "saved", "empty", "excluded", "in_eml"]
 
 # Where a participant comes from: a line of the message, or added by the user.
@@ -77,6 +80,16 @@ class Filer:
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What a CRM can take, so that the review says it before a save, not the write after."""
+
+    crm: str = "the built-in CRM"  # its name, in the sentences the user reads
+    activities: bool = True
+    activity_attachments: bool = True
+    interaction_date: bool = True  # False: the CRM stamps an interaction with its own write time
+
+
+@dataclass(frozen=True)
 class PlannedFile:
     filename: str
     content_type: str
@@ -103,8 +116,12 @@ class PlannedRecord:
     created_by: str
     saved_by: str
     # True only when the organisation allows duplicates and this contact already
-    # has this message: the connector then writes another copy on purpose.
-    filed_before: bool = False
+    # has this message: the save then writes another copy on purpose.
+    another_copy: bool = False
+    # Which copy this is (0 the first), given by the filing ledger when the save
+    # reserves the record; the built-in CRM keeps it with the record.
+    copy: int = 0
+    sent_at: datetime | None = None  # the message's Date, for CRMs that date a record by it
 
 
 @dataclass(frozen=True)
@@ -146,12 +163,14 @@ def plan(
     message: Message,
     matches: tuple[Match, ...],
     choices: Choices,
+    *,
     options: Options,
     filer: Filer,
     background_account: str,
     already_filed: Mapping[str, str] | None = None,
     added: Sequence[Contact] = (),
     records_too: bool = True,
+    capabilities: Capabilities = Capabilities(),
 ) -> SavePlan:
     """Decide everything one save would do.
 
@@ -159,6 +178,8 @@ def plan(
     ``added``: contacts the user added by searching, who are not on the message.
     ``records_too=False`` decides who and what only (the review screen), skipping
     the bodies and files that only a save needs.
+    ``capabilities``: what the organisation's CRM can take; what it cannot is
+    left out here, with the reason, so the review says it before the save.
     """
     filed = already_filed or {}
     activity_type = None
@@ -177,6 +198,14 @@ def plan(
         to_save = []
     is_interaction = choices.kind == "interaction"
     files, eml, planned_files = _files(message, choices, saving=bool(to_save))
+    notes = message.notes
+    if not is_interaction and not capabilities.activity_attachments:
+        files, eml, planned_files = _no_files(files, eml, capabilities.crm)
+    if is_interaction and not capabilities.interaction_date and message.date is not None:
+        notes += (
+            f"{capabilities.crm} dates an interaction by when it is saved, not by when the "
+            "message was sent",
+        )
     fields: dict[str, str] = {}
     if activity_type is not None:  # checked even when nothing is saved: a wrong field is an error
         fields = activity_fields(activity_type, message, choices.fields, tokens=bool(to_save))
@@ -197,7 +226,8 @@ def plan(
             message_id=message.message_id,
             created_by=background_account,
             saved_by=filer.username,
-            filed_before=contact_id in filed,
+            another_copy=contact_id in filed,
+            sent_at=message.date,
         )
         for contact_id in to_save
     )
@@ -208,8 +238,22 @@ def plan(
         participants=outcomes,
         files=files,
         eml=eml,
-        notes=message.notes,
+        notes=notes,
     )
+
+
+def _no_files(
+    files: tuple[FileOutcome, ...], eml: FileOutcome | None, crm: str
+) -> tuple[tuple[FileOutcome, ...], FileOutcome | None, tuple[PlannedFile, ...]]:
+    """Every file left out of an Activity, for a CRM that cannot attach files to one."""
+    reason = f"not saved: {crm} cannot attach files to an Activity"
+
+    def left_out(outcome: FileOutcome) -> FileOutcome:
+        if outcome.status == "empty" or outcome.reason == LEFT_OUT_BY_YOU:
+            return outcome  # a reason of its own, which stays true
+        return replace(outcome, status="excluded", saved_as=None, reason=reason)
+
+    return tuple(left_out(f) for f in files), left_out(eml) if eml else None, ()
 
 
 # -- participants ---------------------------------------------------------------
@@ -343,9 +387,19 @@ def to_line(addresses: tuple[Address, ...], limit: int = limits.TO_LINE_MAX) -> 
 # -- attachments ---------------------------------------------------------------------
 
 
-def file_outcomes(message: Message, choices: Choices) -> tuple[FileOutcome, ...]:
+LEFT_OUT_BY_YOU = "left out by you"
+
+
+def file_outcomes(
+    message: Message,
+    choices: Choices,
+    capabilities: Capabilities = Capabilities(),
+) -> tuple[FileOutcome, ...]:
     """What would happen to each attachment if the message is saved (for the review screen)."""
-    return _files(message, choices, saving=True)[0]
+    files, eml, _ = _files(message, choices, saving=True)
+    if choices.kind == "activity" and not capabilities.activity_attachments:
+        files = _no_files(files, eml, capabilities.crm)[0]
+    return files
 
 
 def _files(
@@ -363,7 +417,7 @@ def _files(
         elif attachment.filename in choices.skip_attachments or (
             choices.keep_attachments is not None and number not in choices.keep_attachments
         ):
-            status, reason = "excluded", "left out by you"
+            status, reason = "excluded", LEFT_OUT_BY_YOU
         elif not saving:
             status, reason = "excluded", "not saved: no record is written for this message"
         if status == "would_save":

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from mailfiler import accounts
-from mailfiler.connectors.builtin.connector import BuiltinCRM, ContactRow
+from mailfiler.connectors import registry
+from mailfiler.connectors.base import ContactRow
 from mailfiler.contacts_csv import read_contacts
 from mailfiler.core.plan import Choices
 from mailfiler.errors import NotFound
@@ -43,7 +44,7 @@ def ensure_demo(service: Service) -> None:
                 ("Staff", "SysAdmin"),
                 PASSWORD,
             )
-        BuiltinCRM(session, tenant.id, service.blobs).upsert_contacts(_contacts())
+        registry.contact_import(tenant, service.needs(session)).upsert_contacts(_contacts())
 
 
 def _contacts() -> list[ContactRow]:
@@ -64,7 +65,7 @@ def run_demo(service: Service, out: Console) -> None:
         for p in outcome.participants:
             table.add_row(p.line, p.address, p.status, p.reason)
         out.print(table)
-    stored = service.run(CLOUD_ID, None, lambda c: c.crm.records())
+    stored = service.run(CLOUD_ID, None, lambda c: c.records.records())
     table = Table("id", "contact", "subject", "to", "files", "created by", "saved by",
                   title="What the CRM now holds")  # fmt: skip
     for record in stored:

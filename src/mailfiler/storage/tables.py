@@ -19,8 +19,10 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -75,6 +77,13 @@ class Organisation(Base):
     # the next number (as iMIS's counters do) without reading every ID there is.
     last_contact_number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # Which CRM the organisation files into (connectors/registry.py), and its
+    # settings there (for iMIS: the site's address and the entity mapping).
+    crm: Mapped[str] = mapped_column(String(20), default="builtin", server_default="builtin")
+    crm_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The background account's password for a remote CRM, encrypted with the
+    # installation's MAILFILER_SECRET_KEY (storage/secrets.py); never sent back.
+    background_secret: Mapped[str | None] = mapped_column(Text)
 
 
 class ActivityTypeSetup(Base):
@@ -144,3 +153,37 @@ class ServerKey(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     secret: Mapped[str] = mapped_column(String(128))
+
+
+class FilingEntry(Base):
+    """One record mailfiler filed (or is filing) for one contact: the filing ledger.
+
+    Whatever the CRM, "already saved" and "duplicate" are answered from here.
+    A save reserves its entries first (``state`` "pending"); the unique key
+    makes two concurrent saves of one message for one contact end in one
+    record. Then the CRM is written, and each entry is settled: "saved" with
+    the CRM's record ID, or removed when the write failed (so a later save
+    writes it).
+    """
+
+    __tablename__ = "filing_ledger"
+    __table_args__ = (
+        UniqueConstraint(
+            "organisation_id", "contact_id", "kind", "message_key", "copy", name="uq_filing"
+        ),
+        Index("ix_filing_ledger_message", "organisation_id", "kind", "message_key"),
+        Index("ix_filing_ledger_contact", "organisation_id", "contact_id", "saved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    contact_id: Mapped[str] = mapped_column(String(64))  # the CRM's contact ID
+    kind: Mapped[str] = mapped_column(String(20))  # "interaction" or "activity"
+    message_key: Mapped[str] = mapped_column(String(500))
+    copy: Mapped[int] = mapped_column(Integer)  # 0; 1, 2 ... when duplicates are allowed
+    state: Mapped[str] = mapped_column(String(10))  # "pending" or "saved"
+    record_id: Mapped[str | None] = mapped_column(String(100))  # the CRM's ID, once saved
+    subject: Mapped[str] = mapped_column(Text, default="")
+    saved_by: Mapped[str] = mapped_column(String(100))  # who really saved it
+    reserved_at: Mapped[datetime]
+    saved_at: Mapped[datetime | None]

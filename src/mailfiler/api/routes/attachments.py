@@ -17,7 +17,7 @@ router = APIRouter(prefix="/attachments", tags=["records"])
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The file."}},
 )
 def download(attachment_id: str, caller: Caller) -> Response:
-    stored, data = caller.crm.attachment(attachment_id)
+    stored, data = caller.records.attachment(attachment_id)
     ascii_name = stored.filename.encode("ascii", "replace").decode().replace('"', "_")
     return Response(
         content=data,

@@ -67,7 +67,7 @@ def search_contacts(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[ContactPublic]:
     options = caller.tenant.options
-    return [public(c, options) for c in caller.crm.search(q, limit)]
+    return [public(c, options) for c in caller.crm.search(q, limit=limit)]
 
 
 @router.post(
@@ -94,8 +94,8 @@ def contact_with_timeline(
 ) -> ContactDetail:
     """A contact and its Interactions and Activities, newest first."""
     contact = caller.crm.contact(contact_id)
-    records = caller.crm.records(contact_id, limit=limit, offset=offset)
-    total = caller.crm.count_records(contact_id)
+    records = caller.records.records(contact_id, limit=limit, offset=offset)
+    total = caller.records.count_records(contact_id)
     page = TimelinePage(
         items=[timeline_item(r) for r in records],
         total=total,

@@ -1,10 +1,14 @@
-"""The built-in CRM as a connector: contacts and records in mailfiler's own database."""
+"""The built-in CRM as a connector: contacts and records in tables of mailfiler's database.
+
+It reads within the caller's session (the unit of work a request already
+has open) and writes each save in a transaction of its own, so that, as
+with any CRM, the write happens outside the caller's transaction.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -17,17 +21,23 @@ from sqlalchemy import (
     func,
     insert,
     join,
-    null,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session
 
 from mailfiler.clock import Clock, system_clock
-from mailfiler.connectors.base import Capabilities, Lookup, StoredFile, StoredRecord
+from mailfiler.connectors.base import (
+    ContactRow,
+    Failed,
+    Saved,
+    StoredFile,
+    StoredRecord,
+    UserAccess,
+    WriteOutcome,
+)
 from mailfiler.connectors.builtin.tables import (
     Activity,
     Blob,
@@ -40,10 +50,11 @@ from mailfiler.core import match
 from mailfiler.core.addresses import address_key, looks_like_address
 from mailfiler.core.filenames import clean_filename
 from mailfiler.core.mime_params import clean_content_id, clean_content_type
-from mailfiler.core.plan import Kind, PlannedFile, PlannedRecord, SavePlan
+from mailfiler.core.options import EMAIL_ACTIVITY, ActivityType
+from mailfiler.core.plan import Capabilities, Kind, PlannedFile, PlannedRecord
 from mailfiler.errors import BadRequest, Conflict, NotFound
 from mailfiler.storage.blobs import BlobStore, sha256_of
-from mailfiler.storage.database import rows
+from mailfiler.storage.database import Database, rows
 from mailfiler.storage.tables import Organisation
 
 _RECORD_TABLES: dict[Kind, type[Interaction] | type[Activity]] = {
@@ -52,83 +63,33 @@ _RECORD_TABLES: dict[Kind, type[Interaction] | type[Activity]] = {
 }
 
 
-# The statements every message read runs, built once (building and caching
-# a statement each time costs SQLAlchemy more than PostgreSQL spends on it).
+# The statement every message read runs, built once (building and caching a
+# statement each time costs SQLAlchemy more than PostgreSQL spends on it).
 # Columns, not entities, for the same reason.
-def _by_address(
-    postgres: bool, records: type[Interaction] | type[Activity] | None = None
-) -> Select[str, str, str, str, int | None]:
-    """Contacts holding any of the addresses ("keys"); with ``records``, also the
-    first record of that kind this message ("message_key") was filed as for each."""
+def _by_address(postgres: bool) -> Select[str, str, str, str]:
+    """Contacts holding any of the addresses ("keys")."""
     if postgres:  # "= ANY(array)": one statement text whatever the number of addresses
         array = bindparam("keys", type_=postgresql.ARRAY(String))
         one_of = ContactEmail.address_key == any_(array)
     else:
         one_of = ContactEmail.address_key.in_(bindparam("keys", expanding=True))
-    tables = join(ContactEmail, Contact, Contact.id == ContactEmail.contact_pk)
-    record_id: Any = null()
-    if records is not None:
-        # By message first (an index; almost always no rows), then to the contacts found.
-        first = (
-            select(records.contact_pk, func.min(records.id).label("record_id"))
-            .where(
-                records.organisation_id == bindparam("organisation_id"),
-                records.message_key == bindparam("message_key"),
-            )
-            .group_by(records.contact_pk)
-            .subquery()
-        )
-        tables = tables.outerjoin(first, first.c.contact_pk == Contact.id)
-        record_id = first.c.record_id
     return (
         select(
             ContactEmail.address_key,
             Contact.contact_id,
             Contact.full_name,
             Contact.organization,
-            record_id,
         )
-        .select_from(tables)
+        .select_from(join(ContactEmail, Contact, Contact.id == ContactEmail.contact_pk))
         .where(ContactEmail.organisation_id == bindparam("organisation_id"), one_of)
         .order_by(Contact.contact_id)
     )
 
 
 _BY_ADDRESS = {postgres: _by_address(postgres) for postgres in (True, False)}
-_BY_ADDRESS_AND_FILED = {
-    (kind, postgres): _by_address(postgres, table)
-    for kind, table in _RECORD_TABLES.items()
-    for postgres in (True, False)
-}
 
-
-def _filed(table: type[Interaction] | type[Activity]) -> Select[str, int]:
-    return (
-        select(Contact.contact_id, func.min(table.id))
-        .join(Contact, Contact.id == table.contact_pk)
-        .where(
-            table.organisation_id == bindparam("organisation_id"),
-            table.message_key == bindparam("message_key"),
-        )
-        .group_by(Contact.contact_id)
-    )
-
-
-_FILED: dict[Kind, Select[str, int]] = {kind: _filed(t) for kind, t in _RECORD_TABLES.items()}
-
-
-class SaveRace(Conflict):
-    """Another save wrote the same message to the same contact first; try the save again."""
-
-
-@dataclass(frozen=True)
-class ContactRow:
-    """A contact as the CSV import gives it."""
-
-    contact_id: str
-    full_name: str
-    emails: tuple[str, ...]
-    organization: str = ""
+# The built-in CRM's catalogue of activity types: the one mailfiler sets up.
+CATALOGUE: tuple[ActivityType, ...] = (EMAIL_ACTIVITY,)
 
 
 class BuiltinCRM:
@@ -140,45 +101,29 @@ class BuiltinCRM:
         organisation_id: int,
         blobs: BlobStore,
         *,
+        database: Database | None = None,
         clock: Clock = system_clock,
     ) -> None:
-        self.session = session
+        self.session = session  # for reading, and for writing when there is no ``database``
         self.organisation_id = organisation_id
         self.blobs = blobs
+        self.database = database
         self.clock = clock
 
     # -- contacts -----------------------------------------------------------
 
-    def contacts_by_address(self, keys: Collection[str]) -> Mapping[str, Sequence[match.Contact]]:
-        return self._look_up(_BY_ADDRESS[self._postgres()], keys, "").contacts
-
-    def look_up(self, keys: Collection[str], kind: Kind, message_key: str) -> Lookup:
-        # One statement for both questions: every message read asks them.
-        statement = _BY_ADDRESS_AND_FILED[(kind, self._postgres())]
-        return self._look_up(statement, keys, message_key)
-
-    def _look_up(
-        self,
-        statement: Select[str, str, str, str, int | None],
-        keys: Collection[str],
-        message_key: str,
-    ) -> Lookup:
+    def find_contacts(self, keys: Collection[str]) -> Mapping[str, Sequence[match.Contact]]:
         if not keys:
-            return Lookup({}, {})
-        parameters = {
-            "organisation_id": self.organisation_id,
-            "keys": sorted(keys),
-            "message_key": message_key,
-        }
+            return {}
+        parameters = {"organisation_id": self.organisation_id, "keys": sorted(keys)}
         found: dict[str, list[match.Contact]] = defaultdict(list)
-        filed: dict[str, str] = {}
-        for key, contact_id, full_name, organization, record_id in rows(
-            self.session, statement, parameters
-        ):
+        statement = _BY_ADDRESS[self._postgres()]
+        for key, contact_id, full_name, organization in rows(self.session, statement, parameters):
             found[key].append(match.Contact(contact_id, full_name, organization))
-            if record_id is not None:
-                filed[contact_id] = str(record_id)
-        return Lookup(found, filed)
+        return found
+
+    def activity_types(self) -> list[ActivityType]:
+        return list(CATALOGUE)
 
     def _postgres(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
@@ -191,7 +136,9 @@ class BuiltinCRM:
             return column == any_(array)
         return column.in_(sorted(values))
 
-    def search(self, query: str, limit: int = 20) -> list[match.Contact]:
+    def search(
+        self, query: str, *, limit: int = 20, as_user: UserAccess | None = None
+    ) -> list[match.Contact]:
         text = query.strip().lower()
         if not text:
             return []
@@ -219,12 +166,18 @@ class BuiltinCRM:
         return self._with_emails([row])[0]
 
     def create_contact(
+        self, full_name: str, emails: Sequence[str], organization: str = ""
+    ) -> match.Contact:
+        return self.add_contact(full_name, emails, organization)
+
+    def add_contact(
         self,
         full_name: str,
         emails: Sequence[str],
         organization: str = "",
         contact_id: str | None = None,
     ) -> match.Contact:
+        """A new contact, with the ID given (an import) or the next number."""
         if contact_id is None:
             contact_id = self._next_contact_id()
         elif self._exists(contact_id):
@@ -332,40 +285,46 @@ class BuiltinCRM:
 
     # -- records --------------------------------------------------------------
 
-    def already_filed(
-        self, kind: Kind, message_key: str, contact_ids: Collection[str]
-    ) -> dict[str, str]:
-        if not contact_ids:
-            return {}
-        rows = self.session.connection().execute(
-            _FILED[kind], {"organisation_id": self.organisation_id, "message_key": message_key}
-        )
-        wanted = set(contact_ids)
-        return {cid: str(record_id) for cid, record_id in rows if cid in wanted}
+    def write(self, records: Sequence[PlannedRecord]) -> list[WriteOutcome]:
+        """Every record of a save in one transaction of its own: all written, or none.
 
-    def apply(self, plan: SavePlan) -> dict[str, str]:
-        if not plan.records:
-            return {}
+        Idempotent: a record written already at its copy number (a save that
+        ended before the ledger heard of it) answers with that record's ID.
+        """
+        if not records:
+            return []
+        try:
+            if self.database is None:
+                return self._write(self.session, records)
+            with self.database.unit_of_work() as session:
+                return self._write(session, records)
+        except NotFound as error:
+            return [Failed(str(error)) for _ in records]
+
+    def _write(self, session: Session, records: Sequence[PlannedRecord]) -> list[WriteOutcome]:
+        kind = records[0].kind
+        table = _RECORD_TABLES[kind]
         pks = dict(
-            self.session.execute(
+            session.execute(
                 select(Contact.contact_id, Contact.id).where(
                     Contact.organisation_id == self.organisation_id,
-                    self._one_of(Contact.contact_id, [r.contact_id for r in plan.records]),
+                    self._one_of(Contact.contact_id, [r.contact_id for r in records]),
                 )
             ).all()
         )
-        missing = [r.contact_id for r in plan.records if r.contact_id not in pks]
+        missing = [r.contact_id for r in records if r.contact_id not in pks]
         if missing:
             raise NotFound(f"contact {missing[0]} was removed during the save")
-        digests = self._store_files(plan.records[0].files)
-        kind = plan.records[0].kind
-        table = _RECORD_TABLES[kind]
-        rows = [self._record_values(record, pks[record.contact_id]) for record in plan.records]
-        try:
+        existing = self._written(session, table, records, pks)
+        new = [r for r in records if (r.contact_id, r.copy) not in existing]
+        written: dict[tuple[str, int], int] = dict(existing)
+        if new:
+            digests = self._store_files(session, new[0].files)
+            rows = [self._record_values(record, pks[record.contact_id]) for record in new]
             # One INSERT for every record of the save (a message to 28 contacts
             # is 28 records), the new IDs back in the order given.
             inserted = (
-                self.session.execute(
+                session.execute(
                     insert(table).returning(table.id, sort_by_parameter_order=True), rows
                 )
                 .scalars()
@@ -385,26 +344,33 @@ class BuiltinCRM:
                     "sha256": digest,
                     "content_id": file.content_id,
                 }
-                for record, record_id in zip(plan.records, inserted, strict=True)
+                for record, record_id in zip(new, inserted, strict=True)
                 for position, (file, digest) in enumerate(zip(record.files, digests, strict=True))
             ]
             if files:
-                self.session.execute(insert(StoredAttachment), files)
-        except IntegrityError as error:
-            raise SaveRace("another save filed this message at the same moment") from error
-        return {r.contact_id: str(i) for r, i in zip(plan.records, inserted, strict=True)}
+                session.execute(insert(StoredAttachment), files)
+            written.update(((r.contact_id, r.copy), i) for r, i in zip(new, inserted, strict=True))
+        return [Saved(str(written[(r.contact_id, r.copy)])) for r in records]
+
+    def _written(
+        self,
+        session: Session,
+        table: type[Interaction] | type[Activity],
+        records: Sequence[PlannedRecord],
+        pks: Mapping[str, int],
+    ) -> dict[tuple[str, int], int]:
+        """(contact ID, copy) -> record ID of those already written for this message."""
+        contact_ids = {pk: contact_id for contact_id, pk in pks.items()}
+        found = session.execute(
+            select(table.contact_pk, table.copy, table.id).where(
+                table.organisation_id == self.organisation_id,
+                table.message_key == records[0].message_key,
+                table.contact_pk.in_(list(pks.values())),
+            )
+        )
+        return {(contact_ids[pk], copy): record_id for pk, copy, record_id in found}
 
     def _record_values(self, record: PlannedRecord, contact_pk: int) -> dict[str, Any]:
-        table = _RECORD_TABLES[record.kind]
-        copies = None
-        if record.filed_before:
-            copies = self.session.scalar(
-                select(func.max(table.copy)).where(
-                    table.organisation_id == self.organisation_id,
-                    table.contact_pk == contact_pk,
-                    table.message_key == record.message_key,
-                )
-            )
         values: dict[str, Any] = {
             "organisation_id": self.organisation_id,
             "contact_pk": contact_pk,
@@ -412,7 +378,7 @@ class BuiltinCRM:
             "body": record.body,
             "message_key": record.message_key,
             "message_id": record.message_id,
-            "copy": 0 if copies is None else copies + 1,
+            "copy": record.copy,
             "created_by": record.created_by,
             "saved_by": record.saved_by,
             "saved_at": self.clock(),
@@ -424,24 +390,17 @@ class BuiltinCRM:
             values["fields"] = dict(record.fields)
         return values
 
-    def _store_files(self, files: Sequence[PlannedFile]) -> list[str]:
+    def _store_files(self, session: Session, files: Sequence[PlannedFile]) -> list[str]:
         """Each content once in the blob folder and the blobs table; their SHA-256s in order."""
         digests = []
         for file in files:
             digest = sha256_of(file.data)
             self.blobs.put(file.data, digest)
-            self._insert_blob(digest, file.size)
+            values = {"sha256": digest, "size": file.size, "created_at": self.clock()}
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            session.execute(dialect.insert(Blob).values(values).on_conflict_do_nothing())
             digests.append(digest)
         return digests
-
-    def _insert_blob(self, digest: str, size: int) -> None:
-        values = {"sha256": digest, "size": size, "created_at": self.clock()}
-        if self.session.get_bind().dialect.name == "postgresql":
-            pg = postgresql.insert(Blob).values(values).on_conflict_do_nothing()
-            self.session.execute(pg)
-        else:
-            lite = sqlite.insert(Blob).values(values).on_conflict_do_nothing()
-            self.session.execute(lite)
 
     # -- reading back ---------------------------------------------------------------
 

@@ -1,0 +1,69 @@
+"""What mailfiler filed for a contact of a remote CRM, read from the filing ledger.
+
+The records themselves are in the CRM (iMIS): the staff site shows what the
+ledger knows (kind, subject, who saved it and when, the CRM's record ID) and
+links to the contact's profile in the CRM through the organisation's
+profile URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy.orm import Session
+
+from mailfiler.accounts import Tenant
+from mailfiler.connectors.base import StoredFile, StoredRecord
+from mailfiler.core.plan import Kind
+from mailfiler.errors import NotFound
+from mailfiler.storage import ledger
+from mailfiler.storage.tables import FilingEntry
+
+
+class LedgerRecords:
+    def __init__(self, session: Session, tenant: Tenant) -> None:
+        self.session = session
+        self.tenant = tenant
+
+    def records(
+        self,
+        contact_id: str | None = None,
+        kinds: Collection[Kind] = ("interaction", "activity"),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[StoredRecord]:
+        if contact_id is None:
+            return []
+        entries, _ = ledger.for_contact(
+            self.session, self.tenant.id, contact_id, limit or 1000, offset
+        )
+        return [self._record(e) for e in entries if e.kind in kinds]
+
+    def count_records(self, contact_id: str | None = None) -> int:
+        if contact_id is None:
+            return 0
+        return ledger.for_contact(self.session, self.tenant.id, contact_id, 1, 0)[1]
+
+    def attachment(self, attachment_id: str) -> tuple[StoredFile, bytes]:
+        raise NotFound(f"the files of {self.tenant.crm} records are in {self.tenant.crm}")
+
+    def _record(self, entry: FilingEntry) -> StoredRecord:
+        kind: Kind = "activity" if entry.kind == "activity" else "interaction"
+        assert entry.saved_at is not None  # only saved entries are read
+        return StoredRecord(
+            kind=kind,
+            id=entry.record_id or "",
+            contact_id=entry.contact_id,
+            subject=entry.subject,
+            to_line=None,
+            body="",
+            activity_type=None,
+            fields={},
+            created_by=self.tenant.background_account,
+            saved_by=entry.saved_by,
+            message_id=None,
+            message_key=entry.message_key,
+            saved_at=entry.saved_at,
+            attachments=(),
+            link=self.tenant.options.profile_link(entry.contact_id),
+        )
