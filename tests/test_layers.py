@@ -53,3 +53,31 @@ def test_the_check_itself_catches_an_offender(tmp_path: Path) -> None:
     )
     assert _imports(bad) == ["sqlalchemy", "mailfiler.connectors.base"]
     assert _calls_open(bad)
+
+
+SRC = CORE.parent
+
+
+def _modules_importing(prefix: str) -> set[str]:
+    return {
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if any(name == prefix or name.startswith(prefix + ".") for name in _imports(path))
+    }
+
+
+def test_only_the_registry_knows_the_connectors_behind_the_protocol() -> None:
+    for connector in ("mailfiler.connectors.builtin", "mailfiler.connectors.imis"):
+        inside = connector.replace("mailfiler.", "").replace(".", "/") + "/"
+        outside = {m for m in _modules_importing(connector) if not m.startswith(inside)}
+        assert outside <= {"connectors/registry.py"}, outside
+
+
+def test_the_api_and_the_cli_never_reach_into_storage_tables() -> None:
+    offenders = {
+        m
+        for m in _modules_importing("mailfiler.storage.tables")
+        | _modules_importing("mailfiler.connectors.builtin")
+        if m.startswith(("api/", "cli")) or m == "cli.py"
+    }
+    assert not offenders

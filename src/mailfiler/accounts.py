@@ -28,6 +28,9 @@ from mailfiler.core.plan import Filer
 from mailfiler.errors import BadRequest, Conflict, Throttled, UnknownOrganisation, UnknownUser
 from mailfiler.storage.tables import ActivityTypeSetup, Organisation, User, now
 
+# A user's row, for the callers that change one (the table stays behind this name).
+UserRow = User
+
 _hasher = PasswordHasher()
 _dummy: dict[str, str] = {}
 

@@ -7,12 +7,12 @@ from fastapi import APIRouter
 from mailfiler import accounts, signin
 from mailfiler.api.deps import Admin
 from mailfiler.api.schemas import UserCreate, UserPublic, UserUpdate
-from mailfiler.storage.tables import User
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-def public(user: User) -> UserPublic:
+def public(row: accounts.UserRow) -> UserPublic:
+    user = accounts.member(row)
     return UserPublic(
         username=user.username, email=user.email, roles=list(user.roles), disabled=user.disabled
     )
