@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from mailfiler.connectors.base import RemoteUser
 from mailfiler.core.options import (
     EDITIONS,
     ActivityField,
@@ -26,7 +27,11 @@ from mailfiler.core.options import (
 )
 from mailfiler.core.plan import Filer
 from mailfiler.errors import BadRequest, Conflict, Throttled, UnknownOrganisation, UnknownUser
+from mailfiler.storage import secrets as stored_secrets
 from mailfiler.storage.tables import ActivityTypeSetup, Organisation, User, now
+
+# The CRMs an organisation can file into (connectors/registry.py builds them).
+CRMS: Final = ("builtin", "imis")
 
 # A user's row, for the callers that change one (the table stays behind this name).
 UserRow = User
@@ -96,6 +101,8 @@ class Tenant:
     options: Options
     crm: str = "builtin"  # which connector files for it (connectors/registry.py)
     crm_settings: Mapping[str, Any] = field(default_factory=dict)
+    # The background account's password for a remote CRM, encrypted; never shown.
+    background_secret: str | None = field(default=None, repr=False)
 
 
 # -- organisations ----------------------------------------------------------------
@@ -107,7 +114,14 @@ def create_organisation(
     name: str,
     background_account: str,
     edition: str = "enterprise",
+    *,
+    crm: str = "builtin",
+    crm_url: str | None = None,
+    background_password: str | None = None,
+    activity_types: tuple[ActivityType, ...] | None = None,
 ) -> Tenant:
+    """A new organisation. ``activity_types``: what it starts with (the CRM's own default,
+    ``registry.starting_activity_types``); the built-in set-up when None."""
     cloud_id = cloud_id.strip()
     if not cloud_id or not cloud_id.replace("-", "").replace("_", "").isalnum():
         raise BadRequest("a Cloud ID is letters, digits, '-' and '_'")
@@ -117,6 +131,8 @@ def create_organisation(
         raise BadRequest("an organisation needs a background account (typically MANAGER)")
     if session.scalar(select(Organisation).where(Organisation.cloud_id_key == cloud_id.lower())):
         raise Conflict(f"an organisation with Cloud ID {cloud_id} exists already")
+    if crm not in CRMS:
+        raise BadRequest(f"the CRM is one of {', '.join(CRMS)}")
     row = Organisation(
         cloud_id=cloud_id,
         cloud_id_key=cloud_id.lower(),
@@ -124,11 +140,77 @@ def create_organisation(
         background_account=background_account.strip(),
         edition=edition,
         options={},
+        crm=crm,
+        crm_settings={},
     )
     session.add(row)
     session.flush()
-    _write_activity_types(session, row.id, Options())
+    options = Options()
+    if activity_types is not None:
+        options = replace(options, activity_types=activity_types)
+    if crm != "builtin":
+        if not crm_url:
+            raise BadRequest("an iMIS organisation needs its site's address (--imis-url)")
+        if not background_password:
+            raise BadRequest("an iMIS organisation needs its background account's password")
+        _set_crm(row, url=crm_url, background_password=background_password)
+    _write_activity_types(session, row.id, options)
     return tenant(session, cloud_id)
+
+
+def set_crm(
+    session: Session,
+    cloud_id: str,
+    *,
+    url: str | None = None,
+    background_account: str | None = None,
+    background_password: str | None = None,
+    mapping: Mapping[str, Any] | None = None,
+) -> Tenant:
+    """Change where a remote CRM is and how mailfiler signs in to it (never shown back).
+    ``mapping``: the whole entity and field mapping, as ``registry.checked_mapping`` gives it."""
+    row = _organisation_row(session, cloud_id)
+    if row.crm == "builtin" and (url or background_password or mapping):
+        raise BadRequest(f"{row.cloud_id} files into the built-in CRM: it has no CRM address")
+    if background_account is not None:
+        if not background_account.strip():
+            raise BadRequest("the background account needs a name (typically MANAGER)")
+        row.background_account = background_account.strip()
+    _set_crm(row, url=url, background_password=background_password, mapping=mapping)
+    row.options_version = (row.options_version or 0) + 1
+    session.flush()
+    return tenant(session, cloud_id)
+
+
+def _set_crm(
+    row: Organisation,
+    *,
+    url: str | None = None,
+    background_password: str | None = None,
+    mapping: Mapping[str, Any] | None = None,
+) -> None:
+    settings = dict(row.crm_settings or {})
+    if url is not None:
+        url = url.strip().rstrip("/")
+        if not url.startswith(("https://", "http://")) or " " in url:
+            raise BadRequest(f"{url!r} is not the address of an iMIS site (https://…)")
+        settings["url"] = url
+    if mapping is not None:  # checked by the connector (registry.checked_mapping)
+        settings["mapping"] = dict(mapping)
+    row.crm_settings = settings
+    if background_password is not None:
+        if not background_password:
+            raise BadRequest("the background account's password is empty")
+        row.background_secret = stored_secrets.encrypt(background_password)
+
+
+def _organisation_row(session: Session, cloud_id: str) -> Organisation:
+    row = session.scalar(
+        select(Organisation).where(Organisation.cloud_id_key == cloud_id.strip().lower())
+    )
+    if row is None:
+        raise UnknownOrganisation(f"no organisation has the Cloud ID {cloud_id}")
+    return row
 
 
 def tenant(session: Session, cloud_id: str) -> Tenant:
@@ -161,6 +243,7 @@ def tenant_of(session: Session, row: Organisation | Any) -> Tenant:
         options=options,
         crm=row.crm or "builtin",
         crm_settings=dict(row.crm_settings or {}),
+        background_secret=row.background_secret,
     )
 
 
@@ -296,6 +379,19 @@ def users(session: Session, organisation: Tenant) -> list[User]:
             select(User).where(User.organisation_id == organisation.id).order_by(User.username_key)
         )
     )
+
+
+def remember_remote_user(session: Session, organisation: Tenant, remote: RemoteUser) -> User:
+    """The row of a user the CRM signed in (iMIS): made on first sign-in, its email and roles
+    as the CRM says them now. It holds no password: the CRM checks it each time."""
+    row = _find_user(session, organisation.id, remote.username)
+    if row is None:
+        row = add_user(session, organisation, remote.username, remote.email, remote.roles)
+    else:
+        row.email = remote.email or row.email
+        row.roles = _clean_roles(remote.roles)
+    session.flush()
+    return row
 
 
 def filer(user: Member) -> Filer:

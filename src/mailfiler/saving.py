@@ -15,8 +15,8 @@ from dataclasses import replace
 
 from mailfiler.accounts import Tenant
 from mailfiler.clock import Clock
-from mailfiler.connectors.base import Connector, Failed, Saved, WriteOutcome
-from mailfiler.core.plan import FileOutcome, ParticipantOutcome, SavePlan
+from mailfiler.connectors.base import Connector, Failed, Saved, Unsure, WriteOutcome
+from mailfiler.core.plan import UNSURE_BEFORE, FileOutcome, ParticipantOutcome, SavePlan
 from mailfiler.errors import MailfilerError
 from mailfiler.storage import ledger
 
@@ -55,14 +55,18 @@ def carry_out(
                 tenant.id,
                 first.kind,
                 first.message_key,
-                [(copies[r.contact_id], _record_id(written.get(r.contact_id))) for r in to_write],
+                [(copies[r.contact_id], _settled(written.get(r.contact_id))) for r in to_write],
                 clock(),
             )
     return turned_out(decided, written, {t.contact_id: t.record_id for t in taken})
 
 
-def _record_id(outcome: WriteOutcome | None) -> str | None:
-    return outcome.record_id if isinstance(outcome, Saved) else None
+def _settled(outcome: WriteOutcome | None) -> ledger.Settled:
+    if isinstance(outcome, Saved):
+        return ("saved", outcome.record_id)
+    if isinstance(outcome, Unsure):
+        return ("unsure", "")
+    return None
 
 
 def turned_out(
@@ -75,11 +79,17 @@ def turned_out(
             return p
         outcome = written.get(p.contact_id)
         if isinstance(outcome, Saved):
-            return replace(p, status="saved", record_id=outcome.record_id)
+            reason = f"{p.reason}; {outcome.note}" if outcome.note else p.reason
+            return replace(p, status="saved", record_id=outcome.record_id, reason=reason)
         if isinstance(outcome, Failed):
             return replace(p, status="failed", reason=f"not saved: {outcome.reason}")
+        if isinstance(outcome, Unsure):
+            return replace(p, status="failed", reason=f"perhaps saved: {outcome.reason}")
         record_id = taken.get(p.contact_id)
-        if record_id is None:
+        if record_id == "":
+            reason = UNSURE_BEFORE
+            record_id = None
+        elif record_id is None:
             reason = "another save of this message is writing this record right now"
         else:
             reason = f"this message is already saved as {decided.kind} {record_id} for this contact"

@@ -19,7 +19,7 @@ from mailfiler import accounts, reader_pool, saving, signin, uploads
 from mailfiler.accounts import Tenant
 from mailfiler.config import Settings
 from mailfiler.connectors import registry
-from mailfiler.connectors.base import Connector, RecordReader
+from mailfiler.connectors.base import Connector, RecordReader, UserAccess
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
 from mailfiler.core.options import (
@@ -57,6 +57,11 @@ class Context:
     crm: Connector
     records: RecordReader  # what was filed, for the staff site
     expires_at: datetime | None = None  # of the caller's sign-in, when signed in by token
+    crm_token: str | None = None  # the caller's own CRM token, sealed (signin.unsealed)
+
+    def user_access(self) -> UserAccess | None:
+        """The caller's own access to the CRM (iMIS), for searching as them."""
+        return signin.unsealed(self.crm_token)
 
     @property
     def signed_in_user(self) -> accounts.Member:
@@ -147,7 +152,7 @@ class Service:
         with self.unit(reading) as session:
             who = signin.authenticate(session, token)
             tenant = accounts.tenant_of(session, who.organisation)
-            yield self._context(session, tenant, who.user, who.expires_at)
+            yield self._context(session, tenant, who.user, who.expires_at, who.crm_token)
 
     def needs(self, session: Session) -> registry.Needs:
         """What a connector may need from this installation, for one unit of work."""
@@ -159,12 +164,12 @@ class Service:
         tenant: Tenant,
         user: accounts.Member | None,
         expires_at: datetime | None = None,
+        crm_token: str | None = None,
     ) -> Context:
         needs = self.needs(session)
         crm = registry.connector(tenant, needs)
-        return Context(
-            session, tenant, user, crm, registry.record_reader(tenant, needs), expires_at
-        )
+        records = registry.record_reader(tenant, needs)
+        return Context(session, tenant, user, crm, records, expires_at, crm_token)
 
     def run(self, cloud_id: str, username: str | None, work: Callable[[Context], T]) -> T:
         with self.context(cloud_id, username) as context:
@@ -224,7 +229,7 @@ class Service:
     ) -> SavePlan:
         filer = context.filer
         people = participants(message, filer.addresses)
-        matches = match(people, context.crm.find_contacts({p.key for p in people}))
+        matches = match(people, context.crm.find_contacts({p.address for p in people}))
         candidates = {contact.id for m in matches for contact in m.contacts}
         added = []
         for contact_id in sorted((choices.contact_ids or frozenset()) - candidates):

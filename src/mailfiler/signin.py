@@ -11,6 +11,7 @@ Every wrong answer (Cloud ID, user, password, disabled) is the same sentence.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -23,7 +24,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mailfiler import accounts
-from mailfiler.errors import NotFound, Throttled, Unauthenticated
+from mailfiler.accounts import Tenant
+from mailfiler.connectors.base import RemoteUser, UserAccess
+from mailfiler.errors import ConnectorUnavailable, NotFound, Throttled, Unauthenticated
+from mailfiler.storage import secrets as stored_secrets
 from mailfiler.storage.database import rows
 from mailfiler.storage.tables import (
     Organisation,
@@ -73,7 +77,19 @@ class _Refused(Exception):
         self.wait = wait
 
 
-def attempt(units: Units, cloud_id: str, username: str, password: str, client: str) -> Attempt:
+# Where the CRM checks passwords (iMIS): the organisation -> how, or None (mailfiler does).
+RemoteCheck = Callable[[Tenant], Callable[[str, str], RemoteUser | None] | None]
+
+
+def attempt(
+    units: Units,
+    cloud_id: str,
+    username: str,
+    password: str,
+    client: str,
+    *,
+    remote: RemoteCheck | None = None,
+) -> Attempt:
     """Check a sign-in: claim an attempt for the user, check the password, settle the counts.
 
     The user's attempt is counted *before* the password is checked, by one
@@ -86,6 +102,10 @@ def attempt(units: Units, cloud_id: str, username: str, password: str, client: s
     that thirty colleagues behind one office address can sign in at 9 o'clock
     together); at most ``PASSWORD_CHECKS_AT_ONCE`` checks per server process
     can be under way when it reaches its limit, which bounds the overshoot.
+
+    For an organisation whose CRM checks passwords (``remote``: iMIS), the CRM
+    checks it and says the user's roles; mailfiler keeps the user's row (no
+    password), and their own CRM token, encrypted, with the sign-in.
     """
     user_limit = _Limit(
         f"user:{cloud_id.strip().lower()}:{username.strip().lower()}", MAX_FAILURES_PER_USER
@@ -98,15 +118,24 @@ def attempt(units: Units, cloud_id: str, username: str, password: str, client: s
     except _Refused as refused:  # rolled back: a refused attempt counts nowhere
         return Attempt(failure=Throttled(_wait_sentence(refused.wait), refused.wait))
     with units(reading=True) as session:
-        user = _user(session, cloud_id, username)
+        tenant = _tenant(session, cloud_id)
+        user = _user(session, tenant, username)
+    check = remote(tenant) if remote is not None and tenant is not None else None
+    remote_user: RemoteUser | None = None
     try:
-        with accounts.password_check_slot():
-            right = _check(user, password)
-    except Throttled as busy:
+        if check is not None:
+            remote_user = check(username, password)
+            right = remote_user is not None and not (user is not None and user.disabled)
+        else:
+            with accounts.password_check_slot():
+                right = _check(user, password)
+    except (Throttled, ConnectorUnavailable) as unanswered:
         with units() as session:
             _give_back(session, user_limit)  # nothing was checked: nothing is counted
-        return Attempt(failure=busy)
-    if not right or user is None:
+        if isinstance(unanswered, Throttled):
+            return Attempt(failure=unanswered)
+        raise
+    if not right or tenant is None or (check is None and user is None):
         with units() as session:
             _count(session, address_limit, now())
         return Attempt(failure=Unauthenticated(WRONG_CREDENTIALS))
@@ -114,6 +143,9 @@ def attempt(units: Units, cloud_id: str, username: str, password: str, client: s
     token = secrets.token_urlsafe(32)
     expires_at = moment + TOKEN_LIFETIME
     with units() as session:
+        if remote_user is not None:
+            user = accounts.remember_remote_user(session, tenant, remote_user)
+        assert user is not None
         session.execute(delete(SignInThrottle).where(SignInThrottle.key == user_limit.key))
         session.add(
             SignInSession(
@@ -122,9 +154,28 @@ def attempt(units: Units, cloud_id: str, username: str, password: str, client: s
                 organisation_id=user.organisation_id,
                 created_at=moment,
                 expires_at=expires_at,
+                crm_token=_sealed(remote_user),
             )
         )
     return Attempt(token=token, expires_at=expires_at, user=user)
+
+
+def _sealed(remote_user: RemoteUser | None) -> str | None:
+    """The user's own CRM token, encrypted, with when it ends."""
+    if remote_user is None:
+        return None
+    ends = remote_user.access_expires_at.isoformat()
+    return stored_secrets.encrypt(json.dumps({"token": remote_user.access.token, "ends": ends}))
+
+
+def unsealed(stored: str | None) -> UserAccess | None:
+    """The user's own CRM token from a sign-in, while it lasts."""
+    if not stored:
+        return None
+    data = json.loads(stored_secrets.decrypt(stored))
+    if datetime.fromisoformat(data["ends"]) <= now():
+        return None
+    return UserAccess(str(data["token"]))
 
 
 def _wait_sentence(wait: int) -> str:
@@ -133,9 +184,17 @@ def _wait_sentence(wait: int) -> str:
     return f"too many failed sign-ins: try again in {span}"
 
 
-def _user(session: Session, cloud_id: str, username: str) -> User | None:
+def _tenant(session: Session, cloud_id: str) -> Tenant | None:
     try:
-        tenant = accounts.tenant(session, cloud_id)
+        return accounts.tenant(session, cloud_id)
+    except NotFound:
+        return None
+
+
+def _user(session: Session, tenant: Tenant | None, username: str) -> User | None:
+    if tenant is None:
+        return None
+    try:
         return accounts.user(session, tenant, username)
     except NotFound:
         return None
@@ -223,6 +282,7 @@ class SignedIn:
     user: accounts.Member
     organisation: Any  # a row with the Organisation columns (see accounts.tenant_of)
     expires_at: datetime
+    crm_token: str | None = None  # sealed (see ``unsealed``)
 
 
 # Every request runs this: one query, columns only, for the token, its user
@@ -246,6 +306,8 @@ _WHO = (
         Organisation.options_version,
         Organisation.crm,
         Organisation.crm_settings,
+        Organisation.background_secret,
+        SignInSession.crm_token,
     )
     .join(User, User.id == SignInSession.user_id)
     .join(Organisation, Organisation.id == SignInSession.organisation_id)
@@ -274,7 +336,7 @@ def authenticate(session: Session, token: str) -> SignedIn:
     user = accounts.Member(
         row.user_id, row.username, row.email, tuple(row.roles or ()), row.disabled
     )
-    return SignedIn(user=user, organisation=row, expires_at=expires_at)
+    return SignedIn(user=user, organisation=row, expires_at=expires_at, crm_token=row.crm_token)
 
 
 def sign_out(session: Session, token: str) -> None:

@@ -29,9 +29,11 @@ __all__ = [
     "ContactRow",
     "Failed",
     "RecordReader",
+    "RemoteUser",
     "Saved",
     "StoredFile",
     "StoredRecord",
+    "Unsure",
     "UserAccess",
     "WriteOutcome",
 ]
@@ -49,9 +51,10 @@ class ContactRow:
 
 @dataclass(frozen=True)
 class Saved:
-    """The record was written; the CRM's ID for it."""
+    """The record was written; the CRM's ID for it, and what did not go with it, if anything."""
 
     record_id: str
+    note: str = ""  # "iMIS refused the attachment report.pdf: ..."
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,25 @@ class Failed:
     reason: str
 
 
-WriteOutcome = Saved | Failed
+@dataclass(frozen=True)
+class Unsure:
+    """The CRM never answered: the record may have been written. It is not sent again."""
+
+    reason: str
+
+
+WriteOutcome = Saved | Failed | Unsure
+
+
+@dataclass(frozen=True)
+class RemoteUser:
+    """A user the CRM signed in (iMIS checks the password): who they are there."""
+
+    username: str
+    email: str
+    roles: tuple[str, ...]
+    access: UserAccess  # their own token, for searching as them
+    access_expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -78,8 +99,9 @@ class Connector(Protocol):
     @property
     def capabilities(self) -> Capabilities: ...
 
-    def find_contacts(self, keys: Collection[str]) -> Mapping[str, Sequence[Contact]]:
-        """Every contact holding each address, by address key (``core.addresses``)."""
+    def find_contacts(self, addresses: Collection[str]) -> Mapping[str, Sequence[Contact]]:
+        """Every contact holding each address (given as written on the message), by the
+        address's key (``core.addresses.address_key``)."""
         ...
 
     def search(

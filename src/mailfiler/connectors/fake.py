@@ -29,7 +29,8 @@ class FakeCRM:
     written: list[PlannedRecord] = field(default_factory=list)
     searches: list[tuple[str, UserAccess | None]] = field(default_factory=list)
 
-    def find_contacts(self, keys: Collection[str]) -> Mapping[str, Sequence[Contact]]:
+    def find_contacts(self, addresses: Collection[str]) -> Mapping[str, Sequence[Contact]]:
+        keys = {address_key(a) for a in addresses}
         found: dict[str, list[Contact]] = {}
         for contact in self.contacts:
             for email in contact.emails:

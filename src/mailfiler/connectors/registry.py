@@ -6,18 +6,24 @@ The service, the API and the CLI ask here, with the organisation's setting
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from mailfiler.accounts import Tenant
 from mailfiler.clock import Clock
-from mailfiler.connectors.base import Connector, ContactImport, RecordReader
+from mailfiler.connectors.base import Connector, ContactImport, RecordReader, RemoteUser
 from mailfiler.connectors.builtin.connector import BuiltinCRM
+from mailfiler.connectors.imis import accounts as imis_accounts
+from mailfiler.connectors.imis.client import ImisClient
+from mailfiler.connectors.imis.connector import ImisCRM
+from mailfiler.connectors.imis.mapping import IMIS_EMAIL_ACTIVITY, ImisMapping
 from mailfiler.connectors.ledger_records import LedgerRecords
-from mailfiler.errors import BadRequest, SystemFault
-from mailfiler.storage import BlobStore, Database
+from mailfiler.core.options import ActivityType
+from mailfiler.errors import BadRequest, ConnectorUnavailable, SystemFault
+from mailfiler.storage import BlobStore, Database, secrets
 
 
 @dataclass(frozen=True)
@@ -33,13 +39,34 @@ class Needs:
 Factory = Callable[[Tenant, Needs], Connector]
 
 
+def _imis_client(tenant: Tenant) -> ImisClient:
+    site = str(tenant.crm_settings.get("url") or "")
+    if not site:
+        raise ConnectorUnavailable(
+            f"{tenant.cloud_id} has no iMIS address set: an administrator must set it "
+            "(mailfiler options set --imis-url)"
+        )
+    stored = tenant.background_secret
+    if not stored:
+        raise ConnectorUnavailable(
+            f"the background account {tenant.background_account}'s password is not set: "
+            "an administrator must set it"
+        )
+    mapping = ImisMapping.from_json(tenant.crm_settings.get("mapping"))
+    return ImisClient(site, tenant.background_account, lambda: secrets.decrypt(stored), mapping)
+
+
+def _imis(tenant: Tenant, needs: Needs) -> ImisCRM:
+    return ImisCRM(_imis_client(tenant), edition=tenant.options.edition)
+
+
 def _builtin(tenant: Tenant, needs: Needs) -> BuiltinCRM:
     return BuiltinCRM(
         needs.session, tenant.id, needs.blobs, database=needs.database, clock=needs.clock
     )
 
 
-_FACTORIES: dict[str, Factory] = {"builtin": _builtin}
+_FACTORIES: dict[str, Factory] = {"builtin": _builtin, "imis": _imis}
 
 
 def register(crm: str, factory: Factory) -> None:
@@ -71,3 +98,30 @@ def contact_import(tenant: Tenant, needs: Needs) -> ContactImport:
             f"the contacts of {tenant.cloud_id} are in its CRM ({tenant.crm}): add them there"
         )
     return _builtin(tenant, needs)
+
+
+UserCheck = Callable[[str, str], RemoteUser | None]
+
+
+def user_check(tenant: Tenant) -> UserCheck | None:
+    """How the CRM checks a user's password, where it does (iMIS); None: mailfiler does."""
+    if tenant.crm != "imis":
+        return None
+    mapping = ImisMapping.from_json(tenant.crm_settings.get("mapping"))
+    site = str(tenant.crm_settings.get("url") or "")
+    return lambda username, password: imis_accounts.sign_in(
+        site, lambda: _imis_client(tenant), mapping, username, password
+    )
+
+
+def starting_activity_types(crm: str) -> tuple[ActivityType, ...] | None:
+    """The activity types a new organisation of this CRM starts with (None: the default)."""
+    return (IMIS_EMAIL_ACTIVITY,) if crm == "imis" else None
+
+
+def checked_mapping(tenant: Tenant, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The organisation's CRM mapping with ``changes``, checked whole: every name known."""
+    if tenant.crm != "imis":
+        raise BadRequest(f"{tenant.cloud_id} files into the built-in CRM: it has no mapping")
+    current = dict(tenant.crm_settings.get("mapping") or {})
+    return ImisMapping.from_json({**current, **changes}).to_json()

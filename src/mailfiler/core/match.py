@@ -53,5 +53,5 @@ def match(
     participants: Sequence[Participant], found: Mapping[str, Sequence[Contact]]
 ) -> tuple[Match, ...]:
     """Each participant with the contacts holding their address (``found``: address key ->
-    contacts, as ``Connector.contacts_by_address`` answers)."""
+    contacts, as ``Connector.find_contacts`` answers)."""
     return tuple(Match(p, tuple(found.get(p.key, ()))) for p in participants)

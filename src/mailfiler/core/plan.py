@@ -361,13 +361,18 @@ def _allowed(
         )
     contact_id = outcome.contact_id or ""
     if contact_id in filed and not options.allow_duplicates:
-        return replace(
-            outcome,
-            status="duplicate",
-            record_id=filed[contact_id],
-            reason=f"this message is already saved as {kind} {filed[contact_id]} for this contact",
-        )
+        record_id = filed[contact_id]
+        reason = f"this message is already saved as {kind} {record_id} for this contact"
+        if not record_id:  # written perhaps: the CRM never answered (storage.ledger)
+            reason = UNSURE_BEFORE
+        return replace(outcome, status="duplicate", record_id=record_id or None, reason=reason)
     return outcome
+
+
+UNSURE_BEFORE = (
+    "an earlier save of this message for this contact may have been written (the CRM did not "
+    "answer): check the CRM; it is not written again"
+)
 
 
 # -- the To field ------------------------------------------------------------------

@@ -63,14 +63,15 @@ def filed(
     message_key: str,
     contact_ids: Collection[str] | None = None,
 ) -> dict[str, str]:
-    """Contact ID -> the first record this message was saved as, for those saved."""
+    """Contact ID -> the first record this message was saved as, for those saved ("": one
+    that may have been written, see ``Settled``)."""
     query = (
         select(FilingEntry.contact_id, FilingEntry.record_id)
         .where(
             FilingEntry.organisation_id == organisation_id,
             FilingEntry.kind == kind,
             FilingEntry.message_key == message_key,
-            FilingEntry.state == "saved",
+            FilingEntry.state.in_(("saved", "unsure")),
         )
         .order_by(FilingEntry.copy)
     )
@@ -98,7 +99,7 @@ def reserve(
         reserved += claimed
         still: list[Wanted] = []
         for want, entry in held:
-            if entry.state == "saved":
+            if entry.state in ("saved", "unsure"):
                 taken.append(Taken(want.contact_id, entry.record_id))
             elif time.monotonic() > deadline:
                 taken.append(Taken(want.contact_id, None))  # still being written elsewhere
@@ -172,16 +173,22 @@ def _same(organisation_id: int, want: Wanted, copy: int) -> tuple[Any, ...]:
     )
 
 
+# How a reserved entry ends: saved (with the CRM's record ID), unsure (the CRM
+# never answered: it may hold the record, so the entry is kept and the record
+# never written again), or removed (None: nothing was written).
+Settled = tuple[str, str] | None
+
+
 def settle(
     session: Session,
     organisation_id: int,
     kind: str,
     message_key: str,
-    outcomes: Iterable[tuple[Reserved, str | None]],
+    outcomes: Iterable[tuple[Reserved, Settled]],
     moment: datetime,
 ) -> None:
-    """Each reserved entry saved with its record ID, or (no ID: the write failed) removed."""
-    for reservation, record_id in outcomes:
+    """Each reserved entry saved, held as unsure, or removed (see ``Settled``)."""
+    for reservation, settled in outcomes:
         where = (
             FilingEntry.organisation_id == organisation_id,
             FilingEntry.contact_id == reservation.contact_id,
@@ -189,13 +196,14 @@ def settle(
             FilingEntry.message_key == message_key,
             FilingEntry.copy == reservation.copy,
         )
-        if record_id is None:
+        if settled is None:
             session.execute(delete(FilingEntry).where(*where))
         else:
+            state, record_id = settled
             session.execute(
                 update(FilingEntry)
                 .where(*where)
-                .values(state="saved", record_id=record_id, saved_at=moment)
+                .values(state=state, record_id=record_id or None, saved_at=moment)
             )
 
 

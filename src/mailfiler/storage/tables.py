@@ -133,6 +133,9 @@ class SignInSession(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[datetime] = mapped_column(default=now)
     expires_at: Mapped[datetime]
+    # The user's own token for a remote CRM (iMIS), encrypted (storage/secrets.py):
+    # searches run under their permissions. None for the built-in CRM.
+    crm_token: Mapped[str | None] = mapped_column(Text)
 
 
 class SignInThrottle(Base):

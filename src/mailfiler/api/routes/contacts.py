@@ -67,7 +67,9 @@ def search_contacts(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[ContactPublic]:
     options = caller.tenant.options
-    return [public(c, options) for c in caller.crm.search(q, limit=limit)]
+    return [
+        public(c, options) for c in caller.crm.search(q, limit=limit, as_user=caller.user_access())
+    ]
 
 
 @router.post(

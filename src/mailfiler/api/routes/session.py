@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from mailfiler import accounts, signin
 from mailfiler.api.deps import Caller, ServiceDep, Token
 from mailfiler.api.schemas import SessionCreate, SessionPublic, SessionUser
+from mailfiler.connectors import registry
 
 router = APIRouter(prefix="/session", tags=["sign-in"])
 
@@ -19,7 +20,12 @@ def _client(request: Request) -> str:
 def sign_in(body: SessionCreate, request: Request, service: ServiceDep) -> SessionPublic:
     """Sign in with a Cloud ID, user name and password: a bearer token valid 24 hours."""
     attempt = signin.attempt(
-        service.unit, body.cloud_id, body.username, body.password, _client(request)
+        service.unit,
+        body.cloud_id,
+        body.username,
+        body.password,
+        _client(request),
+        remote=registry.user_check,
     )
     if attempt.failure is not None:
         raise attempt.failure

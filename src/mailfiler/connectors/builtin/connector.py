@@ -112,10 +112,11 @@ class BuiltinCRM:
 
     # -- contacts -----------------------------------------------------------
 
-    def find_contacts(self, keys: Collection[str]) -> Mapping[str, Sequence[match.Contact]]:
-        if not keys:
+    def find_contacts(self, addresses: Collection[str]) -> Mapping[str, Sequence[match.Contact]]:
+        if not addresses:
             return {}
-        parameters = {"organisation_id": self.organisation_id, "keys": sorted(keys)}
+        keys = sorted({address_key(a) for a in addresses})
+        parameters = {"organisation_id": self.organisation_id, "keys": keys}
         found: dict[str, list[match.Contact]] = defaultdict(list)
         statement = _BY_ADDRESS[self._postgres()]
         for key, contact_id, full_name, organization in rows(self.session, statement, parameters):

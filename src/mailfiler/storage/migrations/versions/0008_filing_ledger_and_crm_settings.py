@@ -1,4 +1,5 @@
-"""The filing ledger (what mailfiler filed, in whichever CRM), and which CRM an organisation uses.
+"""The filing ledger (what mailfiler filed, in whichever CRM), which CRM an organisation uses,
+and a signed-in user's own token for that CRM.
 
 Every record the built-in CRM holds already is entered in the ledger, so
 "already saved" answers the same after the upgrade.
@@ -53,6 +54,8 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("crm_settings", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("background_secret", sa.Text(), nullable=True))
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("crm_token", sa.Text(), nullable=True))
     # What the built-in CRM holds already, entered as filed.
     for kind, table in (("interaction", "interactions"), ("activity", "activities")):
         select = (
@@ -67,6 +70,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.drop_column("crm_token")
     with op.batch_alter_table("organisations", schema=None) as batch_op:
         batch_op.drop_column("background_secret")
         batch_op.drop_column("crm_settings")

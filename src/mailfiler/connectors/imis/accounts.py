@@ -1,0 +1,56 @@
+"""Signing in with an iMIS user name and password: iMIS checks them, and says the user's roles.
+
+mailfiler keeps no copy of the password: it asks iMIS for a token with it
+(``POST /token``), reads the user's roles and email with the background
+account (``GET /api/User?UserName=eq:…``), and keeps the user's own token,
+encrypted, with the sign-in, so that contact searches run under the user's
+own iMIS permissions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mailfiler.connectors.base import RemoteUser, UserAccess
+from mailfiler.connectors.imis import wire
+from mailfiler.connectors.imis.client import ImisClient, password_token
+from mailfiler.connectors.imis.mapping import ImisMapping
+
+
+def sign_in(
+    site: str,
+    background: Callable[[], ImisClient],
+    mapping: ImisMapping,
+    username: str,
+    password: str,
+) -> RemoteUser | None:
+    """The user, when iMIS accepts the password; None when it does not."""
+    token = password_token(site, username, password, timeout=mapping.timeout_seconds)
+    if token is None:
+        return None
+    client = background()
+    try:
+        found = client.get("/api/User", {mapping.user_filter: f"eq:{username.strip()}"})
+    finally:
+        client.close()
+    users = [u for u in wire.page(found)[0] if isinstance(u, dict)]
+    user: dict[str, Any] = next(
+        (u for u in users if str(u.get("UserName", "")).lower() == username.strip().lower()),
+        users[0] if users else {},
+    )
+    roles = tuple(
+        str(wire.unwrap(r.get("RoleName") if isinstance(r, dict) else r))
+        for r in wire.values(user.get("Roles"))
+    )
+    party = user.get("Party") if isinstance(user.get("Party"), dict) else {}
+    lifetime = timedelta(seconds=max(token.expires_at - time.monotonic(), 0))
+    return RemoteUser(
+        username=str(user.get("UserName") or username.strip()),
+        email=str((party or {}).get("Email") or ""),
+        roles=tuple(r for r in roles if r),
+        access=UserAccess(token.access_token),
+        access_expires_at=datetime.now(UTC) + lifetime,
+    )

@@ -1,0 +1,101 @@
+"""The names iMIS uses for what mailfiler writes, per organisation, with documented defaults.
+
+iMIS sites differ, and the public material does not name everything (see
+../shared/spec/imis-notes.md): which entity takes an interaction, what its
+properties are called, which IQA query searches contacts. Every such name
+is here, so a site can be corrected in its settings (``mailfiler options
+set --cloud-id ACME imis.interaction_entity=ContactInteraction``) without
+a change of code. Where a default is a fact from a source, the comment
+says which; where no source confirmed it, the comment says "default".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from mailfiler.core.options import ActivityField, ActivityType
+from mailfiler.errors import BadRequest
+
+# The activity type an iMIS organisation starts with: the fields every iMIS
+# Activity has (ACTIVITY_TYPE and PartyId are filled by the connector), set
+# up as the product's example maps them. Its code must exist in iMIS
+# (GET /api/LegacyActivityType); an administrator chooses others in Options.
+IMIS_EMAIL_ACTIVITY = ActivityType(
+    code="EMAIL",
+    name="Email",
+    fields=(
+        ActivityField("DESCRIPTION", "Description"),
+        ActivityField("NOTE", "Notes"),
+        ActivityField("TRANSACTION_DATE", "Activity date"),
+    ),
+    mapping={"subject": "DESCRIPTION", "body": "NOTE", "sent_on": "TRANSACTION_DATE"},
+)
+
+
+@dataclass(frozen=True)
+class ImisMapping:
+    # GET /api/Party?{party_email_filter}=in:a|b  (the notes: "the sensible first try is
+    # GET /api/Party?email=eq:..."; the "in" operator is documented for filters)
+    party_email_filter: str = "Email"
+    # IQA query run as the signed-in user to search contacts (default: no source names one);
+    # its rows carry these columns (the product's notes: ID, Full Name and an Email column).
+    search_query: str = "$/Common/Queries/Contact/Contact Search"
+    search_parameter_count: int = 1
+    search_id_column: str = "ID"
+    search_name_column: str = "FullName"
+    search_email_column: str = "Email"
+    search_organization_column: str = "Organization"
+    # GET /api/User?{user_filter}=eq:name (the notes: "try a filter on UserName")
+    user_filter: str = "UserName"
+    # The communication log: POST on CommunicationLogRecipient is in the Cloud collection;
+    # its property names are not shown anywhere (defaults).
+    interaction_entity: str = "CommunicationLogRecipient"
+    interaction_contact: str = "RecipientId"
+    interaction_subject: str = "Subject"
+    interaction_body: str = "Body"
+    interaction_to: str = "To"
+    interaction_message_type: str = "MessageType"
+    interaction_message_type_value: str = "Email"
+    interaction_attachment_entity: str = "CommunicationLogRecipientAttachment"
+    attachment_record: str = "CommunicationLogRecipientId"
+    attachment_name: str = "FileName"
+    attachment_content: str = "Content"  # System.Byte[] (the collections' binary example)
+    # POST /api/Activity with ACTIVITY_TYPE and PartyId (the V2_1 collection's example)
+    activity_entity: str = "Activity"
+    activity_type: str = "ACTIVITY_TYPE"
+    activity_contact: str = "PartyId"
+    # Activity types a user may never file as (the product: "never system types such
+    # as DUES, ORDER, SALES"; the rest of the list is a default).
+    system_activity_types: tuple[str, ...] = (
+        "DUES", "ORDER", "SALES", "SUBSCRIPTION", "MEETING", "GIFT", "PLEDGE", "PAYMENT",
+    )  # fmt: skip
+    page_size: int = 100  # developer.imis.com: the default page is 100 rows
+    timeout_seconds: float = 15.0
+    retries: int = 3  # for reads, and for writes known not to have landed
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ImisMapping:
+        if not data:
+            return cls()
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise BadRequest(f"unknown iMIS mapping name(s): {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            default = getattr(cls(), name)
+            if isinstance(default, tuple):
+                value = tuple(str(v).strip() for v in value if str(v).strip())
+            elif isinstance(default, bool | int | float):
+                value = type(default)(value)
+            elif not isinstance(value, str) or not value.strip():
+                raise BadRequest(f"iMIS mapping {name} needs a name")
+            values[name] = value
+        return replace(cls(), **values)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["system_activity_types"] = list(self.system_activity_types)
+        return data
