@@ -136,7 +136,7 @@ class Service:
             tenant = accounts.tenant(session, cloud_id)
             user = None
             if username is not None:
-                row = accounts.user(session, tenant, username)
+                row = self._user_row(session, tenant, username)
                 if row.disabled:
                     raise Refused(f"user {row.username} is disabled")
                 user = accounts.member(row)
@@ -153,6 +153,17 @@ class Service:
             who = signin.authenticate(session, token)
             tenant = accounts.tenant_of(session, who.organisation)
             yield self._context(session, tenant, who.user, who.expires_at, who.crm_token)
+
+    def _user_row(self, session: Session, tenant: Tenant, username: str) -> accounts.UserRow:
+        """The user's row; for an organisation whose users are the CRM's (iMIS), made from
+        what the CRM says of them the first time (as their sign-in would)."""
+        try:
+            return accounts.user(session, tenant, username)
+        except NotFound:
+            remote = registry.describe_user(tenant, username)
+            if remote is None:
+                raise
+            return accounts.remember_remote_user(session, tenant, remote)
 
     def needs(self, session: Session) -> registry.Needs:
         """What a connector may need from this installation, for one unit of work."""

@@ -20,6 +20,7 @@ from mailfiler.api.schemas import Problem
 from mailfiler.errors import (
     BadRequest,
     Conflict,
+    ConnectorUnavailable,
     InvalidMessage,
     MailfilerError,
     NotFound,
@@ -44,6 +45,7 @@ _STATUS: list[tuple[type[MailfilerError], int, str]] = [
     (Refused, 403, "refused"),
     (BadRequest, 400, "bad-request"),
     (Conflict, 409, "conflict"),
+    (ConnectorUnavailable, 503, "crm-unavailable"),
     (SystemFault, 503, "unavailable"),
 ]
 
@@ -128,7 +130,7 @@ _MEANING: dict[int, str] = {
     422: "The request or the message cannot be read; the detail says where and why.",
     429: "Too many failed sign-ins: wait as Retry-After says.",
     500: "Something went wrong on our side; nothing was saved.",
-    503: "The database cannot be reached now; nothing was saved.",
+    503: "The database or the CRM cannot be reached now; nothing was saved.",
 }
 
 

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from mailfiler.accounts import Tenant
 from mailfiler.clock import Clock
-from mailfiler.connectors.base import Connector, ContactImport, RecordReader, RemoteUser
+from mailfiler.connectors.base import (
+    Connector,
+    ContactImport,
+    RecordReader,
+    RemoteUser,
+    UserAccess,
+)
 from mailfiler.connectors.builtin.connector import BuiltinCRM
 from mailfiler.connectors.imis import accounts as imis_accounts
 from mailfiler.connectors.imis.client import ImisClient
@@ -125,3 +132,16 @@ def checked_mapping(tenant: Tenant, changes: Mapping[str, Any]) -> dict[str, Any
         raise BadRequest(f"{tenant.cloud_id} files into the built-in CRM: it has no mapping")
     current = dict(tenant.crm_settings.get("mapping") or {})
     return ImisMapping.from_json({**current, **changes}).to_json()
+
+
+def describe_user(tenant: Tenant, username: str) -> RemoteUser | None:
+    """A user of the CRM as the background account sees them (for the CLI's ``--user``
+    on an organisation whose users sign in to their CRM); None when there is no such user."""
+    if tenant.crm != "imis":
+        return None
+    mapping = ImisMapping.from_json(tenant.crm_settings.get("mapping"))
+    found = imis_accounts.describe(lambda: _imis_client(tenant), mapping, username)
+    if found is None:
+        return None
+    name, email, roles = found
+    return RemoteUser(name, email, roles, UserAccess(""), datetime.now(UTC))

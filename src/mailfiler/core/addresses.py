@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from contextlib import suppress
 from functools import lru_cache
 
 _SPACE = re.compile(r"\s")  # the characters str.isspace() calls white space
@@ -57,3 +58,15 @@ def looks_like_address(text: str) -> bool:
         and _LOCAL.fullmatch(local) is not None
         and _DOMAIN.fullmatch(domain) is not None
     )
+
+
+def written_forms(address: str) -> set[str]:
+    """The spellings a CRM may hold an address in: as written, its key, and with its
+    domain in Unicode ("carla@bücher.example" for "carla@xn--bcher-kva.example")."""
+    written = address.strip().strip("<>").strip()
+    forms = {written, address_key(written)}
+    local, at, domain = written.rpartition("@")
+    if at and "xn--" in domain.lower():
+        with suppress(UnicodeError):
+            forms.add(local + "@" + domain.lower().encode("ascii").decode("idna"))
+    return {form for form in forms if form}

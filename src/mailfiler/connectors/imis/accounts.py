@@ -31,26 +31,38 @@ def sign_in(
     token = password_token(site, username, password, timeout=mapping.timeout_seconds)
     if token is None:
         return None
+    found = describe(background, mapping, username)
+    name, email, roles = found or (username.strip(), "", ())
+    lifetime = timedelta(seconds=max(token.expires_at - time.monotonic(), 0))
+    return RemoteUser(
+        username=name,
+        email=email,
+        roles=roles,
+        access=UserAccess(token.access_token),
+        access_expires_at=datetime.now(UTC) + lifetime,
+    )
+
+
+def describe(
+    background: Callable[[], ImisClient], mapping: ImisMapping, username: str
+) -> tuple[str, str, tuple[str, ...]] | None:
+    """(user name, email, roles) of an iMIS user, read as the background account."""
     client = background()
     try:
         found = client.get("/api/User", {mapping.user_filter: f"eq:{username.strip()}"})
     finally:
         client.close()
     users = [u for u in wire.page(found)[0] if isinstance(u, dict)]
-    user: dict[str, Any] = next(
+    user: dict[str, Any] | None = next(
         (u for u in users if str(u.get("UserName", "")).lower() == username.strip().lower()),
-        users[0] if users else {},
+        None,
     )
+    if user is None:
+        return None
     roles = tuple(
         str(wire.unwrap(r.get("RoleName") if isinstance(r, dict) else r))
         for r in wire.values(user.get("Roles"))
     )
     party = user.get("Party") if isinstance(user.get("Party"), dict) else {}
-    lifetime = timedelta(seconds=max(token.expires_at - time.monotonic(), 0))
-    return RemoteUser(
-        username=str(user.get("UserName") or username.strip()),
-        email=str((party or {}).get("Email") or ""),
-        roles=tuple(r for r in roles if r),
-        access=UserAccess(token.access_token),
-        access_expires_at=datetime.now(UTC) + lifetime,
-    )
+    email = str((party or {}).get("Email") or "")
+    return str(user.get("UserName") or username.strip()), email, tuple(r for r in roles if r)

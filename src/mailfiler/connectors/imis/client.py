@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -60,7 +61,33 @@ _TOKENS: dict[tuple[str, str], Token] = {}
 _TOKENS_LOCK = threading.Lock()
 
 
+# (site, timeout) -> one HTTP client (and its kept-alive connections) for this process.
+_CLIENTS: dict[tuple[str, float], httpx2.Client] = {}
+
+
+def _shared_http(
+    site: str, timeout: float, transport: httpx2.BaseTransport | None
+) -> httpx2.Client:
+    if transport is not None:  # a test's own transport: a client of its own
+        return httpx2.Client(base_url=site, timeout=timeout, transport=transport)
+    with _TOKENS_LOCK:
+        client = _CLIENTS.get((site, timeout))
+        if client is None:
+            client = _CLIENTS[(site, timeout)] = httpx2.Client(base_url=site, timeout=timeout)
+        return client
+
+
+@atexit.register
+def _close_clients() -> None:
+    with _TOKENS_LOCK:
+        for client in _CLIENTS.values():
+            client.close()
+        _CLIENTS.clear()
+
+
 def forget_tokens() -> None:
+    """Forget every token and close every connection (a site's password changed; tests)."""
+    _close_clients()
     with _TOKENS_LOCK:
         _TOKENS.clear()
 
@@ -104,12 +131,10 @@ class ImisClient:
         self.mapping = mapping
         self._sleep = sleep
         self._transport = transport
-        self._http = httpx2.Client(
-            base_url=self.site, timeout=mapping.timeout_seconds, transport=transport
-        )
+        self._http = _shared_http(self.site, mapping.timeout_seconds, transport)
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to close: connections to a site are kept for the next request."""
 
     # -- the token ----------------------------------------------------------------
 

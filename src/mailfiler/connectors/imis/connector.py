@@ -22,7 +22,7 @@ from mailfiler.connectors.base import Failed, Saved, Unsure, UserAccess, WriteOu
 from mailfiler.connectors.imis import wire
 from mailfiler.connectors.imis.client import ImisClient, WriteRefused, WriteUnsure
 from mailfiler.connectors.imis.mapping import ImisMapping
-from mailfiler.core.addresses import address_key, looks_like_address
+from mailfiler.core.addresses import address_key, looks_like_address, written_forms
 from mailfiler.core.match import Contact
 from mailfiler.core.options import ActivityField, ActivityType
 from mailfiler.core.plan import Capabilities, PlannedFile, PlannedRecord
@@ -55,7 +55,7 @@ class ImisCRM:
         """Parties holding these addresses. iMIS is asked for each address as written and
         as its key (an internationalised domain may be held either way)."""
         wanted = {address_key(a) for a in addresses}
-        asked = sorted({a.strip() for a in addresses} | wanted - {""})
+        asked = sorted({form for a in addresses for form in written_forms(a)})
         found: dict[str, list[Contact]] = {}
         seen: dict[str, set[str]] = {}
         for start in range(0, len(asked), ADDRESSES_PER_CALL):

@@ -1,0 +1,127 @@
+"""The iMIS connector against the stand-in site: filing, sign-in, and what goes wrong."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from mailfiler.core.plan import SavePlan
+from mailfiler.errors import ConnectorUnavailable, UnknownUser
+from mailfiler.service import Service
+from tests.conftest import Org, status_of
+from tests.imis_site import Site, imis_site, new_imis_org
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with imis_site() as running:
+        yield running
+
+
+@pytest.fixture
+def imis(service: Service, site: Site) -> Org:
+    return new_imis_org(service, site)
+
+
+def saved(outcome: SavePlan) -> dict[str, str | None]:
+    return {
+        p.contact_id or p.address: p.record_id for p in outcome.participants if p.status == "saved"
+    }
+
+
+def test_an_interaction_is_written_to_the_communication_log_with_its_files(
+    imis: Org, site: Site
+) -> None:
+    outcome = imis.file("encoded-words.eml")
+    assert set(saved(outcome)) == {"101", "102", "103"}
+    logs = site.standin.interactions
+    assert {entry["RecipientId"] for entry in logs} == {"101", "102", "103"}
+    entry = logs[0]
+    assert entry["Subject"] == "Réunion du comité à Zürich"
+    assert entry["MessageType"] == "Email" and len(entry["To"]) <= 100
+    assert entry["Body"].startswith("<")  # the HTML body
+    names = sorted(a["FileName"] for a in site.standin.attachments)
+    assert names == sorted(["Ordre du jour – réunion de novembre.pdf", "notes été.txt"] * 3)
+    # Written as the background account; the ledger knows who saved it.
+    assert set(site.standin.writers) == {"manager"}
+    again = imis.file("encoded-words.eml")
+    assert {p.status for p in again.participants} == {"duplicate"}
+    assert len(site.standin.interactions) == 3
+
+
+def test_an_activity_is_written_with_its_fields_and_no_files(imis: Org, site: Site) -> None:
+    review = imis.inspect("encoded-words.eml", kind="activity")
+    assert {f.status for f in review.files} == {"excluded"}
+    assert all("iMIS cannot attach files to an Activity" in f.reason for f in review.files)
+    outcome = imis.file("encoded-words.eml", kind="activity")
+    assert len(saved(outcome)) == 3
+    activity = site.standin.activities[0]
+    assert activity["ACTIVITY_TYPE"] == "EMAIL"
+    assert activity["DESCRIPTION"] == "Réunion du comité à Zürich"
+    assert activity["NOTE"].startswith("Bonjour à tous")
+    assert activity["TRANSACTION_DATE"] == "2026-11-02T08:00:00"  # the message's Date
+    assert site.standin.attachments == []
+
+
+def test_one_token_serves_every_write_until_it_expires(imis: Org, site: Site) -> None:
+    imis.file("encoded-words.eml")
+    imis.file("text-only.eml")
+    imis.file("encoded-words.eml", kind="activity")
+    assert site.standin.token_requests.count("MANAGER") == 1
+
+
+def test_the_cli_user_of_an_imis_organisation_is_the_saver(imis: Org, site: Site) -> None:
+    imis.user = "admin"
+    imis.file("text-only.eml")
+    [entry] = [r for r in imis.records("101")]
+    assert entry.saved_by == "admin" and entry.created_by == "MANAGER"
+    assert entry.link is None or "101" in entry.link
+    imis.user = "ghost"
+    with pytest.raises(UnknownUser):
+        imis.file("text-only.eml")
+
+
+def test_a_500_on_the_third_of_five_contacts_says_which_were_saved(imis: Org, site: Site) -> None:
+    message = imis.service.read(
+        b"From: ann@members.example\r\nTo: bob@members.example, grace@ito.example, "
+        b"hugo@janssen.example, ines@kovac.example\r\nSubject: five\r\n"
+        b"Message-ID: <five@members.example>\r\n\r\nHello.\r\n"
+    )
+    site.standin.fail_writes = {3}
+    first = imis.file(message)
+    statuses = [p.status for p in first.participants]
+    assert statuses == ["saved", "saved", "failed", "saved", "saved"]
+    assert "500" in first.participants[2].reason
+    site.standin.fail_writes = set()
+    second = imis.file(message)
+    assert [p.status for p in second.participants] == ["duplicate"] * 2 + ["saved"] + [
+        "duplicate"
+    ] * 2
+    assert len(site.standin.interactions) == 5
+
+
+def test_throttling_is_waited_out(imis: Org, site: Site) -> None:
+    site.standin.throttle_next = 2  # answered 429 with Retry-After: 1
+    assert status_of(imis.file("text-only.eml"), "ann@members.example") == "saved"
+
+
+def test_a_refused_background_password_is_one_sentence_and_a_warning(
+    imis: Org, site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.standin.background_refused = True
+    from mailfiler.connectors.imis.client import forget_tokens
+
+    forget_tokens()
+    with (
+        caplog.at_level(logging.WARNING, logger="mailfiler.imis"),
+        pytest.raises(ConnectorUnavailable) as refused,
+    ):
+        imis.file("text-only.eml")  # the contacts are looked up as the background account
+    assert str(refused.value) == (
+        "iMIS refused the background account MANAGER: an administrator must update the "
+        "background account's password"
+    )
+    assert "refused the background account MANAGER" in caplog.text
+    assert site.standin.interactions == []
