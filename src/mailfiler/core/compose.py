@@ -31,7 +31,13 @@ def eml_bytes(message: Message) -> bytes:
     """The message as .eml bytes: the original when there is one."""
     if message.original is not None:
         return message.original
-    return _compose(message)
+    try:
+        return _compose(message)
+    except Exception:  # noqa: BLE001 - the stdlib's generator, on what a sender wrote
+        # It parses each header again to fold it, and fails on some odd ones
+        # the checks below cannot foresee (found by fuzzing): the address
+        # lines again, with only plain addresses, their names as encoded words.
+        return _compose(message, plain=True)
 
 
 def eml_filename(message: Message) -> str:
@@ -40,7 +46,14 @@ def eml_filename(message: Message) -> str:
     return shorten(stem + ".eml", ATTACHMENT_NAME_MAX)
 
 
-def _line(addresses: tuple[Address, ...]) -> str:
+def _line(addresses: tuple[Address, ...], plain: bool = False) -> str:
+    if plain:  # names as encoded words of our own: nothing left for the generator to misread
+        return ", ".join(
+            f"{Header(_header(a.name), 'utf-8').encode(linesep=' ')} <{a.address}>"
+            if a.name
+            else a.address
+            for a in addresses
+        )
     return ", ".join(_entry(a) for a in addresses)
 
 
@@ -76,7 +89,11 @@ def _literal(text: str) -> str:
     return Header(text, "utf-8").encode(linesep=" ")
 
 
-def _compose(message: Message) -> bytes:
+# An address with nothing in it the generator could mistake for an encoded word.
+_PLAIN_ADDRESS = re.compile(r"[\w.!#$%&'*+/^`{|}~-]+@[\w.-]+")
+
+
+def _compose(message: Message, plain: bool = False) -> bytes:
     mail = EmailMessage(policy=policy.SMTPUTF8)
     for header, addresses in (
         ("From", message.sender),
@@ -84,9 +101,13 @@ def _compose(message: Message) -> bytes:
         ("Cc", message.cc),
         ("Bcc", message.bcc),
     ):
-        written = [a for a in addresses if _writable_entry(a)]
+        written = [
+            a
+            for a in addresses
+            if (_PLAIN_ADDRESS.fullmatch(a.address) if plain else _writable_entry(a))
+        ]
         if written:
-            mail[header] = _line(tuple(written))
+            mail[header] = _line(tuple(written), plain)
     mail["Subject"] = _literal(_header(message.subject))
     if message.date is not None:
         mail["Date"] = format_datetime(message.date)
