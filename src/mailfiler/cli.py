@@ -153,16 +153,32 @@ def init(
         str, typer.Option(help="The account every record is written as (typically MANAGER).")
     ] = "MANAGER",
     edition: Annotated[str, typer.Option(help="enterprise or professional.")] = "enterprise",
+    crm: Annotated[str, typer.Option(help="builtin (mailfiler's own CRM) or imis.")] = "builtin",
+    imis_url: Annotated[
+        str | None, typer.Option(help="With --crm imis: the site, e.g. https://acme.imiscloud.com")
+    ] = None,
+    background_password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--background-password-stdin",
+            help="With --crm imis: read the background account's password from standard input "
+            "(stored encrypted with MAILFILER_SECRET_KEY).",
+        ),
+    ] = False,
 ) -> None:
     """Create an organisation (and the database, on first use)."""
+    password = sys.stdin.readline().rstrip("\r\n") if background_password_stdin else None
     with _errors():
         service = _service()
         with service.unit() as session:
             tenant = accounts.create_organisation(
-                session, cloud_id, name, background_account, edition
-            )
+                session, cloud_id, name, background_account, edition,
+                crm=crm, crm_url=imis_url, background_password=password,
+                activity_types=registry.starting_activity_types(crm),
+            )  # fmt: skip
         where = service.settings.database_url
-        out.print(f"Created organisation {tenant.cloud_id} ({tenant.name}) in {where}")
+        into = f", filing into iMIS at {imis_url}" if crm == "imis" else ""
+        out.print(f"Created organisation {tenant.cloud_id} ({tenant.name}) in {where}{into}")
 
 
 @users_app.command("add")
@@ -565,23 +581,54 @@ def options_show(cloud_id: CloudId) -> None:
 def options_set(
     cloud_id: CloudId,
     values: Annotated[
-        list[str], typer.Argument(help="NAME=JSON, e.g. allow_duplicates=true max_total_emails=10")
-    ],
+        list[str] | None,
+        typer.Argument(
+            help="NAME=JSON, e.g. allow_duplicates=true max_total_emails=10; "
+            "imis.NAME=VALUE changes the iMIS mapping (see the README)"
+        ),
+    ] = None,
+    imis_url: Annotated[str | None, typer.Option(help="The iMIS site's address.")] = None,
+    background_account: Annotated[
+        str | None, typer.Option(help="The account every record is written as.")
+    ] = None,
+    background_password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--background-password-stdin",
+            help="Read the background account's new password from standard input.",
+        ),
+    ] = False,
 ) -> None:
-    """Change options (each value is JSON; plain words are taken as text)."""
+    """Change options (each value is JSON; plain words are taken as text), or the CRM's address
+    and background account."""
     changes: dict[str, Any] = {}
-    for name, value in _pairs(values, "option").items():
+    mapping: dict[str, Any] = {}
+    for name, value in _pairs(values or [], "option").items():
         try:
-            changes[name] = json.loads(value)
+            parsed = json.loads(value)
         except json.JSONDecodeError:
-            changes[name] = value
+            parsed = value
+        if name.startswith("imis."):
+            mapping[name.removeprefix("imis.")] = parsed
+        else:
+            changes[name] = parsed
+    password = sys.stdin.readline().rstrip("\r\n") if background_password_stdin else None
     with _errors():
         service = _service()
         with service.unit() as session:
             tenant = accounts.tenant(session, cloud_id)
+            if mapping or imis_url or background_account or password is not None:
+                tenant = accounts.set_crm(
+                    session, cloud_id, url=imis_url, background_account=background_account,
+                    background_password=password,
+                    mapping=registry.checked_mapping(tenant, mapping) if mapping else None,
+                )  # fmt: skip
             merged = {**tenant.options.to_json(), **changes}
             updated = accounts.set_options(session, cloud_id, Options.from_json(merged))
     out.print(json.dumps(updated.options.to_json(), indent=2), markup=False, highlight=False)
+    if updated.crm != "builtin":
+        where = updated.crm_settings.get("url")
+        out.print(f"Files into iMIS at {where} as {updated.background_account}")
 
 
 @app.command()

@@ -139,13 +139,13 @@ def attempt(
         with units() as session:
             _count(session, address_limit, now())
         return Attempt(failure=Unauthenticated(WRONG_CREDENTIALS))
-    moment = now()
     token = secrets.token_urlsafe(32)
-    expires_at = moment + TOKEN_LIFETIME
     with units() as session:
         if remote_user is not None:
             user = accounts.remember_remote_user(session, tenant, remote_user)
         assert user is not None
+        moment = now()  # after the user's row: a sign-in older than it would be refused
+        expires_at = moment + TOKEN_LIFETIME
         session.execute(delete(SignInThrottle).where(SignInThrottle.key == user_limit.key))
         session.add(
             SignInSession(

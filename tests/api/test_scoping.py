@@ -156,6 +156,15 @@ def _change(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None:
     assert a.client.get("/api/v1/options", headers=a.sign_in()).json()["max_total_emails"] == 50
 
 
+@case("GET", "/api/v1/options/activity-types")
+def _crm_activity_types(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None:
+    # What B's own CRM offers (the built-in catalogue); B's staff may not ask.
+    answer = b.client.get("/api/v1/options/activity-types", headers=hb)
+    assert [t["code"] for t in answer.json()] == ["EMAIL"]
+    staff = b.client.get("/api/v1/options/activity-types", headers=b.sign_in())
+    assert staff.status_code == 403
+
+
 @case("GET", "/api/v1/users")
 def _users(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None:
     b.client.post(

@@ -283,6 +283,30 @@ class ActivityTypeSetup(Incoming):
     roles: list[str] = []
 
 
+class CrmPublic(Model):
+    """Which CRM the organisation files into. The background password is never shown."""
+
+    kind: Literal["builtin", "imis"]
+    url: str | None = None
+    background_account: str
+    background_password_set: bool = False
+    mapping: dict[str, Any] = {}
+
+
+class CrmUpdate(Incoming):
+    # What GET answers may be sent back as it is: these two are read, not changed.
+    kind: Literal["builtin", "imis"] | None = None
+    background_password_set: bool | None = None
+    url: str | None = Field(default=None, max_length=500)
+    background_account: str | None = Field(default=None, min_length=1, max_length=100)
+    background_password: str | None = Field(
+        default=None, min_length=1, max_length=1000, description="Write-only: never returned."
+    )
+    mapping: dict[str, Any] | None = Field(
+        default=None, description="Entity and field names in iMIS (see the README)."
+    )
+
+
 class OptionsPublic(Model):
     profile_url: str
     interaction_roles: list[str]
@@ -296,6 +320,7 @@ class OptionsPublic(Model):
     activity_types: list[ActivityTypeSetup]
     default_activity_type: str
     can_change: bool = False
+    crm: CrmPublic | None = None
 
 
 class OptionsUpdate(Incoming):
@@ -310,6 +335,7 @@ class OptionsUpdate(Incoming):
     edition: Literal["enterprise", "professional"] = "enterprise"
     activity_types: list[ActivityTypeSetup] = []
     default_activity_type: str = ""
+    crm: CrmUpdate | None = None
 
 
 class UserPublic(Model):

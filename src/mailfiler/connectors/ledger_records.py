@@ -32,16 +32,12 @@ class LedgerRecords:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[StoredRecord]:
-        if contact_id is None:
-            return []
         entries, _ = ledger.for_contact(
             self.session, self.tenant.id, contact_id, limit or 1000, offset
         )
         return [self._record(e) for e in entries if e.kind in kinds]
 
     def count_records(self, contact_id: str | None = None) -> int:
-        if contact_id is None:
-            return 0
         return ledger.for_contact(self.session, self.tenant.id, contact_id, 1, 0)[1]
 
     def attachment(self, attachment_id: str) -> tuple[StoredFile, bytes]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, delete, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -208,13 +208,14 @@ def settle(
 
 
 def for_contact(
-    session: Session, organisation_id: int, contact_id: str, limit: int, offset: int
+    session: Session, organisation_id: int, contact_id: str | None, limit: int, offset: int
 ) -> tuple[list[FilingEntry], int]:
-    """What mailfiler filed for one contact, newest first, and how many in all."""
+    """What mailfiler filed for one contact (every contact: None), newest first, and how
+    many in all."""
     where = and_(
         FilingEntry.organisation_id == organisation_id,
-        FilingEntry.contact_id == contact_id,
         FilingEntry.state == "saved",
+        true() if contact_id is None else FilingEntry.contact_id == contact_id,
     )
     rows = session.scalars(
         select(FilingEntry)

@@ -292,7 +292,7 @@ def public(review: Review, caller: Caller) -> MessagePublic:
             )
             for t, values in review.activity_types
         ],
-        notes=list(message.notes),
+        notes=list(review.outcome.notes),
     )
 
 
