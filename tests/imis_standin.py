@@ -91,6 +91,7 @@ class StandIn:
     writers: list[str] = field(default_factory=list)  # the user behind each write
     # faults
     slow_seconds: float = 0.0
+    slow_writes: float = 0.0  # seconds a write takes before it is done and answered
     throttle_next: int = 0  # this many requests answered 429
     fail_writes: set[int] = field(default_factory=set)  # these writes (1, 2, ...) answer 500
     background_refused: bool = False
@@ -228,6 +229,8 @@ class StandIn:
             raise Refusal(500, "An error has occurred.")
         self.writers.append(writer)
         body = await request.json()
+        if self.slow_writes:
+            await asyncio.sleep(self.slow_writes)
         if not isinstance(body, dict):
             raise Refusal(400, "the body must be an object")
         return body

@@ -125,3 +125,56 @@ def test_a_refused_background_password_is_one_sentence_and_a_warning(
     )
     assert "refused the background account MANAGER" in caplog.text
     assert site.standin.interactions == []
+
+
+def quick(service: Service, org: Org) -> None:
+    """Half a second of patience with iMIS, for the tests of a slow site."""
+    from sqlalchemy import select
+
+    from mailfiler.storage.tables import Organisation
+
+    with service.unit() as session:
+        row = session.scalars(
+            select(Organisation).where(Organisation.cloud_id == org.cloud_id)
+        ).one()
+        row.crm_settings = {**row.crm_settings, "mapping": {"timeout_seconds": 0.5, "retries": 1}}
+
+
+def test_a_site_that_cannot_be_reached_is_one_sentence(service: Service, imis: Org) -> None:
+    from sqlalchemy import select
+
+    from mailfiler.storage.tables import Organisation
+
+    with service.unit() as session:
+        row = session.scalars(
+            select(Organisation).where(Organisation.cloud_id == imis.cloud_id)
+        ).one()
+        row.crm_settings = {"url": "http://127.0.0.1:9"}  # nothing listens there
+    with pytest.raises(ConnectorUnavailable, match="cannot be reached"):
+        imis.file("text-only.eml")
+
+
+def test_a_slow_read_times_out_with_a_reason(service: Service, imis: Org, site: Site) -> None:
+    quick(service, imis)
+    site.standin.slow_seconds = 1.5
+    with pytest.raises(ConnectorUnavailable, match="did not answer"):
+        imis.file("text-only.eml")
+
+
+def test_a_write_that_may_have_landed_is_never_sent_again(
+    service: Service, imis: Org, site: Site
+) -> None:
+    quick(service, imis)
+    site.standin.slow_writes = 1.5  # iMIS writes it, but answers after the client gave up
+    first = imis.file("text-only.eml", contact_ids=frozenset({"101"}))
+    [ann] = [p for p in first.participants if p.contact_id == "101"]
+    assert ann.status == "failed" and "may have been written" in ann.reason
+    site.standin.slow_writes = 0
+    import time
+
+    time.sleep(1.5)  # the write lands in iMIS
+    assert len(site.standin.interactions) == 1
+    second = imis.file("text-only.eml", contact_ids=frozenset({"101"}))
+    [ann] = [p for p in second.participants if p.contact_id == "101"]
+    assert ann.status == "duplicate" and "may have been written" in ann.reason
+    assert len(site.standin.interactions) == 1  # not posted a second time

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mailfiler.connectors.base import Connector, Saved, UserAccess, WriteOutcome
+from mailfiler.connectors.base import Connector, Failed, Saved, UserAccess, WriteOutcome
 from mailfiler.core.addresses import address_key
 from mailfiler.core.match import Contact
 from mailfiler.core.options import EMAIL_ACTIVITY, ActivityType
@@ -76,6 +76,8 @@ class FakeCRM:
         return outcomes
 
     def _saved(self, record: PlannedRecord) -> WriteOutcome:
+        if not any(c.id == record.contact_id for c in self.contacts):
+            return Failed(f"the fake CRM has no contact {record.contact_id}")
         return Saved(str(len(self.written) + 1))
 
 
