@@ -104,6 +104,10 @@ class TimelineItem(Model):
     saved_at: datetime
     message_id: str | None
     attachments: list[StoredFilePublic]
+    # Where the record is, for a CRM other than the built-in one (the contact's page in
+    # iMIS, from the profile URL): the record itself is there, not here.
+    link: str | None = None
+    crm: str = "builtin"
 
 
 class TimelinePage(Model):

@@ -33,8 +33,10 @@ def public(contact: Contact, options: Options) -> ContactPublic:
     )
 
 
-def timeline_item(record: StoredRecord) -> TimelineItem:
+def timeline_item(record: StoredRecord, crm: str = "builtin") -> TimelineItem:
     return TimelineItem(
+        link=record.link,
+        crm=crm,
         kind=record.kind,
         id=record.id,
         subject=record.subject,
@@ -99,7 +101,7 @@ def contact_with_timeline(
     records = caller.records.records(contact_id, limit=limit, offset=offset)
     total = caller.records.count_records(contact_id)
     page = TimelinePage(
-        items=[timeline_item(r) for r in records],
+        items=[timeline_item(r, caller.tenant.crm) for r in records],
         total=total,
         limit=limit,
         offset=offset,

@@ -132,7 +132,11 @@ async function recordView(item, highlight) {
   const key = `${item.kind}-${item.id}`;
   const isInteraction = item.kind === "interaction";
   let content;
-  if (isInteraction) {
+  if (item.crm !== "builtin") {
+    // The record is in the CRM (iMIS): mailfiler's ledger says what was filed; the CRM shows it.
+    content = h("p", {}, `Filed in iMIS as record ${item.id}. `,
+      item.link ? h("a", { href: item.link, target: "_blank", rel: "noopener noreferrer" }, "Open the contact in iMIS") : null);
+  } else if (isInteraction) {
     content = h("iframe", {
       title: `Message: ${item.subject}`,
       // No scripts, no forms; same-origin only so this page can size the frame to its text.

@@ -1,0 +1,52 @@
+"""The task pane and the staff site for an organisation that files into iMIS (the stand-in)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from playwright.sync_api import expect
+
+from mailfiler import accounts
+from tests.conftest import FIXTURES
+from tests.imis_site import PASSWORDS, Site, imis_site, new_imis_org
+from tests.web.conftest import Pane
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with imis_site() as running:
+        yield running
+
+
+def test_an_imis_user_signs_in_files_a_message_and_finds_it_on_the_staff_site(
+    pane: Pane, site: Site
+) -> None:
+    pane.org = new_imis_org(pane.server.service, site)
+    with pane.server.service.unit() as session:
+        tenant = accounts.tenant(session, pane.org.cloud_id)
+        profile = f"{site.url}/Party.aspx?ID={{id}}"
+        accounts.set_options(
+            session, pane.org.cloud_id, replace(tenant.options, profile_url=profile)
+        )
+    page = pane.open()
+    pane.sign_in(password=PASSWORDS["jdoe"])  # the iMIS password: iMIS checks it
+    page.set_input_files("#file", str(FIXTURES / "encoded-words.eml"))
+    expect(page.get_by_role("heading", name="Réunion du comité à Zürich")).to_be_visible()
+    expect(page.locator(".entry")).to_have_count(3)
+    page.get_by_role("button", name="Save as Interaction").click()
+    results = page.locator(".result")
+    expect(results).to_have_count(3)
+    expect(results.nth(0)).to_contain_text("saved")
+    assert {i["RecipientId"] for i in site.standin.interactions} == {"101", "102", "103"}
+    assert set(site.standin.writers) == {"manager"}  # written as the background account
+
+    page.goto(pane.server.url + "/staff/#/contacts/101")
+    record = page.locator(".record")
+    expect(record).to_have_count(1)
+    expect(record).to_contain_text("Réunion du comité à Zürich")
+    expect(record).to_contain_text("saved by jdoe")
+    expect(record.get_by_role("link", name="Open the contact in iMIS")).to_have_attribute(
+        "href", f"{site.url}/Party.aspx?ID=101"
+    )
