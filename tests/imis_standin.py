@@ -88,11 +88,13 @@ class StandIn:
     # what was asked
     token_requests: list[str] = field(default_factory=list)
     searches: list[tuple[str, str]] = field(default_factory=list)  # (user, query)
+    pages: list[tuple[str, int, int]] = field(default_factory=list)  # (path, offset, limit)
     writers: list[str] = field(default_factory=list)  # the user behind each write
     # faults
     slow_seconds: float = 0.0
     slow_writes: float = 0.0  # seconds a write takes before it is done and answered
     throttle_next: int = 0  # this many requests answered 429
+    fail_next_reads: int = 0  # this many reads answered 500
     fail_writes: set[int] = field(default_factory=set)  # these writes (1, 2, ...) answer 500
     background_refused: bool = False
     background_account: str = "MANAGER"
@@ -101,7 +103,7 @@ class StandIn:
     _ids: Any = field(default_factory=lambda: itertools.count(5001))
 
     def app(self) -> Starlette:
-        return Starlette(
+        app = Starlette(
             routes=[
                 Route("/token", self.token, methods=["POST"]),
                 Route("/api/Party", self.find_parties, methods=["GET"]),
@@ -120,6 +122,8 @@ class StandIn:
             ],
             exception_handlers={Refusal: _refusal},  # type: ignore[dict-item]
         )
+        app.state.standin = self
+        return app
 
     # -- sign-in ----------------------------------------------------------------------
 
@@ -144,6 +148,9 @@ class StandIn:
         )  # fmt: skip
 
     async def _caller(self, request: Request) -> str:
+        if self.fail_next_reads > 0 and request.method == "GET":
+            self.fail_next_reads -= 1
+            raise Refusal(500, "An error has occurred.")
         if self.throttle_next > 0:
             self.throttle_next -= 1
             raise Refusal(429, "Too many requests")
@@ -389,6 +396,7 @@ def _person(party: Party) -> dict[str, Any]:
 def _paged(request: Request, items: list[Any]) -> Response:
     limit = int(request.query_params.get("limit", "100"))
     offset = int(request.query_params.get("offset", "0"))
+    request.app.state.standin.pages.append((request.url.path, offset, limit))
     chosen = items[offset : offset + limit]
     more = offset + limit < len(items)
     return JSONResponse(

@@ -178,3 +178,27 @@ def test_a_write_that_may_have_landed_is_never_sent_again(
     [ann] = [p for p in second.participants if p.contact_id == "101"]
     assert ann.status == "duplicate" and "may have been written" in ann.reason
     assert len(site.standin.interactions) == 1  # not posted a second time
+
+
+def test_lists_are_read_page_after_page(service: Service, imis: Org, site: Site) -> None:
+    from sqlalchemy import select
+
+    from mailfiler.storage.tables import Organisation
+
+    with service.unit() as session:
+        row = session.scalars(
+            select(Organisation).where(Organisation.cloud_id == imis.cloud_id)
+        ).one()
+        row.crm_settings = {**row.crm_settings, "mapping": {"page_size": 1}}
+    outcome = imis.inspect("ambiguous.eml")  # the shared address: two parties, two pages
+    [shared] = [p for p in outcome.participants if p.address == "shared@family.example"]
+    assert [c.id for c in shared.contacts] == ["104", "105"]
+    parties = [
+        (offset, limit) for path, offset, limit in site.standin.pages if path == "/api/Party"
+    ]
+    assert parties[:3] == [(0, 1), (1, 1), (2, 1)]
+
+
+def test_a_read_answered_500_is_tried_again(imis: Org, site: Site) -> None:
+    site.standin.fail_next_reads = 2
+    assert status_of(imis.file("text-only.eml"), "ann@members.example") == "saved"
