@@ -223,3 +223,12 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         running.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def site() -> Iterator[Any]:
+    """The stand-in iMIS site (tests/imis_standin.py), seeded, on a loopback port."""
+    from tests.imis_site import imis_site
+
+    with imis_site() as running:
+        yield running

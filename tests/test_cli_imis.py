@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.imis_site import MANAGER_PASSWORD, Site, imis_site
+from tests.imis_site import MANAGER_PASSWORD, Site
 from tests.test_cli import Cli
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with imis_site() as running:
-        yield running
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 import mailfiler.storage.database as database
 from mailfiler import accounts
@@ -45,6 +45,14 @@ def test_on_postgresql_the_address_lookup_index_holds_the_contact(service: Servi
     assert definition.endswith("(organisation_id, address_key) INCLUDE (contact_pk)")
 
 
+def upgrade(connection: Connection, revision: str) -> None:
+    """Migrate an empty database up to ``revision`` only (an older mailfiler's schema)."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database of its own, with nothing in it, for a test that migrates step by step."""
@@ -61,12 +69,7 @@ def test_contacts_of_an_older_database_are_numbered_on_after_its_highest(
     service = Service(Settings(database_url=empty_database, blobs_dir=tmp_path / "blobs"))
     try:
         with service.database.engine.begin() as connection:
-            config = Config()
-            config.set_main_option(
-                "script_location", str(Path(database.__file__).parent / "migrations")
-            )
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0006")  # before contacts were counted
+            upgrade(connection, "0006")  # before contacts were counted
             for pk, cloud_id in ((1, "OLD"), (2, "EMPTY")):
                 connection.execute(
                     text(
@@ -102,12 +105,7 @@ def test_what_an_older_database_filed_is_in_the_ledger_after_the_upgrade(
     message_key = "mid:renewal-1@members.example"
     try:
         with service.database.engine.begin() as connection:
-            config = Config()
-            config.set_main_option(
-                "script_location", str(Path(database.__file__).parent / "migrations")
-            )
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0007")  # before the ledger
+            upgrade(connection, "0007")  # before the ledger
             moment = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
             connection.execute(
                 text(

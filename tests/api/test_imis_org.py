@@ -13,13 +13,7 @@ from mailfiler.api.app import create_app
 from mailfiler.service import Service
 from mailfiler.storage.tables import Organisation, User
 from tests.conftest import Org, fixture_bytes
-from tests.imis_site import MANAGER_PASSWORD, PASSWORDS, Site, imis_site, new_imis_org
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with imis_site() as running:
-        yield running
+from tests.imis_site import MANAGER_PASSWORD, PASSWORDS, Site, new_imis_org
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -11,13 +10,7 @@ from mailfiler.core.plan import SavePlan
 from mailfiler.errors import ConnectorUnavailable, UnknownUser
 from mailfiler.service import Service
 from tests.conftest import Org, status_of
-from tests.imis_site import Site, imis_site, new_imis_org
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with imis_site() as running:
-        yield running
+from tests.imis_site import Site, new_imis_org
 
 
 @pytest.fixture

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
-import pytest
 from playwright.sync_api import expect
 
 from mailfiler import accounts
 from tests.conftest import FIXTURES
-from tests.imis_site import PASSWORDS, Site, imis_site, new_imis_org
+from tests.imis_site import PASSWORDS, Site, new_imis_org
 from tests.web.conftest import Pane
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with imis_site() as running:
-        yield running
 
 
 def test_an_imis_user_signs_in_files_a_message_and_finds_it_on_the_staff_site(

@@ -15,22 +15,19 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from mailfiler.core.options import ActivityField, ActivityType
+from mailfiler.core.options import EMAIL_ACTIVITY
 from mailfiler.errors import BadRequest
 
+_EVERY_TYPE_HAS = ("DESCRIPTION", "NOTE", "TRANSACTION_DATE")
 # The activity type an iMIS organisation starts with: the fields every iMIS
 # Activity has (ACTIVITY_TYPE and PartyId are filled by the connector), set
 # up as the product's example maps them. Its code must exist in iMIS
 # (GET /api/LegacyActivityType); an administrator chooses others in Options.
-IMIS_EMAIL_ACTIVITY = ActivityType(
-    code="EMAIL",
-    name="Email",
-    fields=(
-        ActivityField("DESCRIPTION", "Description"),
-        ActivityField("NOTE", "Notes"),
-        ActivityField("TRANSACTION_DATE", "Activity date"),
-    ),
-    mapping={"subject": "DESCRIPTION", "body": "NOTE", "sent_on": "TRANSACTION_DATE"},
+IMIS_EMAIL_ACTIVITY = replace(
+    EMAIL_ACTIVITY,
+    fields=tuple(f for f in EMAIL_ACTIVITY.fields if f.name in _EVERY_TYPE_HAS),
+    defaults={},
+    mapping={t: f for t, f in EMAIL_ACTIVITY.mapping.items() if f in _EVERY_TYPE_HAS},
 )
 
 
