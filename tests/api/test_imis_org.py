@@ -132,3 +132,59 @@ def test_the_crm_settings_change_and_the_password_is_never_shown(
     types = client.get("/api/v1/options/activity-types", headers=auth).json()
     assert [t["code"] for t in types] == ["EMAIL", "CALL"]  # DUES is a system type
     assert {"name": "UF_1", "label": "Other participants"} in types[0]["fields"]
+
+
+def test_activity_types_set_up_must_be_ones_imis_has(
+    client: TestClient, org: Org, site: Site
+) -> None:
+    auth = headers(client, org, "admin")
+    options = client.get("/api/v1/options", headers=auth).json()
+    del options["can_change"]
+    dues = {
+        "code": "DUES",
+        "name": "Dues",
+        "fields": [],
+        "defaults": {},
+        "mapping": {},
+        "roles": [],
+    }
+    refused = client.put(
+        "/api/v1/options",
+        json={**options, "activity_types": [dues], "default_activity_type": "DUES"},
+        headers=auth,
+    )
+    assert refused.status_code == 400 and "no activity type DUES" in refused.json()["detail"]
+    call = {**dues, "code": "CALL", "fields": [{"name": "UF_1", "label": "Room"}]}
+    refused = client.put(
+        "/api/v1/options",
+        json={**options, "activity_types": [call], "default_activity_type": "CALL"},
+        headers=auth,
+    )
+    assert refused.status_code == 400 and "has no field UF_1" in refused.json()["detail"]
+    call["fields"] = [{"name": "NOTE", "label": "Notes"}]
+    changed = {**options, "activity_types": [*options["activity_types"], call]}
+    assert client.put("/api/v1/options", json=changed, headers=auth).status_code == 200
+
+
+def test_a_contact_added_from_the_pane_is_made_in_imis(
+    client: TestClient, org: Org, site: Site
+) -> None:
+    auth = headers(client, org, "admin")
+    added = client.post(
+        "/api/v1/contacts",
+        json={"full_name": "Zoe New", "emails": ["zoe@new.example"], "organization": "New Ltd"},
+        headers=auth,
+    )
+    assert added.status_code == 201, added.text
+    party = site.standin.parties[added.json()["id"]]
+    assert (party.name, party.emails, party.organization) == (
+        "Zoe New", ["zoe@new.example"], "New Ltd"
+    )  # fmt: skip
+
+
+def test_the_whole_message_as_eml_goes_to_imis_as_one_file(org: Org, site: Site) -> None:
+    outcome = org.file("encoded-words.eml", eml=True, contact_ids=frozenset({"101"}))
+    assert [p.status for p in outcome.participants if p.contact_id == "101"] == ["saved"]
+    [attachment] = site.standin.attachments
+    assert attachment["FileName"].endswith(".eml") and len(attachment["FileName"]) <= 50
+    assert attachment["Content"].startswith(b"From:") or b"Subject:" in attachment["Content"]

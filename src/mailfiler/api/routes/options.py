@@ -15,7 +15,7 @@ from mailfiler.api.schemas import (
     OptionsUpdate,
 )
 from mailfiler.connectors import registry
-from mailfiler.core.options import Options, may_change_options
+from mailfiler.core.options import ActivityType, Options, may_change_options
 from mailfiler.errors import BadRequest
 
 router = APIRouter(prefix="/options", tags=["options"])
@@ -60,8 +60,29 @@ def change_options(body: OptionsUpdate, caller: Admin) -> OptionsPublic:
             background_password=crm.background_password,
             mapping=mapping,
         )
+    if caller.tenant.crm != "builtin":
+        _check_against_the_crm(options, caller.crm.activity_types(), caller.crm.capabilities.crm)
     updated = accounts.set_options(caller.session, cloud_id, options)
     return public(updated, may_change_options(updated.options, caller.filer.roles))
+
+
+def _check_against_the_crm(options: Options, offered: list[ActivityType], crm: str) -> None:
+    """Every activity type set up is one the CRM has (not a system type), with its fields."""
+    by_code = {t.code.upper(): t for t in offered}
+    for activity_type in options.activity_types:
+        found = by_code.get(activity_type.code.upper())
+        if found is None:
+            codes = ", ".join(sorted(by_code)) or "none"
+            raise BadRequest(
+                f"{crm} has no activity type {activity_type.code} that can be added "
+                f"(system types such as DUES cannot); it offers: {codes}"
+            )
+        unknown = set(activity_type.field_names()) - set(found.field_names())
+        if unknown:
+            raise BadRequest(
+                f"activity type {activity_type.code} in {crm} has no field "
+                f"{', '.join(sorted(unknown))}; its fields: {', '.join(found.field_names())}"
+            )
 
 
 @router.get("/activity-types", response_model=list[ActivityTypeSetup])
