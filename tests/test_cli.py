@@ -303,3 +303,44 @@ def test_a_folder_of_hostile_mail_is_filed_to_the_end(mf: Cli, tmp_path: Path) -
         "ann@members.example", "bob@members.example"
     ]  # fmt: skip
     assert any("2 From: lines; only the first was read" in n for n in second_from["notes"])
+
+
+def test_only_init_makes_a_database_and_others_say_where_they_looked(tmp_path: Path) -> None:
+    missing = tmp_path / "elsewhere" / "mailfiler.db"
+    missing.parent.mkdir()
+    tool = Cli(f"sqlite:///{missing}", tmp_path / "blobs")
+    listed = tool("users", "list", "--cloud-id", "DEMO")
+    assert listed.exit_code == 2
+    assert f"There is no mailfiler database at {missing}" in listed.output
+    assert not missing.exists()  # nothing was made
+    assert tool("init", "--cloud-id", "ACME", "--name", "Acme").exit_code == 0
+    unknown = tool("users", "list", "--cloud-id", "DEMO")
+    assert unknown.exit_code == 2
+    assert f"No organisation has the Cloud ID DEMO in {missing}" in unknown.output
+
+
+def test_the_command_line_starts_without_the_web_or_database_stack() -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, mailfiler.cli; print(sorted(m for m in "
+         "('sqlalchemy', 'fastapi', 'mailfiler.service', 'alembic', 'psycopg') "
+         "if m in sys.modules))"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_a_port_in_use_is_said_before_anything_is_served(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        tool = Cli(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path / "blobs")
+        result = runner.invoke(
+            cli.app, [*tool.base, "demo", "--serve"], env={"COLUMNS": "250", "PORT": str(port)}
+        )
+    assert result.exit_code == 2
+    assert f"Port {port} on 127.0.0.1 is in use" in result.output
+    assert f"PORT={port + 1} make run" in result.output
+    assert "mailfiler is at" not in result.output

@@ -14,21 +14,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
+from rich.markup import escape
 
-from mailfiler import accounts
-from mailfiler.config import get_settings
-from mailfiler.connectors import registry
-from mailfiler.contacts_csv import read_contacts
-from mailfiler.core.addresses import address_key
-from mailfiler.core.options import Options
-from mailfiler.core.people import LINES, Line
-from mailfiler.core.plan import KINDS, Choices, Kind, SavePlan
+if TYPE_CHECKING:  # loaded by the commands that need them: --help starts at once
+    from rich.table import Table
+
+    from mailfiler.core.options import Options
+    from mailfiler.core.people import Line
+    from mailfiler.core.plan import Choices, Kind, SavePlan
+    from mailfiler.service import Service
+    from mailfiler.sources import Source
+
 from mailfiler.errors import (
     BadRequest,
     Conflict,
@@ -37,10 +37,8 @@ from mailfiler.errors import (
     NotFound,
     Refused,
     SystemFault,
+    UnknownOrganisation,
 )
-from mailfiler.report import message_report, record_report
-from mailfiler.service import Service
-from mailfiler.sources import Source, find, messages
 
 app = typer.Typer(
     help="File email into a CRM: one Interaction or Activity per contact on From, To and Cc.",
@@ -56,9 +54,12 @@ app.add_typer(contacts_app, name="contacts")
 app.add_typer(options_app, name="options")
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # a path is never cut in two
 
 CloudId = Annotated[str, typer.Option("--cloud-id", help="The organisation's Cloud ID.")]
+PortOption = typer.Option(
+    "--port", envvar=["MAILFILER_PORT", "PORT"], help="The port (or MAILFILER_PORT, or PORT)."
+)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
@@ -99,10 +100,26 @@ def main_options(
     ctx.call_on_close(_close)
 
 
-def _service() -> Service:
-    """The command's service, opened (and the schema migrated) on first use."""
+def _service(creating: bool = False) -> Service:
+    """The command's service, opened (and the schema brought up to date) on first use.
+
+    Only ``init`` (and ``demo``) make a database: any other command run where
+    there is none says which database it looked for, instead of making an
+    empty one.
+    """
+    from mailfiler.config import get_settings
+    from mailfiler.service import Service
+
     if _globals.service is None:
-        service = Service(get_settings(_globals.database, _globals.blobs))
+        settings = get_settings(_globals.database, _globals.blobs)
+        service = Service(settings)
+        if not creating and service.database.is_empty():
+            service.close()
+            _fail(
+                f"there is no mailfiler database at {service.database.where()}: "
+                "`mailfiler init` makes one (or give --db, or set MAILFILER_DB)",
+                2,
+            )
         service.migrate()
         _globals.service = service
     return _globals.service
@@ -116,14 +133,35 @@ def _close() -> None:
 
 def _table(*headers: str, title: str | None = None) -> Table:
     """A table that folds long values instead of cutting them: every reason is read whole."""
+    from rich.table import Table
+
     table = Table(title=title)
     for header in headers:
         table.add_column(header, overflow="fold")
     return table
 
 
+def _check_port(host: str, port: int) -> None:
+    """Stop, saying what to do, when the port is taken: before anything says it is served."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            _fail(
+                f"Port {port} on {host} is in use (another mailfiler, or another program). "
+                f"Stop it, or choose another port: PORT={port + 1} make run, or "
+                f"mailfiler serve --port {port + 1}",
+                2,
+            )
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    from mailfiler.core.words import sentence
+
+    err.print(f"[red]error:[/red] {escape(sentence(message))}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -132,6 +170,9 @@ def _errors() -> Iterator[None]:
     """One place where mailfiler's errors become a sentence and an exit code."""
     try:
         yield
+    except UnknownOrganisation as error:
+        where = f" in {_globals.service.database.where()}" if _globals.service else ""
+        _fail(f"{error}{where}", 2)
     except (NotFound, BadRequest, Conflict, Refused) as error:
         _fail(str(error), 2)
     except InvalidMessage as error:
@@ -167,9 +208,12 @@ def init(
     ] = False,
 ) -> None:
     """Create an organisation (and the database, on first use)."""
+    from mailfiler import accounts
+    from mailfiler.connectors import registry
+
     password = sys.stdin.readline().rstrip("\r\n") if background_password_stdin else None
     with _errors():
-        service = _service()
+        service = _service(creating=True)
         with service.unit() as session:
             tenant = accounts.create_organisation(
                 session, cloud_id, name, background_account, edition,
@@ -192,6 +236,8 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a user to an organisation."""
+    from mailfiler import accounts
+
     password = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -207,6 +253,8 @@ def users_add(
 @users_app.command("list")
 def users_list(cloud_id: CloudId, as_json: JsonFlag = False) -> None:
     """List an organisation's users."""
+    from mailfiler import accounts
+
     with _errors():
         service = _service()
         with service.unit() as session:
@@ -237,6 +285,10 @@ def contacts_import(
     cloud_id: CloudId,
 ) -> None:
     """Add or update contacts from a CSV file (emails separated by ';'). All rows or none."""
+    from mailfiler import accounts
+    from mailfiler.connectors import registry
+    from mailfiler.contacts_csv import read_contacts
+
     try:
         text = csv_file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
@@ -323,6 +375,10 @@ def _choices(
     fields: list[str] | None,
     activity_type: str | None,
 ) -> Choices:
+    from mailfiler.core.addresses import address_key
+    from mailfiler.core.people import LINES
+    from mailfiler.core.plan import KINDS, Choices
+
     if kind not in KINDS:
         _fail(f"--as must be interaction or activity, not {kind!r}", 2)
     lines: frozenset[Line] | None = None
@@ -400,6 +456,8 @@ def file_messages(
 def _process(
     paths: list[str], cloud_id: str, user: str, choices: Choices, as_json: bool, save: bool
 ) -> int:
+    from mailfiler.sources import find, messages
+
     found = find(paths)
     if found.missing:
         _fail(f"no such file or folder: {', '.join(found.missing)}", 2)
@@ -438,6 +496,8 @@ def _check_activity_type(options: Options, choices: Choices) -> None:
 def _one(
     service: Service, source: Source, cloud_id: str, user: str, choices: Choices, save: bool
 ) -> dict[str, Any]:
+    from mailfiler.report import message_report
+
     if source.data is None:
         return message_report(source.label, None, None, source.error)
     try:
@@ -455,6 +515,8 @@ def _one(
 
 @contextmanager
 def _progress(total: int) -> Iterator[Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     if total < 2 or not err.is_terminal:
         yield lambda: None
         return
@@ -541,6 +603,8 @@ def records(
     as_json: JsonFlag = False,
 ) -> None:
     """List what is stored (newest first)."""
+    from mailfiler.report import record_report
+
     with _errors():
         service = _service()
         found = service.run(cloud_id, None, lambda c: c.records.records(contact))
@@ -601,6 +665,10 @@ def options_set(
 ) -> None:
     """Change options (each value is JSON; plain words are taken as text), or the CRM's address
     and background account."""
+    from mailfiler import accounts
+    from mailfiler.connectors import registry
+    from mailfiler.core.options import Options
+
     changes: dict[str, Any] = {}
     mapping: dict[str, Any] = {}
     for name, value in _pairs(values or [], "option").items():
@@ -639,13 +707,15 @@ def demo(
     host: Annotated[
         str, typer.Option(help="With --serve: the address to listen on.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="With --serve: the port.")] = 8000,
+    port: Annotated[int, PortOption] = 8000,
 ) -> None:
     """Create a demo organisation with contacts, file the demo messages, print what was saved."""
     from mailfiler.demo import CLOUD_ID, PASSWORD, USERNAME, run_demo
 
+    if serve_after:
+        _check_port(host, port)
     with _errors():
-        run_demo(_service(), out)
+        run_demo(_service(creating=True), out)
     if serve_after:
         out.print(
             f"\nmailfiler is at http://{host}:{port}/   Cloud ID: {CLOUD_ID}   "
@@ -657,7 +727,7 @@ def demo(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="The port.")] = 8000,
+    port: Annotated[int, PortOption] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes (each with its own pool).")] = 1,
     public_url: Annotated[
         str | None,
@@ -673,6 +743,7 @@ def serve(
 
     import uvicorn
 
+    _check_port(host, port)
     with _errors():
         service = _service()  # migrate once, before the workers start
         settings = service.settings

@@ -20,6 +20,7 @@ from mailfiler.accounts import Tenant
 from mailfiler.config import Settings
 from mailfiler.connectors import registry
 from mailfiler.connectors.base import Connector, RecordReader, UserAccess
+from mailfiler.core.limits import size_in_words
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
 from mailfiler.core.options import (
@@ -191,8 +192,8 @@ class Service:
     def read(self, data: bytes) -> Message:
         """Bytes to a message; ``InvalidMessage`` says why when they are not one."""
         if len(data) > self.settings.max_message_bytes:
-            limit = self.settings.max_message_bytes // 2**20
-            raise TooLarge(f"the message is larger than the {limit} MB limit")
+            limit = size_in_words(self.settings.max_message_bytes)
+            raise TooLarge(f"the message is larger than the limit of {limit}")
         return self.reader(data)
 
     def inspect(self, cloud_id: str, username: str, message: Message, choices: Choices) -> SavePlan:

@@ -39,7 +39,7 @@ def test_reading_a_message_answers_the_contract(api: Api) -> None:
     assert [c["id"] for c in shared["contacts"]] == ["104", "105"]
     assert set(shared["contacts"][0]) >= {"id", "full_name", "organization", "profile_url"}
     assert (ann["status"], ann["contacts"][0]["full_name"]) == ("would_save", "Ann Archer")
-    assert nobody["status"] == "no_contact" and "no contact" in nobody["reason"]
+    assert nobody["status"] == "no_contact" and "No contact" in nobody["reason"]
     assert body["actions"]["interaction"] == {"state": "allowed", "reason": ""}
     assert body["actions"]["add_contact"]["state"] == "hidden"
     [email] = body["activity_types"]
@@ -105,7 +105,7 @@ def test_a_pick_for_a_shared_address_and_a_contact_added_by_search(api: Api) -> 
             "contact_id": "999",
             "status": "no_contact",
             "record_id": None,
-            "reason": "no contact 999 was found",
+            "reason": "No contact 999 was found",
         },
     ]
 
@@ -273,7 +273,7 @@ def test_roles_hide_and_edition_refuse_the_save_buttons(api: Api) -> None:
     assert body["actions"]["interaction"]["state"] == "hidden"
     assert body["actions"]["activity"] == {
         "state": "refused",
-        "reason": "your organisation's edition (iMIS EMS Professional) cannot save Activities",
+        "reason": "Your organisation's edition (iMIS EMS Professional) cannot save Activities",
     }
     assert body["activity_types"] == []
     refused = api.client.post(
@@ -306,7 +306,7 @@ def test_an_address_that_would_change_the_written_line_is_refused(api: Api, addr
     composed = _composed(to=[{"address": address}])
     answer = api.client.post("/api/v1/messages", json=composed, headers=api.sign_in())
     assert answer.status_code == 422
-    assert "the To line holds" in answer.json()["detail"]
+    assert "The To line holds" in answer.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -364,5 +364,5 @@ def test_a_body_over_the_limit_is_refused_as_it_arrives_not_when_whole(
             client.settimeout(30)
             answer = client.recv(65536)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert b"1 MB limit" in answer
+    assert b"the limit of 1 MiB" in answer
     service.close()

@@ -50,7 +50,7 @@ def test_every_wrong_answer_is_the_same_401(
     )
     assert answer.status_code == 401
     assert answer.headers["content-type"] == "application/problem+json"
-    assert answer.json()["detail"] == "the Cloud ID, user name or password is not right"
+    assert answer.json()["detail"] == "The Cloud ID, user name or password is not right"
 
 
 def test_signing_out_and_unknown_tokens(api: Api) -> None:

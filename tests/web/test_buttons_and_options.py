@@ -23,7 +23,7 @@ def test_the_professional_edition_disables_activities_with_the_reason_on_hover(p
     activity = page.get_by_role("button", name="Save as Activity")
     expect(activity).to_be_disabled()
     expect(activity).to_have_attribute(
-        "title", "your organisation's edition (iMIS EMS Professional) cannot save Activities"
+        "title", "Your organisation's edition (iMIS EMS Professional) cannot save Activities"
     )
     expect(page.locator("#why-activity")).to_contain_text("cannot save Activities")
     expect(page.locator("#edit-activity")).to_have_count(0)

@@ -68,7 +68,7 @@ def test_unmatched_and_shared_addresses_say_why_and_a_shared_one_can_be_picked(p
     shared = page.locator(".entry.ambiguous")
     expect(shared).to_contain_text("merge these contacts")
     expect(page.locator(".entry.no_contact")).to_contain_text(
-        "no contact in the CRM has this email address"
+        "No contact in the CRM has this email address"
     )
     # Staff without the add-contact role are not offered "Add contact".
     expect(page.get_by_role("button", name="Add contact")).to_have_count(0)

@@ -17,6 +17,7 @@ from starlette.routing import Match
 
 from mailfiler import logs
 from mailfiler.api.schemas import Problem
+from mailfiler.core.words import sentence
 from mailfiler.errors import (
     BadRequest,
     Conflict,
@@ -51,6 +52,7 @@ _STATUS: list[tuple[type[MailfilerError], int, str]] = [
 
 
 def problem(status: int, detail: str, code: str, **extra: Any) -> JSONResponse:
+    detail = sentence(detail)
     body = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,

@@ -41,3 +41,13 @@ HEADER_SECTION_MAX: Final = 4 * 1024 * 1024
 # limit, and the reader says so: 256 KB is over 5 000 addresses, and reading
 # more would let one header cost a second of CPU.
 ADDRESS_LINE_MAX: Final = 256 * 1024
+
+
+def size_in_words(size: int) -> str:
+    """A limit in bytes as people read it: "20 MB" for 20 000 000, "150 MiB" for 150 x 2**20,
+    the exact bytes otherwise (never a rounded figure that is not the limit)."""
+    if size and size % 1_000_000 == 0:
+        return f"{size // 1_000_000} MB"
+    if size and size % 2**20 == 0:
+        return f"{size // 2**20} MiB"
+    return f"{size:,} bytes".replace(",", " ")

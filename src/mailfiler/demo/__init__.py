@@ -66,10 +66,13 @@ def run_demo(service: Service, out: Console) -> None:
             table.add_row(p.line, p.address, p.status, p.reason)
         out.print(table)
     stored = service.run(CLOUD_ID, None, lambda c: c.records.records())
-    table = Table("id", "contact", "subject", "to", "files", "created by", "saved by",
+    table = Table("kind", "id", "contact", "subject", "to", "files", "created by", "saved by",
                   title="What the CRM now holds")  # fmt: skip
     for record in stored:
         files = ", ".join(f.filename for f in record.attachments)
-        table.add_row(record.id, record.contact_id, record.subject, record.to_line or "", files,
-                      record.created_by, record.saved_by)  # fmt: skip
+        kind = (
+            "Interaction" if record.kind == "interaction" else f"Activity ({record.activity_type})"
+        )
+        table.add_row(kind, record.id, record.contact_id, record.subject, record.to_line or "",
+                      files, record.created_by, record.saved_by)  # fmt: skip
     out.print(table)

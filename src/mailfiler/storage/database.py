@@ -67,6 +67,27 @@ class Database:
                 f"the database cannot be reached or migrated: {error.orig}"
             ) from error
 
+    def is_empty(self) -> bool:
+        """Whether there is no mailfiler database here yet (a SQLite file is not made)."""
+        if self.url.startswith("sqlite:///") and self.url != "sqlite:///:memory:":
+            path = Path(self.url.removeprefix("sqlite:///"))
+            if not path.exists() or path.stat().st_size == 0:
+                return True
+        try:
+            with self.engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision() is None
+        except OperationalError as error:
+            raise SystemFault(
+                f"the database at {self.where()} cannot be reached: {error.orig}"
+            ) from error
+
+    def where(self) -> str:
+        """The database, for a sentence: a SQLite file's full path, or the URL without its
+        password."""
+        if self.url.startswith("sqlite:///"):
+            return str(Path(self.url.removeprefix("sqlite:///")).resolve())
+        return self.engine.url.render_as_string(hide_password=True)
+
     def _head(self) -> str | None:
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))

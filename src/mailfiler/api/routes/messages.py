@@ -39,9 +39,11 @@ from mailfiler.api.schemas import (
 )
 from mailfiler.core.addresses import address_key
 from mailfiler.core.compose import eml_bytes
+from mailfiler.core.limits import size_in_words
 from mailfiler.core.message import Address, Attachment, BodyPart, Message
 from mailfiler.core.options import Action
 from mailfiler.core.plan import Choices, FileOutcome, Kind, results_by_contact
+from mailfiler.core.words import sentence
 from mailfiler.errors import BadRequest, InvalidMessage, TooLarge
 from mailfiler.service import Review, Service
 
@@ -183,7 +185,7 @@ def _at_most(receive: Receive, room: int, limit: int) -> Receive:
 
 
 def _too_large(limit: int) -> TooLarge:
-    return TooLarge(f"the message is larger than the {limit // 2**20} MB limit")
+    return TooLarge(f"the message is larger than the limit of {size_in_words(limit)}")
 
 
 def composed_message(composed: ComposedMessage) -> Message:
@@ -228,7 +230,7 @@ def composed_message(composed: ComposedMessage) -> Message:
 
 
 def _action(action: Action) -> ActionPublic:
-    return ActionPublic(state=action.state, reason=action.reason)
+    return ActionPublic(state=action.state, reason=sentence(action.reason))
 
 
 def attachment_public(outcome: FileOutcome, message: Message) -> AttachmentPublic:
@@ -243,7 +245,7 @@ def attachment_public(outcome: FileOutcome, message: Message) -> AttachmentPubli
         size=outcome.size,
         content_type=outcome.content_type,
         status=outcome.status,
-        reason=outcome.reason,
+        reason=sentence(outcome.reason),
         inline=inline,
     )
 
@@ -266,7 +268,7 @@ def public(review: Review, caller: Caller) -> MessagePublic:
                 name=p.name,
                 status=p.status,
                 self=p.is_self,
-                reason=p.reason,
+                reason=sentence(p.reason),
                 contacts=[contact_public(c, options) for c in p.contacts],
                 contact_id=p.contact_id,
             )
@@ -292,7 +294,7 @@ def public(review: Review, caller: Caller) -> MessagePublic:
             )
             for t, values in review.activity_types
         ],
-        notes=list(review.outcome.notes),
+        notes=[sentence(n) for n in review.outcome.notes],
     )
 
 
@@ -329,7 +331,10 @@ def _save(
     return SaveResponse(
         results=[
             SaveResult(
-                contact_id=r.contact_id, status=r.status, record_id=r.record_id, reason=r.reason
+                contact_id=r.contact_id,
+                status=r.status,
+                record_id=r.record_id,
+                reason=sentence(r.reason),
             )
             for r in results_by_contact(outcome, wanted)
         ],
