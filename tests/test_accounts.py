@@ -47,7 +47,7 @@ def test_passwords_are_argon2_hashes_and_changes_are_stamped(service: Service) -
 def test_options_and_activity_types_are_stored_and_read_back(service: Service) -> None:
     org = new_org(service, with_contacts=False)
     meeting = ActivityType(
-        code="MEETING",
+        code="BOARD",
         name="Meeting notes",
         fields=(ActivityField("DESCRIPTION", "Description"), ActivityField("UF_1", "Room")),
         defaults={"UF_1": "Board room"},
@@ -61,7 +61,7 @@ def test_options_and_activity_types_are_stored_and_read_back(service: Service) -
             edition="professional",
             max_total_emails=5,
             activity_types=(*tenant.options.activity_types, meeting),
-            default_activity_type="MEETING",
+            default_activity_type="BOARD",
         )
         accounts.set_options(session, org.cloud_id, wanted)
     with service.unit() as session:

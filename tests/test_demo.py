@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from mailfiler.config import Settings
-from mailfiler.demo import CLOUD_ID, run_demo
+from mailfiler.demo import CLOUD_ID, ensure_demo, run_demo
 from mailfiler.service import Service
 
 
@@ -26,3 +26,14 @@ def test_the_demo_files_its_messages_once(tmp_path: Path) -> None:
     assert len(service.run(CLOUD_ID, None, lambda c: c.records.records())) == 6
     assert "duplicate" in again.getvalue()
     service.close()
+
+
+def test_the_demo_links_each_contact_to_the_staff_sites_own_page(tmp_path: Path) -> None:
+    service = Service(Settings(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path / "blobs"))
+    try:
+        service.migrate()
+        ensure_demo(service)
+        options = service.run(CLOUD_ID, None, lambda c: c.tenant.options)
+        assert options.profile_link("101") == "/staff/#/contacts/101"
+    finally:
+        service.close()

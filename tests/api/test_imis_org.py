@@ -153,7 +153,16 @@ def test_activity_types_set_up_must_be_ones_imis_has(
         json={**options, "activity_types": [dues], "default_activity_type": "DUES"},
         headers=auth,
     )
-    assert refused.status_code == 400 and "no activity type DUES" in refused.json()["detail"]
+    assert refused.status_code == 400 and "system activity type" in refused.json()["detail"]
+    fax = {**dues, "code": "FAX"}
+    refused = client.put(
+        "/api/v1/options",
+        json={**options, "activity_types": [fax], "default_activity_type": "FAX"},
+        headers=auth,
+    )
+    assert (
+        refused.status_code == 400 and "iMIS has no activity type FAX" in refused.json()["detail"]
+    )
     call = {**dues, "code": "CALL", "fields": [{"name": "UF_1", "label": "Room"}]}
     refused = client.put(
         "/api/v1/options",

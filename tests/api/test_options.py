@@ -9,7 +9,7 @@ from tests.api.conftest import Api
 
 def _meeting_type() -> dict[str, Any]:
     return {
-        "code": "MEETING",
+        "code": "BOARD",
         "name": "Meeting notes",
         "fields": [
             {"name": "DESCRIPTION", "label": "Description"},
@@ -34,14 +34,14 @@ def test_everyone_reads_the_options_only_admins_change_them(api: Api) -> None:
     assert refused.status_code == 403
     admin = api.sign_in("admin")
     changed["activity_types"] = [*options["activity_types"], _meeting_type()]
-    changed["default_activity_type"] = "MEETING"
+    changed["default_activity_type"] = "BOARD"
     changed["allow_duplicates"] = True
     answer = api.client.put("/api/v1/options", json=changed, headers=admin)
     assert answer.status_code == 200, answer.text
     assert answer.json()["max_total_emails"] == 3 and answer.json()["can_change"] is True
     # The server applies them at once: the activity form is prefilled from the new type.
     body = api.read("text-only.eml", staff)
-    meeting = next(t for t in body["activity_types"] if t["code"] == "MEETING")
+    meeting = next(t for t in body["activity_types"] if t["code"] == "BOARD")
     assert meeting["default"]
     assert {f["name"]: f["value"] for f in meeting["fields"]}["UF_1"] == "Board room"
 
@@ -53,7 +53,7 @@ def test_options_that_would_break_saving_are_refused_and_change_nothing(api: Api
     broken = {
         **options,
         "activity_types": [{**_meeting_type(), "mapping": {"subject": "NOPE"}}],
-        "default_activity_type": "MEETING",
+        "default_activity_type": "BOARD",
     }
     answer = api.client.put("/api/v1/options", json=broken, headers=admin)
     assert answer.status_code == 400 and "not one of its fields" in answer.json()["detail"]

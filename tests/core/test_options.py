@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mailfiler.core.options import (
+    EMAIL_ACTIVITY,
     Options,
     activity_action,
     add_contact_action,
     interaction_action,
     may_change_options,
+    validate,
 )
 from mailfiler.errors import BadRequest
 
@@ -54,3 +58,14 @@ def test_what_each_role_may_do() -> None:
     assert add_contact_action(options, staff).state == "hidden"
     assert add_contact_action(options, admin).state == "allowed"
     assert may_change_options(options, admin) and not may_change_options(options, staff)
+
+
+def test_system_activity_types_are_refused_with_the_reason() -> None:
+    dues = replace(EMAIL_ACTIVITY, code="DUES", name="Dues")
+    with pytest.raises(BadRequest, match="DUES is a system activity type"):
+        validate(Options(activity_types=(dues,), default_activity_type="DUES"))
+
+
+def test_blank_role_entries_are_no_role() -> None:
+    options = Options.from_json({"interaction_roles": ["Staff", " ", "", " Staff ", "SysAdmin"]})
+    assert options.interaction_roles == ("Staff", "SysAdmin")

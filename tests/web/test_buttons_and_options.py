@@ -57,7 +57,7 @@ def test_the_options_screen_edits_everything_and_the_server_applies_it(pane: Pan
     # A new activity type with a field of its own, a default and a mapping.
     page.get_by_role("button", name="Add an activity type").click()
     new_type = page.locator(".activity-type-setup").nth(1)
-    new_type.get_by_label("Code", exact=True).fill("MEETING")
+    new_type.get_by_label("Code", exact=True).fill("BOARD")
     new_type.get_by_label("Name", exact=True).fill("Meeting notes")
     new_type.get_by_role("button", name="Add a field").click()
     new_type.get_by_label("Field name").nth(1).fill("UF_1")
@@ -72,8 +72,8 @@ def test_the_options_screen_edits_everything_and_the_server_applies_it(pane: Pan
     assert options.profile_url == "https://crm.example/Account?ID={id}"
     assert options.max_total_emails == 7 and options.allow_duplicates
     assert options.activity_roles == ("Membership", "SysAdmin")
-    meeting = options.activity_type("MEETING")
-    assert options.default_activity_type == "MEETING"
+    meeting = options.activity_type("BOARD")
+    assert options.default_activity_type == "BOARD"
     assert dict(meeting.defaults) == {"UF_1": "Board room"}
     assert dict(meeting.mapping) == {"subject": "DESCRIPTION", "body": "UF_1"}
     # Back on the message, the activity form comes from the new default type.

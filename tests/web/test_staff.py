@@ -87,3 +87,13 @@ def test_a_record_whose_image_had_a_broken_type_shows_with_the_others(pane: Pane
     records = pane.page.locator(".record")
     expect(records).to_have_count(2)
     expect(pane.page.locator(".record", has_text="logo")).to_contain_text("a.png")
+
+
+def test_the_api_documentation_works_without_the_internet(pane: Pane) -> None:
+    page = pane.page
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if pane.server.url not in r.url else None)
+    page.goto(pane.server.url + "/docs")
+    expect(page.locator(".swagger-ui .title")).to_contain_text("mailfiler")
+    expect(page.get_by_text("/api/v1/messages", exact=True).first).to_be_visible()
+    assert outside == []  # everything came from this server

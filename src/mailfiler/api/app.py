@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import gc
 import os
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from mailfiler import logs
 from mailfiler.api import errors, web
@@ -27,7 +32,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         version="1.0",
         summary="Files email into a CRM: read a message, review its contacts, save it.",
         openapi_url=f"{API}/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below, from the package: it works without the internet
         redoc_url=None,
     )
     app.state.service = service or Service(settings)
@@ -58,6 +63,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
 
     web.install(app, settings.public_url)
+    _api_documentation(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:  # no I/O: no thread-pool hop
@@ -65,6 +71,23 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     logs.install()
     return app
+
+
+def _api_documentation(app: FastAPI) -> None:
+    """Swagger UI at /docs, its files from the swagger-ui-py package (Swagger UI 5, which
+    reads OpenAPI 3.1): nothing is fetched from a CDN, so it works on an isolated network."""
+    assets = Path(str(resources.files("swagger_ui"))) / "static"
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs")
+
+    @app.get("/docs", include_in_schema=False)
+    async def documentation() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API}/openapi.json",
+            title="mailfiler API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
 
 # The one API operation a caller makes without a bearer token.

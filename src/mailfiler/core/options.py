@@ -16,6 +16,14 @@ from mailfiler.errors import BadRequest
 Edition = Literal["enterprise", "professional"]
 EDITIONS: tuple[Edition, ...] = ("enterprise", "professional")
 
+# Activity types that belong to iMIS itself (dues, orders, sales, meetings...):
+# an email is never filed as one (the product page: "never system types such
+# as DUES, ORDER, SALES").
+SYSTEM_ACTIVITY_TYPES = (
+    "DUES", "ORDER", "SALES", "SUBSCRIPTION", "MEETING", "GIFT", "PLEDGE", "PAYMENT",
+    "EVENT", "REGISTRATION", "FUNDRAISING", "CERTIFICATION",
+)  # fmt: skip
+
 # What the field mapping can take from a message.
 TOKENS = ("subject", "body", "sender", "recipients", "sent_on")
 
@@ -113,8 +121,8 @@ class Options:
         for name, value in data.items():
             if name == "activity_types":
                 values[name] = tuple(_activity_type(t) for t in value)
-            elif name.endswith("_roles"):
-                values[name] = tuple(str(r) for r in value)
+            elif name.endswith("_roles"):  # blank entries of a role box are no role
+                values[name] = tuple(dict.fromkeys(str(r).strip() for r in value if str(r).strip()))
             else:
                 values[name] = value
         return validate(replace(cls(), **values))
@@ -148,6 +156,12 @@ def validate(options: Options) -> Options:
     codes = [t.code.lower() for t in options.activity_types]
     if len(set(codes)) != len(codes):
         raise BadRequest("two activity types have the same code")
+    for activity_type in options.activity_types:
+        if activity_type.code.strip().upper() in SYSTEM_ACTIVITY_TYPES:
+            raise BadRequest(
+                f"{activity_type.code} is a system activity type (one of "
+                f"{', '.join(SYSTEM_ACTIVITY_TYPES)}): emails are filed as an email type"
+            )
     for activity_type in options.activity_types:
         names = activity_type.field_names()
         for token, target in activity_type.mapping.items():

@@ -34,7 +34,7 @@ def ensure_demo(service: Service) -> None:
             tenant = accounts.create_organisation(
                 session, CLOUD_ID, "Demo Association", "MANAGER", "enterprise"
             )
-            profile = "https://staff.demo-association.org/contact?ID={id}"
+            profile = "/staff/#/contacts/{id}"  # the staff site's own contact page
             accounts.set_options(session, CLOUD_ID, replace(tenant.options, profile_url=profile))
             accounts.add_user(
                 session,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from mailfiler.core.options import EMAIL_ACTIVITY
+from mailfiler.core.options import EMAIL_ACTIVITY, SYSTEM_ACTIVITY_TYPES
 from mailfiler.errors import BadRequest
 
 _EVERY_TYPE_HAS = ("DESCRIPTION", "NOTE", "TRANSACTION_DATE")
@@ -65,9 +65,7 @@ class ImisMapping:
     activity_contact: str = "PartyId"
     # Activity types a user may never file as (the product: "never system types such
     # as DUES, ORDER, SALES"; the rest of the list is a default).
-    system_activity_types: tuple[str, ...] = (
-        "DUES", "ORDER", "SALES", "SUBSCRIPTION", "MEETING", "GIFT", "PLEDGE", "PAYMENT",
-    )  # fmt: skip
+    system_activity_types: tuple[str, ...] = SYSTEM_ACTIVITY_TYPES
     page_size: int = 100  # developer.imis.com: the default page is 100 rows
     timeout_seconds: float = 15.0
     retries: int = 3  # for reads, and for writes known not to have landed
