@@ -76,11 +76,24 @@ def test_every_matched_contact_gets_one_record_written_by_the_background_account
 def test_the_to_field_is_cut_to_100_characters_between_addresses() -> None:
     outcome = decide("long-lines.eml")
     line = outcome.records[0].to_line
-    # The next address would make it 102 characters: it is left out whole.
+    # Whole addresses only, and what did not fit is counted, within the 100 characters.
     assert line == (
-        "bob@members.example; farid@haddad.example; grace@ito.example; hugo@janssen.example"
+        "bob@members.example; farid@haddad.example; grace@ito.example; hugo@janssen.example; "
+        "… and 2 more"
     )
-    assert to_line((Address("x" * 120 + "@example.org"),)) == ""
+    assert line is not None and len(line) <= 100
+    assert any(
+        "ines@kovac.example, jon@lund.example did not fit" in note and "… and 2 more" in note
+        for note in outcome.notes
+    )
+    assert to_line((Address("x" * 120 + "@example.org"),)) == "… and 1 more"
+
+
+def test_a_message_without_a_from_line_says_so() -> None:
+    outcome = decide("text-only.eml")
+    assert not any("no From line" in note for note in outcome.notes)
+    bare = read_rfc5322(b"To: ann@members.example\r\nSubject: anonymous\r\n\r\nHello.\r\n")
+    assert any("no From line" in note for note in decide(bare).notes)
 
 
 def test_attachment_rules_long_names_empty_files_and_same_names() -> None:

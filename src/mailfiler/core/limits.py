@@ -12,6 +12,7 @@ from typing import Final
 # iMIS limits the email "To" field of a communication log entry to 100 characters.
 TO_LINE_MAX: Final = 100
 TO_LINE_REASON: Final = "iMIS holds at most 100 characters in an interaction's To field"
+TO_LINE_REASON_SHORT: Final = "what iMIS holds"
 
 # iMIS limits attachment file names to 50 characters.
 ATTACHMENT_NAME_MAX: Final = 50

@@ -199,6 +199,14 @@ def plan(
     is_interaction = choices.kind == "interaction"
     files, eml, planned_files = _files(message, choices, saving=bool(to_save))
     notes = message.notes
+    if not message.sender:
+        notes += ("the message has no From line: there is no sender to file it for",)
+    left_out = to_line_left_out(message.to) if is_interaction else []
+    if left_out:
+        notes += (
+            f"the To field holds {limits.TO_LINE_MAX} characters ({limits.TO_LINE_REASON_SHORT}): "
+            f'{", ".join(left_out)} did not fit, and it says "… and {len(left_out)} more"',
+        )
     if not is_interaction and not capabilities.activity_attachments:
         files, eml, planned_files = _no_files(files, eml, capabilities.crm)
     if is_interaction and not capabilities.interaction_date and message.date is not None:
@@ -379,14 +387,34 @@ UNSURE_BEFORE = (
 
 
 def to_line(addresses: tuple[Address, ...], limit: int = limits.TO_LINE_MAX) -> str:
-    """The To field as iMIS holds it: whole addresses, "; "-separated, at most ``limit`` long."""
-    line = ""
-    for address in addresses:
-        candidate = f"{line}; {address.address}" if line else address.address
-        if len(candidate) > limit:
-            break
-        line = candidate
-    return line
+    """The To field as iMIS holds it: whole addresses, "; "-separated, at most ``limit`` long,
+    ending "… and 2 more" when some did not fit (so what is stored never looks complete
+    when it is not)."""
+    kept = _to_line_kept(addresses, limit)
+    line = "; ".join(a.address for a in addresses[:kept])
+    left = len(addresses) - kept
+    return line + _more(left, bool(line)) if left else line
+
+
+def to_line_left_out(addresses: tuple[Address, ...], limit: int = limits.TO_LINE_MAX) -> list[str]:
+    """The addresses that do not fit in the To field."""
+    return [a.address for a in addresses[_to_line_kept(addresses, limit) :]]
+
+
+def _more(left: int, after: bool) -> str:
+    return ("; " if after else "") + f"… and {left} more"
+
+
+def _to_line_kept(addresses: tuple[Address, ...], limit: int) -> int:
+    """How many addresses fit, leaving room for the "… and N more" that follows them."""
+    length = 0
+    for count, address in enumerate(addresses, start=1):
+        length += len(address.address) + (2 if count > 1 else 0)
+        left = len(addresses) - count
+        room = len(_more(left, True)) if left else 0
+        if length + room > limit:
+            return count - 1
+    return len(addresses)
 
 
 # -- attachments ---------------------------------------------------------------------
