@@ -54,7 +54,8 @@ def test_an_activity_is_written_with_its_fields_and_no_files(imis: Org, site: Si
     assert activity["ACTIVITY_TYPE"] == "EMAIL"
     assert activity["DESCRIPTION"] == "Réunion du comité à Zürich"
     assert activity["NOTE"].startswith("Bonjour à tous")
-    assert activity["TRANSACTION_DATE"] == "2026-11-02T08:00:00"  # the message's Date
+    # The message's Date (08:00 +01:00), as the site's clock (UTC by default) shows it.
+    assert activity["TRANSACTION_DATE"] == "2026-11-02T07:00:00"
     assert site.standin.attachments == []
 
 

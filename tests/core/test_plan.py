@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -241,11 +242,36 @@ def test_an_activity_is_plain_text_with_fields_from_the_activity_type() -> None:
     assert record.fields == {
         "DESCRIPTION": "Newsletter draft",
         "NOTE": "Our logo is below.",
-        "TRANSACTION_DATE": "2026-11-05T10:00:00",
+        "TRANSACTION_DATE": "2026-11-05T10:00:00+00:00",  # the instant, with its zone
         "OTHER_PARTICIPANTS": "ann@members.example",
         "SOURCE_CODE": "EMAIL",
     }
     assert record.to_line is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        (
+            "TRANSACTION_DATE",
+            "next Tuesday",
+            "Activity date (TRANSACTION_DATE): 'next Tuesday' is not a date",
+        ),
+        ("DESCRIPTION", "x" * 300, "Description (DESCRIPTION): holds at most 255 characters"),
+    ],
+)
+def test_a_typed_field_refuses_a_bad_value_with_its_name(
+    field: str, value: str, problem: str
+) -> None:
+    with pytest.raises(BadRequest, match=re.escape(problem)):
+        decide("inline-image.eml", kind="activity", fields={field: value})
+
+
+def test_a_date_keeps_its_zone() -> None:
+    [record, *_] = decide(
+        "inline-image.eml", kind="activity", fields={"TRANSACTION_DATE": "2026-11-05T10:00+01:00"}
+    ).records
+    assert record.fields["TRANSACTION_DATE"] == "2026-11-05T10:00:00+01:00"
 
 
 def test_html_only_mail_is_turned_into_readable_text_for_an_activity() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mailfiler.errors import BadRequest
@@ -30,10 +31,67 @@ TOKENS = ("subject", "body", "sender", "recipients", "sent_on")
 ActionState = Literal["allowed", "hidden", "refused"]
 
 
+FieldKind = Literal["text", "date", "number"]
+
+# What an Activity field takes, by its iMIS name (the Activity table's columns):
+# dates are instants, written with their zone; texts have iMIS's column lengths.
+_DATE_FIELDS = frozenset({"TRANSACTION_DATE", "EFFECTIVE_DATE", "THRU_DATE"})
+_NUMBER_FIELDS = frozenset({"UNITS", "AMOUNT", "QUANTITY"})
+_TEXT_LENGTHS = {"DESCRIPTION": 255, "SOURCE_CODE": 40, "OTHER_PARTICIPANTS": 255}
+_USER_FIELD_LENGTH = 255  # UF_1 ... UF_7
+
+
 @dataclass(frozen=True)
 class ActivityField:
     name: str
     label: str
+
+    @property
+    def kind(self) -> FieldKind:
+        if self.name.upper() in _DATE_FIELDS:
+            return "date"
+        if self.name.upper() in _NUMBER_FIELDS:
+            return "number"
+        return "text"
+
+    @property
+    def max_length(self) -> int | None:
+        name = self.name.upper()
+        if name.startswith("UF_"):
+            return _USER_FIELD_LENGTH
+        return _TEXT_LENGTHS.get(name)
+
+    def checked(self, value: str, typed: bool = True) -> str:
+        """The value as it is stored: a date with its zone, a number, a text within its
+        length; ``BadRequest`` naming the field and the reason otherwise. What was not
+        typed by a person (taken from the message) is cut to fit instead, ending "…"."""
+        text = value.strip()
+        if not text:
+            return ""
+        where = f"{self.label or self.name} ({self.name})"
+        if self.kind == "date":
+            try:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError as error:
+                raise BadRequest(
+                    f"{where}: {value!r} is not a date and time; give one like "
+                    "2026-11-05T10:00+01:00"
+                ) from error
+            if moment.tzinfo is None:  # a time without a zone is read as UTC
+                moment = moment.replace(tzinfo=UTC)
+            return moment.isoformat()
+        if self.kind == "number":
+            try:
+                number = float(text)
+            except ValueError as error:
+                raise BadRequest(f"{where}: {value!r} is not a number") from error
+            return str(int(number)) if number.is_integer() else str(number)
+        limit = self.max_length
+        if limit is not None and len(value) > limit:
+            if not typed:
+                return value[: limit - 1] + "…"
+            raise BadRequest(f"{where}: holds at most {limit} characters, not {len(value)}")
+        return value
 
 
 @dataclass(frozen=True)

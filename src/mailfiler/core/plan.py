@@ -505,7 +505,7 @@ def message_tokens(message: Message) -> dict[str, str]:
         "sender": (f"{sender.name} <{sender.address}>" if sender and sender.name
                    else sender.address if sender else ""),
         "recipients": "; ".join(a.address for a in (*message.to, *message.cc)),
-        "sent_on": message.date.strftime("%Y-%m-%dT%H:%M:%S") if message.date else "",
+        "sent_on": message.date.isoformat() if message.date else "",  # with its zone
     }  # fmt: skip
 
 
@@ -528,7 +528,10 @@ def activity_fields(
         for token, target in activity_type.mapping.items():
             values[target] = found.get(token, "")
     values.update(overrides)
-    return values
+    return {
+        f.name: f.checked(values.get(f.name, ""), typed=f.name in overrides)
+        for f in activity_type.fields
+    }
 
 
 # -- one answer per contact (what the API's save returns) ------------------------------

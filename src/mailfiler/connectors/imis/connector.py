@@ -16,7 +16,9 @@ and no Activities at all on the Professional edition.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from mailfiler.connectors.base import Failed, Saved, Unsure, UserAccess, WriteOutcome
 from mailfiler.connectors.imis import wire
@@ -187,7 +189,9 @@ class ImisCRM:
                 m.activity_type: record.activity_type or "",
                 m.activity_contact: record.contact_id,
             }
-            properties |= {name: value for name, value in record.fields.items() if value}
+            properties |= {
+                name: self._as_imis(name, value) for name, value in record.fields.items() if value
+            }
             entity = m.activity_entity
         else:
             properties = {
@@ -209,6 +213,13 @@ class ImisCRM:
             return Unsure("iMIS answered without the new record's ID")
         refused = [problem for file in files if (problem := self._attach(record_id, file))]
         return Saved(record_id, "; ".join(refused))
+
+    def _as_imis(self, name: str, value: str) -> str:
+        """A date (stored with its zone) as iMIS takes it: the site's clock, no zone."""
+        if ActivityField(name, name).kind != "date":
+            return value
+        moment = datetime.fromisoformat(value).astimezone(ZoneInfo(self.mapping.site_time_zone))
+        return moment.strftime(wire.DATE_FORMAT)
 
     def _attach(self, record_id: str, file: PlannedFile) -> str:
         """One file on a communication-log entry; what went wrong, or ""."""

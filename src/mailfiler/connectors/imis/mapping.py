@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailfiler.core.options import EMAIL_ACTIVITY, SYSTEM_ACTIVITY_TYPES
 from mailfiler.errors import BadRequest
@@ -66,6 +67,9 @@ class ImisMapping:
     # Activity types a user may never file as (the product: "never system types such
     # as DUES, ORDER, SALES"; the rest of the list is a default).
     system_activity_types: tuple[str, ...] = SYSTEM_ACTIVITY_TYPES
+    # iMIS takes dates without a zone (YYYY-MM-DDTHH:MM:SS): mailfiler writes an instant
+    # as the site's clock shows it (default: UTC; a site sets its own, e.g. America/Chicago).
+    site_time_zone: str = "UTC"
     page_size: int = 100  # developer.imis.com: the default page is 100 rows
     timeout_seconds: float = 15.0
     retries: int = 3  # for reads, and for writes known not to have landed
@@ -87,6 +91,11 @@ class ImisMapping:
                 value = type(default)(value)
             elif not isinstance(value, str) or not value.strip():
                 raise BadRequest(f"iMIS mapping {name} needs a name")
+            if name == "site_time_zone":
+                try:
+                    ZoneInfo(value)
+                except (ZoneInfoNotFoundError, ValueError) as error:
+                    raise BadRequest(f"{value!r} is not a time zone (like Europe/Paris)") from error
             values[name] = value
         return replace(cls(), **values)
 
