@@ -146,6 +146,11 @@ def test_the_activity_form_is_prefilled_and_editable(pane: Pane) -> None:
     expect(page.get_by_label("Description")).to_have_value("Newsletter draft")
     expect(page.get_by_label("Notes")).to_have_value("Our logo is below.")
     expect(page.get_by_label("Source")).to_have_value("EMAIL")
+    # A date and time picker on the viewer's clock (Paris here), saying which zone it is.
+    date = page.get_by_label("Activity date (Europe/Paris)")
+    expect(date).to_have_attribute("type", "datetime-local")
+    expect(date).to_have_value("2026-11-05T11:00")  # sent at 10:00 UTC
+    date.fill("2026-11-06T09:30")
     page.get_by_label("Description").fill("Newsletter: logo approved")
     pane.shoot("activity-form")
     page.locator(".activity-form").get_by_role("button", name="Save as Activity").click()
@@ -153,6 +158,7 @@ def test_the_activity_form_is_prefilled_and_editable(pane: Pane) -> None:
     activity = pane.org.records("101")[0]
     assert activity.kind == "activity"
     assert activity.fields["DESCRIPTION"] == "Newsletter: logo approved"
+    assert activity.fields["TRANSACTION_DATE"] == "2026-11-06T09:30:00+01:00"
     assert activity.body == "Our logo is below."
 
 

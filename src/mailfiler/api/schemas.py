@@ -206,6 +206,8 @@ class ActivityFieldValue(Model):
     name: str
     label: str
     value: str
+    kind: Literal["text", "date", "number"] = "text"  # a date is ISO 8601 with its zone
+    max_length: int | None = None
 
 
 class ActivityTypeOffer(Model):

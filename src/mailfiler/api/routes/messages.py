@@ -288,7 +288,13 @@ def public(review: Review, caller: Caller) -> MessagePublic:
                 name=t.name,
                 default=t.code == options.default_activity_type,
                 fields=[
-                    ActivityFieldValue(name=f.name, label=f.label, value=values.get(f.name, ""))
+                    ActivityFieldValue(
+                        name=f.name,
+                        label=f.label,
+                        value=values.get(f.name, ""),
+                        kind=f.kind,
+                        max_length=f.max_length,
+                    )
                     for f in t.fields
                 ],
             )

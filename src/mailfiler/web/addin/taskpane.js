@@ -435,6 +435,27 @@ function actionsView() {
     reasons);
 }
 
+// "2026-11-02T08:00:00+01:00" <-> the viewer's own clock, as <input type="datetime-local"> shows it.
+function toLocalInput(value) {
+  const moment = value ? new Date(value) : null;
+  if (!moment || Number.isNaN(moment.getTime())) return "";
+  const local = new Date(moment.getTime() - moment.getTimezoneOffset() * 60000);
+  return local.toISOString().slice(0, 16);
+}
+
+function fromLocalInput(value) {
+  if (!value) return "";
+  const moment = new Date(value);  // read in the viewer's zone
+  const offset = -moment.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+  return `${value}:00${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
+}
+
+function zoneName() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
 function openActivityForm(type) {
   state.activityForm = { type: type.code, fields: Object.fromEntries(type.fields.map((f) => [f.name, f.value])) };
   render();
@@ -456,10 +477,17 @@ function activityFormView() {
     type.fields.map((field) => {
       const id = `field-${field.name}`;
       const value = form.fields[field.name] || "";
+      if (field.kind === "date") {
+        // A date and time picker in the viewer's zone; sent as an instant with that zone.
+        const input = h("input", { id, name: field.name, type: "datetime-local", value: toLocalInput(value) });
+        input.addEventListener("input", (event) => { form.fields[field.name] = fromLocalInput(event.target.value); });
+        return [h("label", { for: id }, `${field.label || field.name} (${zoneName()})`), input];
+      }
       const long = field.name === "NOTE" || value.length > 60 || value.includes("\n");
+      const limits = field.max_length ? { maxlength: field.max_length } : {};
       const input = long
-        ? h("textarea", { id, name: field.name }, form.fields[field.name] || "")
-        : h("input", { id, name: field.name, value: form.fields[field.name] || "" });
+        ? h("textarea", { id, name: field.name, ...limits }, form.fields[field.name] || "")
+        : h("input", { id, name: field.name, value: form.fields[field.name] || "", type: field.kind === "number" ? "number" : "text", ...limits });
       input.addEventListener("input", (event) => { form.fields[field.name] = event.target.value; });
       return [h("label", { for: id }, field.label || field.name), input];
     }),
