@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from mailfiler import accounts  # noqa: E402
 from mailfiler.config import Settings  # noqa: E402
+from mailfiler.core.search import searchable  # noqa: E402
 from mailfiler.service import Service  # noqa: E402
 
 ADMIN_URL = os.environ.get("MAILFILER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -65,7 +66,7 @@ def load_contacts(url: str, organisation_id: int, org: str, count: int) -> float
         base = int(first[0]) if first else 0
         with cursor.copy(
             "COPY contacts (id, organisation_id, contact_id, full_name, full_name_key, "
-            "organization, created_at, updated_at) FROM STDIN"
+            "organization, created_at, updated_at, search_text) FROM STDIN"
         ) as copy:
             for n in range(count):
                 name = f"Member {n}"
@@ -79,6 +80,7 @@ def load_contacts(url: str, organisation_id: int, org: str, count: int) -> float
                         "",
                         "now()",
                         "now()",
+                        searchable(name, "", [address(org, n)]),
                     )
                 )
         with cursor.copy(

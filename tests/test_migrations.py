@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +30,16 @@ def test_migrations_build_exactly_the_tables_the_code_uses(service: Service) -> 
     config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
     head = ScriptDirectory.from_config(config).get_current_head()
     with service.database.engine.connect() as connection:
-        context = MigrationContext.configure(connection)
+        dialect = connection.dialect.name
+
+        def on_this_database(item: Any, name: Any, kind: str, reflected: bool, _: Any) -> bool:
+            # An index made for one database only (ddl_if) is not expected on another.
+            made_if = getattr(item, "_ddl_if", None)
+            return made_if is None or made_if.dialect in (None, dialect)
+
+        context = MigrationContext.configure(
+            connection, opts={"include_object": on_this_database}
+        )
         assert context.get_current_revision() == head
         assert compare_metadata(context, Base.metadata) == []
     service.migrate()  # a second run changes nothing

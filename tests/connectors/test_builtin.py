@@ -170,3 +170,22 @@ def test_records_read_back_newest_first_and_paged(org: Org) -> None:
 def test_a_database_failure_in_a_quick_query_is_a_system_fault(service: Service) -> None:
     with pytest.raises(SystemFault, match="the database failed"), service.unit() as session:
         rows(session, _BY_ADDRESS[service.database.dialect == "postgresql"], {"keys": ["x"]})
+
+
+def test_search_finds_what_the_screen_shows(service: Service) -> None:
+    org = new_org(service)
+    service.run(
+        org.cloud_id,
+        None,
+        lambda c: c.crm.create_contact("Åsa Ångström", ["asa@lab.example"], "Øresund Institut"),
+    )
+
+    def ids(query: str) -> list[str]:
+        return [c.id for c in service.run(org.cloud_id, None, lambda c: c.crm.search(query))]
+
+    assert ids("carla@bücher.example") == ["103"]  # the address as shown
+    assert ids("carla@xn--bcher-kva.example") == ["103"]  # and as it is sent
+    assert ids("Bücher") == ["103"] and ids("bucher") == ["103"]  # her organisation
+    assert ids("Angstrom") == ids("ÅNGSTRÖM") == ids("ångström") == ["118"]
+    assert ids("oresund") == ["118"]
+    assert ids("Díaz") == ids("diaz") == ["103"]

@@ -27,7 +27,17 @@ from mailfiler.storage.tables import Base, now
 
 class Contact(Base):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("organisation_id", "contact_id"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "contact_id"),
+        Index("ix_contacts_name_order", "organisation_id", "full_name_key", "contact_id"),
+        # PostgreSQL: a trigram index (migration 0009) serves substring search.
+        Index(
+            "ix_contacts_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
@@ -37,6 +47,8 @@ class Contact(Base):
     organization: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now)
+    # Name, organisation and addresses, folded (core/search.py): what a search looks in.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class ContactEmail(Base):
