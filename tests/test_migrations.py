@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -37,9 +37,7 @@ def test_migrations_build_exactly_the_tables_the_code_uses(service: Service) -> 
             made_if = getattr(item, "_ddl_if", None)
             return made_if is None or made_if.dialect in (None, dialect)
 
-        context = MigrationContext.configure(
-            connection, opts={"include_object": on_this_database}
-        )
+        context = MigrationContext.configure(connection, opts={"include_object": on_this_database})
         assert context.get_current_revision() == head
         assert compare_metadata(context, Base.metadata) == []
     service.migrate()  # a second run changes nothing

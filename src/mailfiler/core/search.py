@@ -14,7 +14,6 @@ from collections.abc import Iterable
 
 from mailfiler.core.addresses import written_forms
 
-
 # Letters that carry their "accent" inside (no combining mark to remove), read as
 # a person who types without them would type them.
 _PLAIN_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l", "þ": "th",
