@@ -38,8 +38,19 @@ def test_the_timeline_shows_what_was_saved(pane: Pane) -> None:
     activity, interaction = records.nth(0), records.nth(1)  # newest first
     expect(activity).to_contain_text("Activity · EMAIL")
     expect(activity.locator("pre")).to_have_text("Bonjour à tous,\nl'ordre du jour est joint.")
+    # An Activity's fields by their labels, its date on the viewer's clock.
+    fields = activity.get_by_role("table", name="Activity fields")
+    expect(fields).to_contain_text("Description")
+    expect(fields).not_to_contain_text("TRANSACTION_DATE")
+    expect(fields.locator("tr", has_text="Activity date")).to_contain_text(
+        "Nov 2, 2026, 08:00 AM GMT+1"
+    )
     expect(interaction).to_contain_text("created by MANAGER · saved by jdoe")
-    expect(interaction).to_contain_text("Nov 14, 2026, 05:05 PM")
+    expect(interaction).to_contain_text("Saved Nov 14, 2026, 05:05 PM GMT+1")
+    # The message as its reader saw it: who sent it, to whom, when.
+    expect(interaction).to_contain_text("From: Grace Ito <grace@ito.example>")
+    expect(interaction).to_contain_text("To: ann@members.example")
+    expect(interaction).to_contain_text("Sent Nov 5, 2026, 11:00 AM GMT+1")
     frame_element = interaction.locator("iframe")
     expect(frame_element).to_have_attribute(
         "sandbox", "allow-same-origin allow-popups allow-popups-to-escape-sandbox"

@@ -108,6 +108,10 @@ class TimelineItem(Model):
     # iMIS, from the profile URL): the record itself is there, not here.
     link: str | None = None
     crm: str = "builtin"
+    sender: str = ""
+    recipients: str = ""
+    sent_at: datetime | None = None  # with its zone
+    field_labels: dict[str, str] = {}  # an Activity's field names -> their labels
 
 
 class TimelinePage(Model):

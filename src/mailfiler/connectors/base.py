@@ -160,6 +160,9 @@ class StoredRecord:
     saved_at: datetime
     attachments: tuple[StoredFile, ...]
     link: str | None = None  # where the record opens in the CRM, when it is elsewhere
+    sender: str = ""  # the message's, as its reader saw them
+    recipients: str = ""
+    sent_at: datetime | None = None
 
 
 class ContactImport(Protocol):

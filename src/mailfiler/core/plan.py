@@ -122,6 +122,8 @@ class PlannedRecord:
     # reserves the record; the built-in CRM keeps it with the record.
     copy: int = 0
     sent_at: datetime | None = None  # the message's Date, for CRMs that date a record by it
+    sender: str = ""  # "Ann Archer <ann@members.example>"
+    recipients: str = ""  # every To and Cc address, "; "-separated
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,7 @@ def plan(
     if activity_type is not None:  # checked even when nothing is saved: a wrong field is an error
         fields = activity_fields(activity_type, message, choices.fields, tokens=bool(to_save))
     body = ""
+    tokens = message_tokens(message, with_body=False)
     if to_save:
         body = interaction_body(message) if is_interaction else activity_body(message)
     records = tuple(
@@ -236,6 +239,8 @@ def plan(
             saved_by=filer.username,
             another_copy=contact_id in filed,
             sent_at=message.date,
+            sender=tokens["sender"],
+            recipients=tokens["recipients"],
         )
         for contact_id in to_save
     )
@@ -496,12 +501,12 @@ def _as_eml(
 # -- activity fields ---------------------------------------------------------------
 
 
-def message_tokens(message: Message) -> dict[str, str]:
+def message_tokens(message: Message, with_body: bool = True) -> dict[str, str]:
     """What the field mapping can put into an Activity (options.TOKENS)."""
     sender = message.sender[0] if message.sender else None
     return {
         "subject": message.subject,
-        "body": activity_body(message),
+        "body": activity_body(message) if with_body else "",
         "sender": (f"{sender.name} <{sender.address}>" if sender and sender.name
                    else sender.address if sender else ""),
         "recipients": "; ".join(a.address for a in (*message.to, *message.cc)),

@@ -33,10 +33,16 @@ def public(contact: Contact, options: Options) -> ContactPublic:
     )
 
 
-def timeline_item(record: StoredRecord, crm: str = "builtin") -> TimelineItem:
+def timeline_item(
+    record: StoredRecord, crm: str = "builtin", options: Options | None = None
+) -> TimelineItem:
     return TimelineItem(
         link=record.link,
         crm=crm,
+        sender=record.sender,
+        recipients=record.recipients,
+        sent_at=record.sent_at,
+        field_labels=_labels(record, options),
         kind=record.kind,
         id=record.id,
         subject=record.subject,
@@ -60,6 +66,15 @@ def timeline_item(record: StoredRecord, crm: str = "builtin") -> TimelineItem:
             for f in record.attachments
         ],
     )
+
+
+def _labels(record: StoredRecord, options: Options | None) -> dict[str, str]:
+    """The labels of an Activity's fields, from its type's set-up (the names when unknown)."""
+    if record.kind != "activity" or options is None:
+        return {}
+    kind = next((t for t in options.activity_types if t.code == record.activity_type), None)
+    known = {f.name: f.label for f in kind.fields} if kind else {}
+    return {name: known.get(name) or name for name in record.fields}
 
 
 @router.get("", response_model=list[ContactPublic])
@@ -101,7 +116,7 @@ def contact_with_timeline(
     records = caller.records.records(contact_id, limit=limit, offset=offset)
     total = caller.records.count_records(contact_id)
     page = TimelinePage(
-        items=[timeline_item(r, caller.tenant.crm) for r in records],
+        items=[timeline_item(r, caller.tenant.crm, caller.tenant.options) for r in records],
         total=total,
         limit=limit,
         offset=offset,

@@ -381,6 +381,9 @@ class BuiltinCRM:
             "created_by": record.created_by,
             "saved_by": record.saved_by,
             "saved_at": self.clock(),
+            "sender": record.sender,
+            "recipients": record.recipients,
+            "sent_at": record.sent_at,
         }
         if record.kind == "interaction":
             values["to_line"] = record.to_line or ""
@@ -550,4 +553,7 @@ def _stored(
         message_key=row.message_key,
         saved_at=row.saved_at,
         attachments=files,
+        sender=row.sender,
+        recipients=row.recipients,
+        sent_at=row.sent_at,
     )

@@ -88,6 +88,10 @@ class _Record:
     created_by: Mapped[str] = mapped_column(String(100))
     saved_by: Mapped[str] = mapped_column(String(100))
     saved_at: Mapped[datetime] = mapped_column(default=now)
+    # The message as its reader saw it: who sent it, to whom, and when (migration 0010).
+    sender: Mapped[str] = mapped_column(Text, default="", server_default="")
+    recipients: Mapped[str] = mapped_column(Text, default="", server_default="")
+    sent_at: Mapped[datetime | None]
 
     @declared_attr
     def organisation_id(cls) -> Mapped[int]:

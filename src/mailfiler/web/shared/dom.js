@@ -31,8 +31,10 @@ export function replaceContent(container, ...children) {
 export function formatDate(value) {
   if (!value) return "";
   const date = new Date(value);
+  // The viewer's own clock, naming its zone: one time, read one way, everywhere.
   return date.toLocaleString(undefined, {
     year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    timeZoneName: "short",
   });
 }
 

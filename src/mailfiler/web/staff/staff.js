@@ -150,17 +150,22 @@ async function recordView(item, highlight) {
       if (body) content.style.height = `${Math.min(body.scrollHeight + 24, 800)}px`;
     });
   } else {
+    const label = (name) => (item.field_labels || {})[name] || name;
+    // A date is an instant: shown on the viewer's clock, like every time on this page.
+    const shown = (value) => (/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(String(value)) ? formatDate(value) : String(value));
     content = [
       Object.keys(item.fields).length ? h("table", { "aria-label": "Activity fields" },
-        Object.entries(item.fields).filter(([name]) => name !== "NOTE").map(([name, value]) => h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, String(value))))) : null,
+        Object.entries(item.fields).filter(([name]) => name !== "NOTE").map(([name, value]) => h("tr", {}, h("th", { scope: "row" }, label(name)), h("td", {}, shown(value))))) : null,
       h("pre", {}, item.body),
     ];
   }
   return h("li", { class: `record ${item.kind}${highlight === key ? " highlight" : ""}`, id: `record-${key}` },
     h("div", { class: "kind" }, isInteraction ? "Interaction" : `Activity · ${item.activity_type}`),
     h("h3", {}, item.subject || "(no subject)"),
-    h("p", { class: "by" }, `${formatDate(item.saved_at)} · created by ${item.created_by} · saved by ${item.saved_by}`),
-    item.to_line ? h("p", { class: "muted" }, `To: ${item.to_line}`) : null,
+    item.sender ? h("p", { class: "from" }, `From: ${item.sender}`) : null,
+    item.recipients ? h("p", { class: "muted" }, `To: ${item.recipients}`) : (item.to_line ? h("p", { class: "muted" }, `To: ${item.to_line}`) : null),
+    item.sent_at ? h("p", { class: "muted" }, `Sent ${formatDate(item.sent_at)}`) : null,
+    h("p", { class: "by" }, `Saved ${formatDate(item.saved_at)} · created by ${item.created_by} · saved by ${item.saved_by}`),
     content,
     item.attachments.length ? h("ul", { class: "files", "aria-label": "Attachments" }, item.attachments.map((file) => h("li", {},
       h("button", { type: "button", class: "link", onClick: () => download(file), "aria-label": `Download ${file.filename}` }, file.filename),
