@@ -26,12 +26,14 @@ from mailfiler.core.message import Message
 from mailfiler.core.options import (
     Action,
     ActivityType,
+    Options,
     activity_action,
     add_contact_action,
     interaction_action,
 )
 from mailfiler.core.people import participants
 from mailfiler.core.plan import (
+    KINDS,
     Choices,
     FileOutcome,
     Filer,
@@ -87,6 +89,7 @@ class Review:
     activity_types: list[tuple[ActivityType, dict[str, str]]]
     mode: str
     attachments_missing: bool
+    saved: dict[str, dict[str, str]]  # kind -> contact ID -> record ID
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Saved:
     message: Message
     attachments_missing: bool
     expires_at: datetime | None = None  # of the caller's sign-in, when signed in by token
+    options: Options | None = None  # the organisation's, as they were for this save
 
 
 class Service:
@@ -234,7 +238,7 @@ class Service:
         outcome = saving.carry_out(
             self.unit, context.tenant, context.crm, decided, self.settings.clock
         )
-        return Saved(outcome, message, False, context.expires_at)
+        return Saved(outcome, message, False, context.expires_at, context.tenant.options)
 
     def _plan(
         self, context: Context, message: Message, choices: Choices, records_too: bool = True
@@ -326,4 +330,11 @@ class Service:
             ]
         outcome = self._plan(context, message, Choices(kind=kind), records_too=False)
         files = file_outcomes(message, Choices(kind=kind), context.crm.capabilities)
-        return Review(ref, message, outcome, files, actions, types, mode, attachments_missing)
+        contact_ids = {c.id for p in outcome.participants for c in p.contacts}
+        saved: dict[str, dict[str, str]] = {
+            other: ledger.filed(context.session, context.tenant.id, other, message.key, contact_ids)
+            for other in KINDS
+        }
+        return Review(
+            ref, message, outcome, files, actions, types, mode, attachments_missing, saved
+        )

@@ -235,6 +235,10 @@ class MessagePublic(Model):
     actions: Actions
     activity_types: list[ActivityTypeOffer]
     notes: list[str]
+    # What this message is already saved as, by kind: contact ID -> record ID. The pane
+    # says "already saved" for the kind about to be saved, not for the other.
+    saved: dict[str, dict[str, str]] = {}
+    max_total_emails: int = 50  # so the pane's "over the limit" follows the selection
 
 
 # -- saving it --------------------------------------------------------------------------
@@ -271,6 +275,9 @@ class SaveResponse(Model):
     attachments: list[AttachmentPublic]
     eml: AttachmentPublic | None
     attachments_note: str | None
+    # Every address of the message as the save left it, with its status and reason:
+    # what was not saved is listed too.
+    participants: list[ParticipantPublic] = []
 
 
 # -- options and users --------------------------------------------------------------------

@@ -295,7 +295,14 @@ def _participants(
         )  # fmt: skip
         if contact is not None and status == "would_save":
             first_line.setdefault(contact.id, p.line)
-    for contact in added:
+    chosen_elsewhere = [
+        c
+        for m in matches
+        if len(m.contacts) > 1
+        for c in m.contacts
+        if choices.contact_ids is not None and c.id in choices.contact_ids
+    ]
+    for contact in [*added, *chosen_elsewhere]:
         if contact.id in first_line:
             continue
         first_line[contact.id] = "added"
@@ -334,9 +341,14 @@ def _decide(
     if not match.contacts:
         return "no_contact", match.reason, None
     contact = match.contacts[0]
+    how = "picked" if len(match.contacts) > 1 else "matched by email address"
     if len(match.contacts) > 1:
         picked = choices.picks.get(p.key)
         chosen = next((c for c in match.contacts if c.id == picked), None)
+        if chosen is None and choices.contact_ids is not None:
+            # A contact the user chose by name (added by search) is the one meant.
+            chosen = next((c for c in match.contacts if c.id in choices.contact_ids), None)
+            how = "chosen by you"
         if chosen is None:
             reason = match.reason
             if picked:
@@ -349,7 +361,6 @@ def _decide(
         earlier = _LINE_NAMES[first_line[contact.id]]
         reason = f"{contact.full_name} ({contact.id}) is also on the {earlier} line"
         return "would_save", reason + ": one record per save", contact
-    how = "picked" if len(match.contacts) > 1 else "matched by email address"
     return "would_save", f"{contact.full_name} ({contact.id}), {how}", contact
 
 

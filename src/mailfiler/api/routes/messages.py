@@ -41,8 +41,8 @@ from mailfiler.core.addresses import address_key
 from mailfiler.core.compose import eml_bytes
 from mailfiler.core.limits import size_in_words
 from mailfiler.core.message import Address, Attachment, BodyPart, Message
-from mailfiler.core.options import Action
-from mailfiler.core.plan import Choices, FileOutcome, Kind, results_by_contact
+from mailfiler.core.options import Action, Options
+from mailfiler.core.plan import Choices, FileOutcome, Kind, SavePlan, results_by_contact
 from mailfiler.core.words import sentence
 from mailfiler.errors import BadRequest, InvalidMessage, TooLarge
 from mailfiler.service import Review, Service
@@ -250,6 +250,22 @@ def attachment_public(outcome: FileOutcome, message: Message) -> AttachmentPubli
     )
 
 
+def participants_public(outcome: SavePlan, options: Options) -> list[ParticipantPublic]:
+    return [
+        ParticipantPublic(
+            role=p.line,
+            address=p.address,
+            name=p.name,
+            status=p.status,
+            self=p.is_self,
+            reason=sentence(p.reason),
+            contacts=[contact_public(c, options) for c in p.contacts],
+            contact_id=p.contact_id,
+        )
+        for p in outcome.participants
+    ]
+
+
 def public(review: Review, caller: Caller) -> MessagePublic:
     message = review.message
     options = caller.tenant.options
@@ -261,19 +277,7 @@ def public(review: Review, caller: Caller) -> MessagePublic:
         sender=AddressPublic(address=sender.address, name=sender.name) if sender else None,
         message_id=message.message_id,
         mode="compose" if review.mode == "compose" else "read",
-        participants=[
-            ParticipantPublic(
-                role=p.line,
-                address=p.address,
-                name=p.name,
-                status=p.status,
-                self=p.is_self,
-                reason=sentence(p.reason),
-                contacts=[contact_public(c, options) for c in p.contacts],
-                contact_id=p.contact_id,
-            )
-            for p in review.outcome.participants
-        ],
+        participants=participants_public(review.outcome, options),
         attachments=[attachment_public(f, message) for f in review.files],
         attachments_missing=review.attachments_missing,
         attachments_note=MISSING_NOTE if review.attachments_missing else None,
@@ -301,6 +305,8 @@ def public(review: Review, caller: Caller) -> MessagePublic:
             for t, values in review.activity_types
         ],
         notes=[sentence(n) for n in review.outcome.notes],
+        saved=review.saved,
+        max_total_emails=options.max_total_emails,
     )
 
 
@@ -347,4 +353,5 @@ def _save(
         attachments=[attachment_public(f, message) for f in outcome.files],
         eml=attachment_public(outcome.eml, message) if outcome.eml else None,
         attachments_note=MISSING_NOTE if done.attachments_missing else None,
+        participants=participants_public(outcome, done.options or Options()),
     )

@@ -269,13 +269,37 @@ function toggleLine(line) {
   document.getElementById(`filter-${line}`).focus();
 }
 
+const KIND_NAMES = { interaction: "Interaction", activity: "Activity" };
+
+// What an entry's status is now: the server's, as the user's current choices change it.
+// "Already saved" follows the kind about to be saved, and "over the limit" the
+// contacts selected now, not those of the first review.
+function currentStatus(entry) {
+  if (!["would_save", "duplicate", "over_limit"].includes(entry.status)) return entry.status;
+  if (chosenContactIds().length > state.review.max_total_emails) return "over_limit";
+  const kinds = savedKinds(entry);
+  const kind = state.activityForm ? "activity" : null;
+  if (kind ? kinds.includes(kind) : kinds.length > 0) return "duplicate";
+  return "would_save";
+}
+
+function savedKinds(entry) {
+  const saved = state.review.saved || {};
+  const id = entry.contact_id || state.picks[entry.address.toLowerCase()];
+  return Object.keys(KIND_NAMES).filter((kind) => id && saved[kind] && saved[kind][id]);
+}
+
 function statusBadge(entry) {
+  const status = currentStatus(entry);
   const words = {
     would_save: ["will be saved", "good"], duplicate: ["already saved", "warn"], no_contact: ["no contact", "bad"],
     ambiguous: ["shared address", "warn"], not_permitted: ["not permitted", "bad"], over_limit: ["over the limit", "bad"],
     excluded: ["left out", ""],
   };
-  const [text, kind] = words[entry.status] || [entry.status, ""];
+  let [text, kind] = words[status] || [status, ""];
+  if (status === "duplicate" && !state.activityForm) {
+    text = `already saved as ${savedKinds(entry).map((k) => KIND_NAMES[k]).join(" and ")}`;
+  }
   return h("span", { class: `badge ${kind}` }, text);
 }
 
@@ -288,7 +312,7 @@ function entryView(entry) {
   } }, "✕");
   return h(
     "li",
-    { class: `entry ${entry.status}`, dataset: { role: entry.role, address: entry.address } },
+    { class: `entry ${currentStatus(entry)}`, dataset: { role: entry.role, address: entry.address } },
     h("div", { class: "bar" },
       h("div", { class: "who" },
         h("span", { class: "line" }, LINE_NAMES[entry.role]),
@@ -299,7 +323,10 @@ function entryView(entry) {
       remove),
     contact && contact.organization ? h("p", { class: "org" }, contact.organization) : null,
     h("p", { class: "muted address" }, entry.address, " ", statusBadge(entry)),
-    entry.status === "would_save" || entry.status === "duplicate" ? null : h("p", { class: "reason" }, entry.reason),
+    ["would_save", "duplicate"].includes(currentStatus(entry)) ? null
+      : h("p", { class: "reason" }, currentStatus(entry) === "over_limit" && entry.status !== "over_limit"
+        ? `This save would file to ${chosenContactIds().length} contacts; your organisation allows at most ${state.review.max_total_emails} per save (Max Total Emails).`
+        : entry.reason),
     entry.status === "ambiguous" ? pickView(entry) : null,
     entry.status === "no_contact" ? addContactView(entry) : null,
   );
@@ -359,7 +386,7 @@ function searchView() {
       h("button", { type: "submit" }, "Search")),
     state.searchResults ? h("ul", { class: "search-results", "aria-label": "Search results" },
       results.length ? results.map((c) => h("li", { class: "bar" },
-        h("span", {}, c.full_name, h("span", { class: "muted" }, ` ${c.emails[0] || ""}`)),
+        h("span", {}, c.full_name, h("span", { class: "muted" }, ` ${c.emails.join(", ")}`)),
         h("button", { type: "button", class: "link", "aria-label": `Add ${c.full_name}`, onClick: () => {
           if (!state.added.some((a) => a.id === c.id)) state.added.push(c);
           state.searchResults = null;
@@ -541,9 +568,16 @@ function contactName(id) {
 function renderResults() {
   const results = state.results;
   const label = results.kind === "interaction" ? "Interaction" : "Activity";
-  const words = { saved: "saved", duplicate: "already saved", not_permitted: "refused", over_limit: "refused", no_contact: "not saved", ambiguous: "not saved", excluded: "not saved" };
+  const words = { saved: "saved", duplicate: "already saved", not_permitted: "refused", over_limit: "refused", no_contact: "not saved", ambiguous: "not saved", excluded: "not saved", failed: "not saved" };
+  // Every address the save did not file, with why: nothing is left out silently.
+  const notSaved = (results.participants || []).filter((p) => !["saved", "duplicate", "would_save"].includes(p.status)
+    && !(p.self && (p.role === "from" || p.role === "bcc")));
+  const count = (status) => results.results.filter((r) => r.status === status).length;
+  const summary = [`${count("saved")} saved`, count("duplicate") ? `${count("duplicate")} already saved` : null,
+    `${notSaved.length + results.results.filter((r) => !["saved", "duplicate"].includes(r.status)).length} not saved`].filter(Boolean).join(", ");
   replaceContent(app,
     h("h2", {}, state.review.subject || "(no subject)"),
+    h("p", { class: "summary-line", role: "status" }, summary),
     h("ul", { class: "results", "aria-label": "What was saved" }, results.results.map((r) => {
       const link = r.record_id ? `/staff/#/contacts/${encodeURIComponent(r.contact_id)}?record=${results.kind}-${r.record_id}` : null;
       return h("li", { class: `result ${r.status}` },
@@ -553,8 +587,17 @@ function renderResults() {
           : h("p", { class: "reason" }, r.reason));
     })),
     results.results.length === 0 ? h("p", { class: "muted" }, "Nothing was saved.") : null,
+    notSaved.length ? h("section", { "aria-label": "Not saved" }, h("h3", {}, "Not saved"),
+      h("ul", { class: "not-saved" }, notSaved.map((p) => h("li", { class: `not-saved-entry ${p.status}` },
+        h("strong", {}, p.address || p.name), " ", h("span", { class: "badge" }, words[p.status] || p.status),
+        h("p", { class: "reason" }, p.reason))))) : null,
     results.attachments_note ? h("p", { class: "notice" }, results.attachments_note) : null,
-    h("button", { type: "button", onClick: () => { state.results = null; render(); } }, "Back to the message"));
+    h("div", { class: "row" },
+      // Back to the message as it now is: what was just saved shows as saved.
+      h("button", { type: "button", onClick: async () => { state.results = null; await refreshReview(); } }, "Back to the message"),
+      state.host === "browser"
+        ? h("button", { type: "button", class: "primary", id: "file-another", onClick: () => { state.review = null; state.results = null; showDropPage(); } }, "File another message")
+        : null));
 }
 
 // -- options ----------------------------------------------------------------------------------
@@ -574,5 +617,14 @@ async function openOptions() {
     },
   }));
 }
+
+// On the drop page, a message may be dropped anywhere, at any time (even on a review).
+window.addEventListener("dragover", (event) => { if (state.host === "browser" && currentSession()) event.preventDefault(); });
+window.addEventListener("drop", (event) => {
+  if (state.host !== "browser" || !currentSession() || event.defaultPrevented) return;
+  event.preventDefault();
+  const file = event.dataTransfer && event.dataTransfer.files[0];
+  if (file) readFile(file);
+});
 
 start();

@@ -1,0 +1,86 @@
+"""What a new user meets in the first hour: the review never promises what the save refuses,
+its badges follow what the user is doing, and the results say what was not saved too."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.conftest import FIXTURES
+from tests.web.conftest import Pane
+from tests.web.test_review import review
+
+
+def badge(page, name: str):  # type: ignore[no-untyped-def]
+    return page.locator(".entry", has_text=name).locator(".badge").last
+
+
+def test_a_contact_chosen_by_name_is_saved_though_the_address_is_shared(pane: Pane) -> None:
+    page = review(pane, "ambiguous.eml")
+    page.get_by_label("Add a contact").fill("Erin")
+    page.get_by_role("button", name="Search").click()
+    # The contact's own addresses, not only the one that matched.
+    expect(page.locator(".search-results")).to_contain_text("shared@family.example")
+    page.get_by_role("button", name="Add Erin Evans").click()
+    page.get_by_role("button", name="Save as Interaction").click()
+    saved = page.locator(".result", has_text="Erin Evans")
+    expect(saved).to_contain_text("saved")
+    assert "105" in [r.contact_id for r in pane.org.records("105")]
+
+
+def test_already_saved_follows_the_kind_being_saved(pane: Pane) -> None:
+    pane.org.file("text-only.eml")  # Ann has it as an Interaction, not as an Activity
+    page = review(pane, "text-only.eml")
+    expect(badge(page, "Ann Archer")).to_have_text("already saved as Interaction")
+    page.get_by_role("button", name="Edit the Email Activity before saving").click()
+    expect(badge(page, "Ann Archer")).to_have_text("will be saved")
+
+
+def test_after_a_save_the_message_shows_what_was_just_saved(pane: Pane) -> None:
+    page = review(pane, "text-only.eml")
+    expect(badge(page, "Ann Archer")).to_have_text("will be saved")
+    page.get_by_role("button", name="Save as Interaction").click()
+    expect(page.locator(".result").first).to_contain_text("saved")
+    page.get_by_role("button", name="Back to the message").click()
+    expect(badge(page, "Ann Archer")).to_have_text("already saved as Interaction")
+
+
+def test_over_the_limit_follows_the_contacts_selected_now(pane: Pane) -> None:
+    pane.org.set_options(max_total_emails=3)
+    page = review(pane, "long-lines.eml")  # Ann and six colleagues
+    expect(badge(page, "Bob Baker")).to_have_text("over the limit")
+    for name in ("Hugo Janssen", "Ines Kovac", "Jon Lund", "Farid Haddad"):
+        page.get_by_role("button", name=f"Remove {name}").click()
+    for name in ("Ann Archer", "Bob Baker", "Grace Ito"):
+        expect(badge(page, name)).to_have_text("will be saved")
+    expect(page.locator(".entry .reason", has_text="Max Total Emails")).to_have_count(0)
+    page.get_by_role("button", name="Save as Interaction").click()
+    expect(page.locator(".result")).to_have_count(3)
+
+
+def test_the_results_list_what_was_not_saved_and_why(pane: Pane) -> None:
+    page = review(pane, "ambiguous.eml")  # Ann; a shared address; an unknown one
+    page.get_by_role("button", name="Save as Interaction").click()
+    expect(page.locator(".summary-line")).to_have_text("1 saved, 2 not saved")
+    not_saved = page.locator(".not-saved-entry")
+    expect(not_saved).to_have_count(2)
+    expect(not_saved.filter(has_text="shared@family.example")).to_contain_text("Dan Evans")
+    expect(not_saved.filter(has_text="nobody@unknown.example")).to_contain_text("No contact")
+
+
+def test_another_message_can_be_filed_without_reloading(pane: Pane) -> None:
+    page = review(pane, "text-only.eml")
+    page.get_by_role("button", name="Save as Interaction").click()
+    page.get_by_role("button", name="File another message").click()
+    expect(page.get_by_text("Drop an email here")).to_be_visible()
+    page.set_input_files("#file", str(FIXTURES / "ambiguous.eml"))
+    expect(page.get_by_role("heading", name="Family membership")).to_be_visible()
+    # And a drop anywhere, at any time, reads the dropped message.
+    data = (FIXTURES / "encoded-words.eml").read_bytes()
+    transfer = page.evaluate_handle(
+        """([bytes]) => { const t = new DataTransfer();
+            t.items.add(new File([new Uint8Array(bytes)], "m.eml", {type: "message/rfc822"}));
+            return t; }""",
+        [list(data)],
+    )
+    page.dispatch_event("body", "drop", {"dataTransfer": transfer})
+    expect(page.get_by_role("heading", name="Réunion du comité à Zürich")).to_be_visible()
