@@ -9,6 +9,7 @@ organisation and each of its addresses in every spelling (see
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -42,3 +43,16 @@ def query_forms(query: str) -> set[str]:
     if "@" in text:
         forms |= {fold(form) for form in written_forms(text)}
     return {form for form in forms if form}
+
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def distinctive(folded: str) -> str:
+    """The part of a query most likely to narrow a search: its word with the most digits,
+    else its longest (a whole query shorter than three letters is kept whole)."""
+    words = _WORD.findall(folded)
+    if not words:
+        return folded
+    best = max(words, key=lambda w: (sum(c.isdigit() for c in w), len(w)))
+    return best if len(best) >= 3 else folded

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    and_,
     any_,
     bindparam,
     case,
@@ -52,7 +53,7 @@ from mailfiler.core.filenames import clean_filename
 from mailfiler.core.mime_params import clean_content_id, clean_content_type
 from mailfiler.core.options import EMAIL_ACTIVITY, ActivityType
 from mailfiler.core.plan import Capabilities, Kind, PlannedFile, PlannedRecord
-from mailfiler.core.search import query_forms, searchable
+from mailfiler.core.search import distinctive, query_forms, searchable
 from mailfiler.errors import BadRequest, Conflict, NotFound
 from mailfiler.storage.blobs import BlobStore, sha256_of
 from mailfiler.storage.database import Database, rows
@@ -143,13 +144,31 @@ class BuiltinCRM:
     ) -> list[match.Contact]:
         """Contacts whose name, organisation or address holds the query, however it is
         spelt (accents, case, an internationalised domain either way; ``core.search``),
-        or whose ID it is. On PostgreSQL a trigram index answers (migration 0009)."""
+        or whose ID it is.
+
+        A whole address is looked up by its key first (the index every message read
+        uses). Otherwise each spelling is found in two steps: the index finds the
+        rows holding the query's most distinctive word (a trigram index on PostgreSQL,
+        migration 0009: a word every contact shares would make it read much of the
+        index), and those rows are checked for the whole query.
+        """
         forms = query_forms(query)
         if not forms:
             return []
+        if "@" in query:
+            exact = self.find_contacts({query.strip()}).get(address_key(query), ())
+            if exact:
+                return [self.contact(c.id) for c in list(exact)[:limit]]
+        holds = func.strpos if self._postgres() else func.instr
         found = or_(
             Contact.contact_id == query.strip(),
-            *(Contact.search_text.like(_containing(form), escape="\\") for form in forms),
+            *(
+                and_(
+                    Contact.search_text.like(_containing(distinctive(form)), escape="\\"),
+                    holds(Contact.search_text, form) > 0,
+                )
+                for form in forms
+            ),
         )
         rows = self.session.scalars(
             self._contacts()
