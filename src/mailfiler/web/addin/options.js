@@ -124,7 +124,7 @@ export function optionsView(options, { onSave, onCancel }) {
   maxEmails.addEventListener("input", () => { draft.max_total_emails = Number(maxEmails.value); });
 
   const form = h("form", { class: "options", "aria-labelledby": "options-title" },
-    h("h2", { id: "options-title" }, "Options"),
+    h("h2", { id: "options-title", tabindex: "-1" }, "Options"),
     text("opt-profile", "profile_url", "Profile URL", "A link to a contact's page; {id} is replaced by the contact's ID."),
     text("opt-interaction-roles", "interaction_roles", "Interaction roles", "Comma-separated; empty means everyone."),
     check("opt-hide", "hide_interaction", "Hide Save as Interaction"),
@@ -141,6 +141,13 @@ export function optionsView(options, { onSave, onCancel }) {
       h("button", { type: "button", onClick: onCancel }, "Close")),
     status, error);
   renderTypes();
+  // The sticky Save / Close bar must never hide the control the keyboard is on.
+  form.addEventListener("focusin", (event) => {
+    const bar = form.querySelector(".sticky");
+    if (!bar || bar.contains(event.target)) return;
+    const covered = event.target.getBoundingClientRect().bottom > bar.getBoundingClientRect().top;
+    if (covered) event.target.scrollIntoView({ block: "center" });
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";

@@ -61,7 +61,7 @@ function renderHeader() {
   const session = currentSession();
   const buttons = [];
   if (session && state.canChangeOptions) {
-    buttons.push(h("button", { type: "button", onClick: () => openOptions() }, "Options"));
+    buttons.push(h("button", { type: "button", id: "options-button", onClick: () => openOptions() }, "Options"));
   }
   if (session) {
     buttons.push(h("button", { type: "button", title: `Signed in as ${session.username} (${session.cloud_id})`, onClick: async () => {
@@ -119,16 +119,16 @@ async function readOutlookItem() {
 }
 
 function showDropPage() {
-  const input = h("input", { type: "file", id: "file", accept: ".eml,.msg,message/rfc822,application/vnd.ms-outlook", class: "visually-hidden", onChange: () => {
+  // Not a Tab stop of its own: the drop zone (a button) opens it.
+  const input = h("input", { type: "file", id: "file", tabindex: "-1", accept: ".eml,.msg,message/rfc822,application/vnd.ms-outlook", class: "visually-hidden", onChange: () => {
     if (input.files.length) readFile(input.files[0]);
   } });
+  // A real button: Enter and Space open the file chooser as a click does.
   const zone = h(
-    "div",
-    { class: "drop", id: "drop", tabindex: "0", role: "button", "aria-describedby": "drop-help",
-      onKeydown: (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); input.click(); } },
-      onClick: () => input.click() },
-    h("p", { class: "drop-title" }, "Drop an email here"),
-    h("p", { class: "muted", id: "drop-help" }, "An .eml or Outlook .msg file — or click to choose one."),
+    "button",
+    { type: "button", class: "drop", id: "drop", "aria-describedby": "drop-help", onClick: () => input.click() },
+    h("span", { class: "drop-title" }, "Drop an email here"),
+    h("span", { class: "muted", id: "drop-help" }, "An .eml or Outlook .msg file — or click to choose one."),
   );
   zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
@@ -175,8 +175,11 @@ async function showReview(review) {
   state.activityForm = null;
   state.results = null;
   renderHeader();
+  state.focusNext = "message-title";  // a new message: the keyboard starts at its title
   render();
 }
+
+let focusAfterRefresh = null;  // where the keyboard goes once the review is read again
 
 // Review again (after adding a contact, or after signing in again).
 async function refreshReview() {
@@ -184,8 +187,11 @@ async function refreshReview() {
   const review = await guarded(() => call(`/api/v1/messages/${encodeURIComponent(ref)}`), () => refreshReview());
   if (!review) return;
   const keep = { filters: state.filters, removed: state.removed, picks: state.picks, added: state.added, eml: state.eml, keep: state.keep, open: state.attachmentsOpen };
+  const focused = document.activeElement && document.activeElement.id;
   await showReview(review);
   Object.assign(state, { filters: keep.filters, removed: keep.removed, picks: keep.picks, added: keep.added, eml: keep.eml, keep: keep.keep, attachmentsOpen: keep.open });
+  state.focusNext = focusAfterRefresh || focused || "message-title";
+  focusAfterRefresh = null;
   render();
 }
 
@@ -226,7 +232,21 @@ function chosenContactIds() {
   return ids;
 }
 
+// Redrawing the pane must not move the keyboard: the control that had focus keeps
+// it (found again by its id), or the one an action names (state.focusNext).
+function keepFocus(draw) {
+  const before = document.activeElement && document.activeElement.id;
+  draw();
+  const next = (state.focusNext && document.getElementById(state.focusNext)) || (before && document.getElementById(before));
+  state.focusNext = null;
+  if (next && next !== document.activeElement) next.focus();
+}
+
 function render() {
+  keepFocus(draw);
+}
+
+function draw() {
   const review = state.review;
   if (!review) return;
   if (state.results) return renderResults();
@@ -235,7 +255,7 @@ function render() {
   replaceContent(
     app,
     h("section", { class: "summary", "aria-label": "Message" },
-      h("h2", {}, review.subject || "(no subject)"),
+      h("h2", { id: "message-title", tabindex: "-1" }, review.subject || "(no subject)"),
       h("p", { class: "muted" }, review.sender ? `${review.sender.name || review.sender.address} · ` : "", formatDate(review.date))),
     h("div", { class: "filters", role: "group", "aria-label": "Lines to save" },
       lines.map((line) => h("button", {
@@ -306,7 +326,12 @@ function statusBadge(entry) {
 function entryView(entry) {
   const contact = entry.contact_id ? entry.contacts.find((c) => c.id === entry.contact_id) : null;
   const title = contact ? contact.full_name : entry.name || entry.address;
-  const remove = h("button", { type: "button", class: "icon remove", title: `Remove ${title}`, "aria-label": `Remove ${title}`, onClick: () => {
+  const remove = h("button", { type: "button", class: "icon remove", id: `remove-${entry.key}`, title: `Remove ${title}`, "aria-label": `Remove ${title}`, onClick: () => {
+    // Focus goes to the next entry's "X" (or the one before, or the search box).
+    const shown = entries().filter(visible);
+    const at = shown.findIndex((e) => e.key === entry.key);
+    const neighbour = shown[at + 1] || shown[at - 1];
+    state.focusNext = neighbour ? `remove-${neighbour.key}` : "search";
     state.removed.add(entry.key);
     render();
   } }, "✕");
@@ -338,7 +363,7 @@ function pickView(entry) {
   return h("fieldset", { class: "pick" },
     h("legend", {}, "Save to one of them:"),
     entry.contacts.map((c) => h("label", { class: "inline" },
-      h("input", { type: "radio", name, value: c.id, checked: state.picks[address] === c.id, onChange: () => { state.picks[address] = c.id; render(); } }),
+      h("input", { type: "radio", name, id: `${name}-${c.id}`, value: c.id, checked: state.picks[address] === c.id, onChange: () => { state.picks[address] = c.id; render(); } }),
       `${c.full_name}${c.organization ? ` (${c.organization})` : ""} · ${c.id}`)));
 }
 
@@ -347,7 +372,7 @@ function addContactView(entry) {
   if (action.state !== "allowed") return null;
   const open = state.addingFor === entry.key;
   if (!open) {
-    return h("button", { type: "button", class: "link add-contact", onClick: () => { state.addingFor = entry.key; render(); } }, "Add contact");
+    return h("button", { type: "button", class: "link add-contact", id: `add-${entry.key}`, onClick: () => { state.addingFor = entry.key; state.focusNext = "new-name"; render(); } }, "Add contact");
   }
   const form = h("form", { class: "add-form" },
     h("label", { for: "new-name" }, "Full name"),
@@ -358,7 +383,7 @@ function addContactView(entry) {
     h("input", { id: "new-email", name: "email", required: true, value: entry.address }),
     h("div", { class: "row" },
       h("button", { type: "submit", class: "primary" }, "Add contact"),
-      h("button", { type: "button", onClick: () => { state.addingFor = null; render(); } }, "Cancel")));
+      h("button", { type: "button", onClick: () => { state.addingFor = null; state.focusNext = `add-${entry.key}`; render(); } }, "Cancel")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
@@ -447,9 +472,13 @@ function actionsView() {
   const activity = review.actions.activity;
   const types = review.activity_types;
   const chosenType = types.find((t) => t.default) || types[0];
+  // The sentence each disabled button points at (aria-describedby) is always there.
+  const nothing = chosenContactIds().length === 0;
   const reasons = ["interaction", "activity"].map((kind) => {
     const action = review.actions[kind];
-    return action.state === "refused" ? h("p", { class: "muted", id: `why-${kind}` }, action.reason) : null;
+    if (action.state === "refused") return h("p", { class: "muted", id: `why-${kind}` }, action.reason);
+    if (action.state === "allowed" && nothing) return h("p", { class: "muted", id: `why-${kind}` }, "Select at least one contact to save to.");
+    return null;
   });
   return h("div", { class: "actions" },
     h("div", { class: "row" },
@@ -547,6 +576,7 @@ async function save(kind, activity = null) {
     if (!answer) return;
     state.results = { kind, ...answer };
     state.activityForm = null;
+    state.focusNext = "results-title";
     render();
   } catch (failure) {
     state.busy = "";
@@ -576,7 +606,7 @@ function renderResults() {
   const summary = [`${count("saved")} saved`, count("duplicate") ? `${count("duplicate")} already saved` : null,
     `${notSaved.length + results.results.filter((r) => !["saved", "duplicate"].includes(r.status)).length} not saved`].filter(Boolean).join(", ");
   replaceContent(app,
-    h("h2", {}, state.review.subject || "(no subject)"),
+    h("h2", { id: "results-title", tabindex: "-1" }, state.review.subject || "(no subject)"),
     h("p", { class: "summary-line", role: "status" }, summary),
     h("ul", { class: "results", "aria-label": "What was saved" }, results.results.map((r) => {
       const link = r.record_id ? `/staff/#/contacts/${encodeURIComponent(r.contact_id)}?record=${results.kind}-${r.record_id}` : null;
@@ -594,9 +624,9 @@ function renderResults() {
     results.attachments_note ? h("p", { class: "notice" }, results.attachments_note) : null,
     h("div", { class: "row" },
       // Back to the message as it now is: what was just saved shows as saved.
-      h("button", { type: "button", onClick: async () => { state.results = null; await refreshReview(); } }, "Back to the message"),
+      h("button", { type: "button", id: "back", onClick: async () => { state.results = null; focusAfterRefresh = "message-title"; await refreshReview(); } }, "Back to the message"),
       state.host === "browser"
-        ? h("button", { type: "button", class: "primary", id: "file-another", onClick: () => { state.review = null; state.results = null; showDropPage(); } }, "File another message")
+        ? h("button", { type: "button", class: "primary", id: "file-another", onClick: () => { state.review = null; state.results = null; showDropPage(); document.getElementById("drop").focus(); } }, "File another message")
         : null));
 }
 
@@ -605,6 +635,7 @@ function renderResults() {
 async function openOptions() {
   const options = await guarded(() => call("/api/v1/options"), () => openOptions());
   if (!options) return;
+  state.optionsOpen = true;
   replaceContent(app, optionsView(options, {
     onSave: async (changed) => {
       const saved = await guarded(() => call("/api/v1/options", { method: "PUT", json: changed }), () => openOptions());
@@ -613,9 +644,12 @@ async function openOptions() {
     },
     onCancel: async () => {
       renderHeader();
+      focusAfterRefresh = "options-button";
       if (state.review) await refreshReview(); else await begin();
+      document.getElementById("options-button")?.focus();
     },
   }));
+  document.getElementById("options-title").focus();
 }
 
 // On the drop page, a message may be dropped anywhere, at any time (even on a review).
