@@ -54,6 +54,12 @@ def test_the_options_screen_edits_everything_and_the_server_applies_it(pane: Pan
     page.get_by_label("Max total emails").fill("7")
     page.get_by_label("Allow duplicate emails").check()
     page.get_by_label("Activity roles").fill("Membership, SysAdmin")
+    # A role box offers the roles that exist; blank entries are no role.
+    page.get_by_role("group", name="Interaction: add an existing role").get_by_role(
+        "button", name="+ Staff"
+    ).click()
+    expect(page.get_by_label("Interaction roles")).to_have_value("Staff")
+    page.get_by_label("Add new contact roles").fill("SysAdmin, , ")
     # A new activity type with a field of its own, a default and a mapping.
     page.get_by_role("button", name="Add an activity type").click()
     new_type = page.locator(".activity-type-setup").nth(1)
@@ -72,6 +78,8 @@ def test_the_options_screen_edits_everything_and_the_server_applies_it(pane: Pan
     assert options.profile_url == "https://crm.example/Account?ID={id}"
     assert options.max_total_emails == 7 and options.allow_duplicates
     assert options.activity_roles == ("Membership", "SysAdmin")
+    assert options.interaction_roles == ("Staff",)
+    assert options.add_contact_roles == ("SysAdmin",)
     meeting = options.activity_type("BOARD")
     assert options.default_activity_type == "BOARD"
     assert dict(meeting.defaults) == {"UF_1": "Board room"}

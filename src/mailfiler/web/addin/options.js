@@ -17,7 +17,7 @@ function field(id, label, input, help) {
   return [h("label", { for: id }, label), input, help ? h("p", { class: "muted" }, help) : null];
 }
 
-export function optionsView(options, { onSave, onCancel }) {
+export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
   const draft = structuredClone(options);
   delete draft.can_change;
   const error = h("p", { class: "error", role: "alert" });
@@ -29,7 +29,16 @@ export function optionsView(options, { onSave, onCancel }) {
     input.addEventListener("input", () => {
       draft[key] = Array.isArray(options[key]) ? roles(input.value) : input.value;
     });
-    return field(id, label, input, help);
+    if (!Array.isArray(options[key]) || !knownRoles.length) return field(id, label, input, help);
+    // A role box offers the roles that exist (its users' roles): one press adds one.
+    const offers = h("div", { class: "role-offers", role: "group", "aria-label": `${label.replace(/ roles$/, "")}: add an existing role` },
+      knownRoles.map((role) => h("button", { type: "button", class: "chip", onClick: () => {
+        const current = roles(input.value);
+        if (!current.includes(role)) current.push(role);
+        input.value = current.join(", ");
+        draft[key] = current;
+      } }, `+ ${role}`)));
+    return [field(id, label, input, help), offers];
   }
 
   function check(id, key, label) {

@@ -636,7 +636,10 @@ async function openOptions() {
   const options = await guarded(() => call("/api/v1/options"), () => openOptions());
   if (!options) return;
   state.optionsOpen = true;
+  const users = await guarded(() => call("/api/v1/users"), () => openOptions());
+  const knownRoles = [...new Set((users || []).flatMap((u) => u.roles))].sort();
   replaceContent(app, optionsView(options, {
+    knownRoles,
     onSave: async (changed) => {
       const saved = await guarded(() => call("/api/v1/options", { method: "PUT", json: changed }), () => openOptions());
       state.canChangeOptions = saved ? saved.can_change : state.canChangeOptions;
