@@ -140,6 +140,7 @@ function showDropPage() {
   });
   replaceContent(app, h("label", { for: "file", class: "visually-hidden" }, "Choose an email file"), input, zone,
     state.error ? h("p", { class: "error", role: "alert" }, state.error) : null);
+  zone.focus();  // the keyboard starts where the page's one action is
 }
 
 async function readFile(file) {
