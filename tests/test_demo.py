@@ -21,6 +21,9 @@ def test_the_demo_files_its_messages_once(tmp_path: Path) -> None:
     assert len(first) == 6
     assert "What the CRM now holds" in screen.getvalue()
     assert "renewal-form.pdf" in screen.getvalue()
+    # Each row says which kind of record it is.
+    held = screen.getvalue().split("What the CRM now holds", 1)[1]
+    assert "kind" in held and "Interaction" in held
     again = io.StringIO()
     run_demo(service, Console(file=again, width=200))
     assert len(service.run(CLOUD_ID, None, lambda c: c.records.records())) == 6

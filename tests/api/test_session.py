@@ -119,6 +119,8 @@ def test_repeated_failures_are_throttled_per_user(api: Api) -> None:
     blocked = api.client.post("/api/v1/session", json=right)
     assert blocked.status_code == 429
     assert 0 < int(blocked.headers["Retry-After"]) <= 15 * 60
+    # A sentence that starts with a capital and says how long to wait.
+    assert blocked.json()["detail"] == "Too many failed sign-ins: try again in 15 minutes"
     # Another user is not blocked by jdoe's failures.
     assert (
         api.client.post(
