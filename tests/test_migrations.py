@@ -33,7 +33,10 @@ def test_migrations_build_exactly_the_tables_the_code_uses(service: Service) -> 
         dialect = connection.dialect.name
 
         def on_this_database(item: Any, name: Any, kind: str, reflected: bool, _: Any) -> bool:
-            # An index made for one database only (ddl_if) is not expected on another.
+            # An index made for one database only (ddl_if) is not expected on another;
+            # SQLite's full-text search tables (migration 0011) are not the code's tables.
+            if kind == "table" and str(name).startswith("contacts_search"):
+                return False
             made_if = getattr(item, "_ddl_if", None)
             return made_if is None or made_if.dialect in (None, dialect)
 

@@ -9,6 +9,7 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import func, select
 
+from mailfiler import accounts
 from mailfiler.connectors.base import ContactRow
 from mailfiler.connectors.builtin.connector import _BY_ADDRESS, BuiltinCRM
 from mailfiler.connectors.builtin.tables import Blob, Contact, StoredAttachment
@@ -189,3 +190,16 @@ def test_search_finds_what_the_screen_shows(service: Service) -> None:
     assert ids("Angstrom") == ids("ÅNGSTRÖM") == ids("ångström") == ["118"]
     assert ids("oresund") == ["118"]
     assert ids("Díaz") == ids("diaz") == ["103"]
+
+
+def test_search_follows_changes_to_a_contact(service: Service) -> None:
+    org = new_org(service)
+
+    def ids(query: str) -> list[str]:
+        return [c.id for c in service.run(org.cloud_id, None, lambda c: c.crm.search(query))]
+
+    assert ids("archer") == ["101"]
+    with service.unit() as session:
+        crm = BuiltinCRM(session, accounts.tenant(session, org.cloud_id).id, service.blobs)
+        crm.upsert_contacts([ContactRow("101", "Ann Bowman", ("ann@members.example",))])
+    assert ids("archer") == [] and ids("bowman") == ["101"]

@@ -24,6 +24,7 @@ from sqlalchemy import (
     join,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -163,10 +164,7 @@ class BuiltinCRM:
         found = or_(
             Contact.contact_id == query.strip(),
             *(
-                and_(
-                    Contact.search_text.like(_containing(distinctive(form)), escape="\\"),
-                    holds(Contact.search_text, form) > 0,
-                )
+                and_(self._holding(distinctive(form)), holds(Contact.search_text, form) > 0)
                 for form in forms
             ),
         )
@@ -177,6 +175,17 @@ class BuiltinCRM:
             .limit(limit)
         ).all()
         return self._with_emails(rows)
+
+    def _holding(self, word: str) -> ColumnElement[bool]:
+        """Contacts whose search text holds ``word``, through the index of this database:
+        the trigram index of PostgreSQL (migration 0009), SQLite's FTS5 table (0011)."""
+        pattern = _containing(word)
+        if self._postgres():
+            return Contact.search_text.like(pattern, escape="\\")
+        indexed = text(
+            "SELECT rowid FROM contacts_search WHERE search_text LIKE :pattern ESCAPE '\\'"
+        ).bindparams(pattern=pattern)
+        return Contact.id.in_(indexed)
 
     def contact(self, contact_id: str) -> match.Contact:
         row = self._row(contact_id)
