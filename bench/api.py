@@ -309,6 +309,16 @@ def organisation(service: Service, url: str, org: str, contacts: int, roles: lis
     return load_contacts(url.replace("+psycopg", ""), tenant.id, org, contacts)
 
 
+def load_organisations(url: str, blobs: Path, sizes: dict[str, int], roles: list[str]) -> None:
+    """A migrated database with an organisation of each size (see ``organisation``)."""
+    service = Service(Settings(url, blobs))
+    service.migrate()
+    for org, count in sizes.items():
+        seconds = organisation(service, url, org, count, roles)
+        print(f"loaded {count:>9,} contacts into {org:<5} in {seconds:5.1f} s")
+    service.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
@@ -319,14 +329,9 @@ def main() -> None:
     args = parser.parse_args()
 
     with bench_database("mailfiler_bench") as url, tempfile.TemporaryDirectory() as folder:
-        service = Service(Settings(url, Path(folder) / "blobs"))
-        service.migrate()
         sizes = {"SMALL": 1000, "BIG": args.contacts}
-        for org, count in sizes.items():
-            # SysAdmin: one of the default roles that may add contacts
-            seconds = organisation(service, url, org, count, ["Staff", "SysAdmin"])
-            print(f"loaded {count:>9,} contacts into {org:<5} in {seconds:5.1f} s")
-        service.close()
+        # SysAdmin: one of the default roles that may add contacts
+        load_organisations(url, Path(folder) / "blobs", sizes, ["Staff", "SysAdmin"])
         with serving(url, Path(folder) / "blobs", args.workers) as (base, _):
             print(f"server: mailfiler serve --workers {args.workers} on PostgreSQL")
 

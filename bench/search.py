@@ -36,9 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.api import bench_database, empty_requests, organisation, percentile, serving, sign_in  # noqa: E402
-from mailfiler.config import Settings  # noqa: E402
-from mailfiler.service import Service  # noqa: E402
+from bench.api import (  # noqa: E402
+    bench_database,
+    empty_requests,
+    load_organisations,
+    percentile,
+    serving,
+    sign_in,
+)
 
 
 def queries(contacts: int, org: str, rng: random.Random) -> dict[str, list[str]]:
@@ -82,13 +87,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     with bench_database("mailfiler_search") as url, tempfile.TemporaryDirectory() as folder:
-        service = Service(Settings(url, Path(folder) / "blobs"))
-        service.migrate()
         sizes = {"SMALL": 1000, "BIG": args.contacts}
-        for org, count in sizes.items():
-            seconds = organisation(service, url, org, count, ["Staff"])
-            print(f"loaded {count:>9,} contacts into {org:<5} in {seconds:5.1f} s")
-        service.close()
+        load_organisations(url, Path(folder) / "blobs", sizes, ["Staff"])
         with serving(url, Path(folder) / "blobs", 1) as (base, _):
             floor = empty_requests(base, args.requests)
             print(f"GET /healthz (the floor): p50 {floor:5.2f} ms")
