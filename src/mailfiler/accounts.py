@@ -214,12 +214,7 @@ def _organisation_row(session: Session, cloud_id: str) -> Organisation:
 
 
 def tenant(session: Session, cloud_id: str) -> Tenant:
-    row = session.scalar(
-        select(Organisation).where(Organisation.cloud_id_key == cloud_id.strip().lower())
-    )
-    if row is None:
-        raise UnknownOrganisation(f"no organisation has the Cloud ID {cloud_id}")
-    return tenant_of(session, row)
+    return tenant_of(session, _organisation_row(session, cloud_id))
 
 
 # (database, organisation id, options version) -> its options, in this process.
@@ -282,11 +277,7 @@ def _activity_type(row: ActivityTypeSetup) -> ActivityType:
 def set_options(session: Session, cloud_id: str, options: Options) -> Tenant:
     """Replace an organisation's options (validated first: nothing is half-changed)."""
     validate(options)
-    row = session.scalar(
-        select(Organisation).where(Organisation.cloud_id_key == cloud_id.strip().lower())
-    )
-    if row is None:
-        raise UnknownOrganisation(f"no organisation has the Cloud ID {cloud_id}")
+    row = _organisation_row(session, cloud_id)
     stored = options.to_json()
     for column_backed in ("edition", "activity_types", "default_activity_type"):
         stored.pop(column_backed)

@@ -141,6 +141,12 @@ def _table(*headers: str, title: str | None = None) -> Table:
     return table
 
 
+def _password_from_stdin(asked: bool) -> str | None:
+    """The first line of standard input, when the command was asked to read a password there
+    (so it never appears in the shell's history or the process list)."""
+    return sys.stdin.readline().rstrip("\r\n") if asked else None
+
+
 def _check_port(host: str, port: int) -> None:
     """Stop, saying what to do, when the port is taken: before anything says it is served."""
     import socket
@@ -211,7 +217,7 @@ def init(
     from mailfiler import accounts
     from mailfiler.connectors import registry
 
-    password = sys.stdin.readline().rstrip("\r\n") if background_password_stdin else None
+    password = _password_from_stdin(background_password_stdin)
     with _errors():
         service = _service(creating=True)
         with service.unit() as session:
@@ -238,9 +244,7 @@ def users_add(
     """Add a user to an organisation."""
     from mailfiler import accounts
 
-    password = None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+    password = _password_from_stdin(password_stdin)
     with _errors():
         service = _service()
         with service.unit() as session:
@@ -680,7 +684,7 @@ def options_set(
             mapping[name.removeprefix("imis.")] = parsed
         else:
             changes[name] = parsed
-    password = sys.stdin.readline().rstrip("\r\n") if background_password_stdin else None
+    password = _password_from_stdin(background_password_stdin)
     with _errors():
         service = _service()
         with service.unit() as session:

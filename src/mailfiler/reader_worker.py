@@ -24,7 +24,7 @@ from mailfiler.core.message import Message
 from mailfiler.core.read import read_message
 from mailfiler.errors import InvalidMessage
 from mailfiler.reader_pool import _ANSWER, _FRAME
-from mailfiler.sandbox import run_limited
+from mailfiler.sandbox import mapped_bytes, needs_more_memory, run_limited
 
 RETIRE_ABOVE = 160 * 1024 * 1024  # resident bytes
 
@@ -35,11 +35,6 @@ def read(data: bytes) -> Message:
     message = read_message(data, run_limited)
     # The caller has these bytes already: they are not sent back.
     return replace(message, original=None) if message.original is data else message
-
-
-def _mapped_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[0]) * resource.getpagesize()
 
 
 def _resident_bytes() -> int:
@@ -60,16 +55,13 @@ def _limited(
     # Past the CPU limit the kernel ends this process (SIGXCPU); the pool sees
     # it go and says the message ran past its limit.
     resource.setrlimit(resource.RLIMIT_CPU, (int(_cpu_seconds()) + seconds, cpu_hard))
-    resource.setrlimit(resource.RLIMIT_AS, (_mapped_bytes() + memory, memory_hard))
+    resource.setrlimit(resource.RLIMIT_AS, (mapped_bytes() + memory, memory_hard))
     try:
         return "ok", work(data)
     except InvalidMessage as error:
         return "invalid", str(error)
     except MemoryError:
-        return (
-            "lost",
-            f"this message needs more than {memory // 2**20} MB to read: it is damaged or hostile",
-        )
+        return "lost", needs_more_memory("message", memory)
     except RecursionError:
         return "lost", "this message nests too deeply to read"
     except Exception as error:  # noqa: BLE001 - a reader bug must cost one message, not the caller

@@ -31,14 +31,20 @@ MEMORY_PER_INPUT_BYTE: Final = 12
 SECONDS: Final = 30
 
 
-def _mapped_bytes() -> int:
+def mapped_bytes() -> int:
+    """The address space this process maps (what an address-space limit counts)."""
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[0]) * resource.getpagesize()
 
 
+def needs_more_memory(what: str, memory: int) -> str:
+    """Why a read was stopped at its memory limit, for the user."""
+    return f"this {what} needs more than {memory // 2**20} MB to read: it is damaged or hostile"
+
+
 def run_limited(work: Callable[[bytes], T], data: bytes, /) -> T:
     """``work(data)`` in a forked child; ``InvalidMessage`` if it fails, overruns or dies."""
-    memory = _mapped_bytes() + MEMORY_BASE + MEMORY_PER_INPUT_BYTE * len(data)
+    memory = mapped_bytes() + MEMORY_BASE + MEMORY_PER_INPUT_BYTE * len(data)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child; its result is checked by the parent
@@ -69,12 +75,7 @@ def run_limited(work: Callable[[bytes], T], data: bytes, /) -> T:
 def _child(work: Callable[[bytes], object], data: bytes, memory: int, out: int) -> None:
     # Built before the parser runs: once it has exhausted the memory limit,
     # even formatting a sentence can fail.
-    out_of_memory = pickle.dumps(
-        (
-            "invalid",
-            f"this file needs more than {memory // 2**20} MB to read: it is damaged or hostile",
-        )
-    )
+    out_of_memory = pickle.dumps(("invalid", needs_more_memory("file", memory)))
     try:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (SECONDS, SECONDS + 1))

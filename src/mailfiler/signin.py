@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import bindparam, case, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from mailfiler import accounts
@@ -28,7 +27,7 @@ from mailfiler.accounts import Tenant
 from mailfiler.connectors.base import RemoteUser, UserAccess
 from mailfiler.errors import ConnectorUnavailable, NotFound, Throttled, Unauthenticated
 from mailfiler.storage import secrets as stored_secrets
-from mailfiler.storage.database import rows
+from mailfiler.storage.database import insert_into, rows
 from mailfiler.storage.tables import (
     Organisation,
     SignInSession,
@@ -233,7 +232,7 @@ def _count(session: Session, limit: _Limit, moment: datetime) -> tuple[int, date
     expired = table.c.window_started_at < moment - WINDOW
     blocked = table.c.blocked_until > moment
     statement = (
-        _insert(session)
+        insert_into(session, SignInThrottle)
         .values(key=limit.key, failures=1, window_started_at=moment, blocked_until=None)
         .on_conflict_do_update(
             index_elements=[table.c.key],
@@ -266,11 +265,6 @@ def _give_back(session: Session, limit: _Limit) -> None:
         .where(SignInThrottle.key == limit.key, SignInThrottle.failures > 0)
         .values(failures=SignInThrottle.failures - 1)
     )
-
-
-def _insert(session: Session) -> Any:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(SignInThrottle)
 
 
 def _utc(moment: datetime) -> datetime:

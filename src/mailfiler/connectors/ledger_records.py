@@ -32,13 +32,13 @@ class LedgerRecords:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[StoredRecord]:
-        entries, _ = ledger.for_contact(
-            self.session, self.tenant.id, contact_id, limit or 1000, offset
+        entries = ledger.for_contact(
+            self.session, self.tenant.id, contact_id, kinds, limit or 1000, offset
         )
-        return [self._record(e) for e in entries if e.kind in kinds]
+        return [self._record(e) for e in entries]
 
     def count_records(self, contact_id: str | None = None) -> int:
-        return ledger.for_contact(self.session, self.tenant.id, contact_id, 1, 0)[1]
+        return ledger.count_for_contact(self.session, self.tenant.id, contact_id)
 
     def attachment(self, attachment_id: str) -> tuple[StoredFile, bytes]:
         raise NotFound(f"the files of {self.tenant.crm} records are in {self.tenant.crm}")

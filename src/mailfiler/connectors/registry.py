@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from mailfiler.accounts import Tenant
-from mailfiler.clock import Clock
+from mailfiler.clock import Clock, system_clock
 from mailfiler.connectors.base import (
     Connector,
     ContactImport,
@@ -46,8 +45,16 @@ class Needs:
 Factory = Callable[[Tenant, Needs], Connector]
 
 
+def _imis_site(tenant: Tenant) -> str:
+    return str(tenant.crm_settings.get("url") or "")
+
+
+def _imis_mapping(tenant: Tenant) -> ImisMapping:
+    return ImisMapping.from_json(tenant.crm_settings.get("mapping"))
+
+
 def _imis_client(tenant: Tenant) -> ImisClient:
-    site = str(tenant.crm_settings.get("url") or "")
+    site = _imis_site(tenant)
     if not site:
         raise ConnectorUnavailable(
             f"{tenant.cloud_id} has no iMIS address set: an administrator must set it "
@@ -59,8 +66,9 @@ def _imis_client(tenant: Tenant) -> ImisClient:
             f"the background account {tenant.background_account}'s password is not set: "
             "an administrator must set it"
         )
-    mapping = ImisMapping.from_json(tenant.crm_settings.get("mapping"))
-    return ImisClient(site, tenant.background_account, lambda: secrets.decrypt(stored), mapping)
+    return ImisClient(
+        site, tenant.background_account, lambda: secrets.decrypt(stored), _imis_mapping(tenant)
+    )
 
 
 def _imis(tenant: Tenant, needs: Needs) -> ImisCRM:
@@ -114,10 +122,8 @@ def user_check(tenant: Tenant) -> UserCheck | None:
     """How the CRM checks a user's password, where it does (iMIS); None: mailfiler does."""
     if tenant.crm != "imis":
         return None
-    mapping = ImisMapping.from_json(tenant.crm_settings.get("mapping"))
-    site = str(tenant.crm_settings.get("url") or "")
     return lambda username, password: imis_accounts.sign_in(
-        site, lambda: _imis_client(tenant), mapping, username, password
+        _imis_site(tenant), lambda: _imis_client(tenant), _imis_mapping(tenant), username, password
     )
 
 
@@ -139,9 +145,8 @@ def describe_user(tenant: Tenant, username: str) -> RemoteUser | None:
     on an organisation whose users sign in to their CRM); None when there is no such user."""
     if tenant.crm != "imis":
         return None
-    mapping = ImisMapping.from_json(tenant.crm_settings.get("mapping"))
-    found = imis_accounts.describe(lambda: _imis_client(tenant), mapping, username)
+    found = imis_accounts.describe(lambda: _imis_client(tenant), _imis_mapping(tenant), username)
     if found is None:
         return None
     name, email, roles = found
-    return RemoteUser(name, email, roles, UserAccess(""), datetime.now(UTC))
+    return RemoteUser(name, email, roles, UserAccess(""), system_clock())

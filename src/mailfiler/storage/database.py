@@ -19,6 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, Select, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -112,6 +113,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_into(session: Session, table: Any) -> Any:
+    """An INSERT in the session's own SQL dialect, so it can say ``on_conflict_do_nothing``
+    or ``on_conflict_do_update`` (PostgreSQL and SQLite spell both alike)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 AnySelect = Select[*tuple[Any, ...]]

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import and_, delete, func, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from mailfiler.storage.database import insert_into
 from mailfiler.storage.tables import FilingEntry
 
 # A reservation older than this was left by a save that never finished (its
@@ -133,7 +133,7 @@ def _claim(
             "saved_by": saved_by,
             "reserved_at": moment,
         }
-        statement = _insert(session).values(values).on_conflict_do_nothing()
+        statement = insert_into(session, FilingEntry).values(values).on_conflict_do_nothing()
         if session.execute(statement.returning(FilingEntry.id)).first() is not None:
             claimed.append(Reserved(want.contact_id, copy))
             continue
@@ -208,26 +208,34 @@ def settle(
 
 
 def for_contact(
-    session: Session, organisation_id: int, contact_id: str | None, limit: int, offset: int
-) -> tuple[list[FilingEntry], int]:
-    """What mailfiler filed for one contact (every contact: None), newest first, and how
-    many in all."""
-    where = and_(
+    session: Session,
+    organisation_id: int,
+    contact_id: str | None,
+    kinds: Collection[str],
+    limit: int,
+    offset: int,
+) -> list[FilingEntry]:
+    """What mailfiler filed for one contact (every contact: None), newest first."""
+    return list(
+        session.scalars(
+            select(FilingEntry)
+            .where(_saved_for(organisation_id, contact_id), FilingEntry.kind.in_(kinds))
+            .order_by(FilingEntry.saved_at.desc(), FilingEntry.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    )
+
+
+def count_for_contact(session: Session, organisation_id: int, contact_id: str | None) -> int:
+    """How many records mailfiler filed for one contact (every contact: None)."""
+    where = _saved_for(organisation_id, contact_id)
+    return session.scalar(select(func.count()).select_from(FilingEntry).where(where)) or 0
+
+
+def _saved_for(organisation_id: int, contact_id: str | None) -> Any:
+    return and_(
         FilingEntry.organisation_id == organisation_id,
         FilingEntry.state == "saved",
         true() if contact_id is None else FilingEntry.contact_id == contact_id,
     )
-    rows = session.scalars(
-        select(FilingEntry)
-        .where(where)
-        .order_by(FilingEntry.saved_at.desc(), FilingEntry.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    total = session.scalar(select(func.count()).select_from(FilingEntry).where(where)) or 0
-    return list(rows), total
-
-
-def _insert(session: Session) -> Any:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(FilingEntry)

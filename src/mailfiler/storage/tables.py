@@ -29,9 +29,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from mailfiler.clock import system_clock
 
-def now() -> datetime:
-    return datetime.now(UTC)
+# When a row is written, where its writer gives no moment (mailfiler/clock.py).
+now = system_clock
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -27,7 +27,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session
 
 from mailfiler.clock import Clock, system_clock
@@ -57,7 +57,7 @@ from mailfiler.core.plan import Capabilities, Kind, PlannedFile, PlannedRecord
 from mailfiler.core.search import distinctive, query_forms, searchable
 from mailfiler.errors import BadRequest, Conflict, NotFound
 from mailfiler.storage.blobs import BlobStore, sha256_of
-from mailfiler.storage.database import Database, rows
+from mailfiler.storage.database import Database, insert_into, rows
 from mailfiler.storage.tables import Organisation
 
 _RECORD_TABLES: dict[Kind, type[Interaction] | type[Activity]] = {
@@ -427,8 +427,7 @@ class BuiltinCRM:
             digest = sha256_of(file.data)
             self.blobs.put(file.data, digest)
             values = {"sha256": digest, "size": file.size, "created_at": self.clock()}
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            session.execute(dialect.insert(Blob).values(values).on_conflict_do_nothing())
+            session.execute(insert_into(session, Blob).values(values).on_conflict_do_nothing())
             digests.append(digest)
         return digests
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from mailfiler.clock import system_clock
 from mailfiler.connectors.base import RemoteUser, UserAccess
 from mailfiler.connectors.imis import wire
 from mailfiler.connectors.imis.client import ImisClient, password_token
@@ -39,7 +40,7 @@ def sign_in(
         email=email,
         roles=roles,
         access=UserAccess(token.access_token),
-        access_expires_at=datetime.now(UTC) + lifetime,
+        access_expires_at=system_clock() + lifetime,
     )
 
 
@@ -47,11 +48,7 @@ def describe(
     background: Callable[[], ImisClient], mapping: ImisMapping, username: str
 ) -> tuple[str, str, tuple[str, ...]] | None:
     """(user name, email, roles) of an iMIS user, read as the background account."""
-    client = background()
-    try:
-        found = client.get("/api/User", {mapping.user_filter: f"eq:{username.strip()}"})
-    finally:
-        client.close()
+    found = background().get("/api/User", {mapping.user_filter: f"eq:{username.strip()}"})
     users = [u for u in wire.page(found)[0] if isinstance(u, dict)]
     user: dict[str, Any] | None = next(
         (u for u in users if str(u.get("UserName", "")).lower() == username.strip().lower()),

@@ -133,9 +133,6 @@ class ImisClient:
         self._transport = transport
         self._http = _shared_http(self.site, mapping.timeout_seconds, transport)
 
-    def close(self) -> None:
-        """Nothing to close: connections to a site are kept for the next request."""
-
     # -- the token ----------------------------------------------------------------
 
     def _token(self, renew: bool = False) -> str:

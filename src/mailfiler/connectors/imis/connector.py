@@ -15,7 +15,7 @@ and no Activities at all on the Professional edition.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -258,14 +258,3 @@ def _contact(party: Mapping[str, Any]) -> Contact:
         organization=str(organization.get("Name") or "") if isinstance(organization, dict) else "",
         emails=tuple(dict.fromkeys(e for e in emails if looks_like_address(e))),
     )
-
-
-def imis_crm(
-    site: str,
-    account: str,
-    password: Callable[[], str],
-    mapping: ImisMapping,
-    *,
-    edition: str = "enterprise",
-) -> ImisCRM:
-    return ImisCRM(ImisClient(site, account, password, mapping), edition=edition)
