@@ -115,7 +115,8 @@ def _dispose_services() -> Iterator[None]:
 def service_for(url: str, blobs: Path) -> Service:
     """One migrated service per database for the whole session (migrating is the slow part)."""
     if url not in _SERVICES:
-        service = Service(Settings(database_url=url, blobs_dir=blobs))
+        # The stand-in iMIS sites listen on http://127.0.0.1: allowed, for the tests only.
+        service = Service(Settings(database_url=url, blobs_dir=blobs, allow_local_crm=True))
         service.migrate()
         _SERVICES[url] = service
     return _SERVICES[url]

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from mailfiler import accounts
-from mailfiler.connectors import registry
+from mailfiler.connectors import patience, registry
 from mailfiler.connectors.imis.client import forget_tokens
 from mailfiler.service import Service
 from tests.conftest import Org, fixture_contacts, serving
@@ -21,6 +21,9 @@ MANAGER_PASSWORD = "manager-secret"
 PASSWORDS = {"jdoe": "jdoe-imis-password", "admin": "admin-imis-password"}
 
 os.environ.setdefault("MAILFILER_SECRET_KEY", SECRET_KEY)
+# The stand-in sites listen on http://127.0.0.1: the command line (which reads its settings
+# from the environment) may call them, as the tests' services may (tests/conftest.py).
+os.environ.setdefault("MAILFILER_ALLOW_LOCAL_CRM", "1")
 
 
 @dataclass
@@ -57,12 +60,32 @@ def imis_site() -> Iterator[Site]:
         yield Site(standin, url)
 
 
-def new_imis_org(service: Service, site: Site, edition: str = "enterprise") -> Org:
+def new_imis_org(
+    service: Service, site: Site, edition: str = "enterprise", password: str = MANAGER_PASSWORD
+) -> Org:
     cloud_id = "I" + uuid.uuid4().hex[:10].upper()
     with service.unit() as session:
         accounts.create_organisation(
             session, cloud_id, "Acme on iMIS", "MANAGER", edition, crm="imis",
-            crm_url=site.url, background_password=MANAGER_PASSWORD,
+            crm_url=site.url, background_password=password,
             activity_types=registry.starting_activity_types("imis"),
         )  # fmt: skip
     return Org(service, cloud_id)
+
+
+def set_site(org: Org, url: str, password: str = MANAGER_PASSWORD) -> None:
+    """Point the organisation at another address, with the password that goes with it."""
+    with org.service.unit() as session:
+        accounts.set_crm(session, org.cloud_id, url=url, background_password=password)
+
+
+@contextmanager
+def recorded_pauses() -> Iterator[list[float]]:
+    """The pauses mailfiler makes for iMIS, recorded instead of waited: no test waits for a
+    Retry-After or a back-off in real time."""
+    pauses: list[float] = []
+    token = patience.sleeping.set(pauses.append)
+    try:
+        yield pauses
+    finally:
+        patience.sleeping.reset(token)

@@ -99,6 +99,35 @@ class StandIn:
     background_refused: bool = False
     background_account: str = "MANAGER"
     writes: int = 0
+    # -- faults for issue 14: throttling bursts and dropped connections -------------------
+    # ``faults_on``: (path, n) -> the faults met, one request each, by the nth request to
+    # that path (counted from 1, every try counts) and the ones after it: "429" (no
+    # Retry-After), "429:SECONDS" (with one), "reset" (the connection is dropped half-way
+    # through the answer). ``reset_next``: this many requests, whatever the path, dropped.
+    # ``requests``: (method, path) of every API request that reached the site.
+    faults_on: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    reset_next: int = 0
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    _asked: dict[str, int] = field(default_factory=dict)
+    _due: dict[str, list[str]] = field(default_factory=dict)
+
+    def _issue_14_faults(self, request: Request) -> None:
+        path = request.url.path
+        self.requests.append((request.method, path))
+        self._asked[path] = self._asked.get(path, 0) + 1
+        self._due.setdefault(path, []).extend(self.faults_on.pop((path, self._asked[path]), []))
+        fault = self._due[path].pop(0) if self._due[path] else None
+        if fault is None and self.reset_next > 0:
+            self.reset_next -= 1
+            fault = "reset"
+        if fault == "reset":
+            raise Fault(_Dropped())
+        if fault is not None:
+            _, _, wait = fault.partition(":")
+            headers = {"Retry-After": wait} if wait else None
+            raise Fault(JSONResponse({"Message": "Too many requests"}, 429, headers=headers))
+
+    # -- end of the faults for issue 14 --------------------------------------------------
     _tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(5001))
 
@@ -120,7 +149,7 @@ class StandIn:
                     methods=["POST"],
                 ),
             ],
-            exception_handlers={Refusal: _refusal},  # type: ignore[dict-item]
+            exception_handlers={Refusal: _refusal, Fault: _fault},  # type: ignore[dict-item]
         )
         app.state.standin = self
         return app
@@ -148,6 +177,7 @@ class StandIn:
         )  # fmt: skip
 
     async def _caller(self, request: Request) -> str:
+        self._issue_14_faults(request)
         if self.fail_next_reads > 0 and request.method == "GET":
             self.fail_next_reads -= 1
             raise Refusal(500, "An error has occurred.")
@@ -311,6 +341,28 @@ class StandIn:
         attachment_id = str(next(self._ids))
         self.attachments.append({"Id": attachment_id, **values})
         return _created("CommunicationLogRecipientAttachment", attachment_id)
+
+
+# -- faults for issue 14: an answer given as is, or a connection dropped -----------------
+
+
+class Fault(Exception):
+    def __init__(self, answer: Response) -> None:
+        super().__init__("a fault switched on")
+        self.answer = answer
+
+
+def _fault(request: Request, error: Fault) -> Response:
+    return error.answer
+
+
+class _Dropped(Response):
+    """Promises a body, sends one byte of it and returns: the server closes the connection."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"100")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
 
 
 # -- the wire format, checked ------------------------------------------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +13,9 @@ from bench.hostile_mail import many_parts
 from mailfiler import reader_pool
 from mailfiler.errors import InvalidMessage
 from mailfiler.reader_pool import ReaderPool
+from mailfiler.sandbox import SECONDS
 from tests.conftest import corpus_path, fixture_bytes
+from tests.test_sandbox import outside_memory_limit, read_under_hard_limits
 
 HERE = "tests.test_reader_pool"
 PARSERS = "tests.test_sandbox"  # the same misbehaving parsers the sandbox is tested with
@@ -81,6 +85,36 @@ def test_a_worker_that_grew_large_retires_after_answering() -> None:
         assert pool.run(f"{HERE}:pid", b"") != first
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize("kind", [resource.RLIMIT_AS, resource.RLIMIT_CPU], ids=["as", "cpu"])
+def test_under_a_lower_outside_limit_the_pool_reads_within_it(tmp_path: Path, kind: int) -> None:
+    hard = outside_memory_limit() if kind == resource.RLIMIT_AS else SECONDS // 3
+    plain = tmp_path / "plain.eml"
+    plain.write_bytes(fixture_bytes("text-only.eml"))
+    outlook = corpus_path() / "apache-poi" / "hsmf" / "quick.msg"
+    _, *reads = read_under_hard_limits("pool", {kind: hard}, plain, outlook, plain)
+    assert [read.get("format") for read in reads] == ["eml", "msg", "eml"], reads
+    assert reads[0]["subject"].startswith("Plain text") and reads[1]["subject"]
+
+
+def test_under_a_lower_outside_cpu_limit_each_read_has_a_fresh_worker() -> None:
+    # The kernel counts a worker's CPU time from its start: one that went on
+    # would be ended in the middle of a later read (without the limit, one
+    # worker answers read after read: see the test below).
+    _, pids = read_under_hard_limits("pids", {resource.RLIMIT_CPU: SECONDS // 3})
+    first, second = pids
+    assert first != second
+
+
+def test_stopped_by_a_lower_outside_memory_limit_the_reason_is_the_clear_one() -> None:
+    memory = outside_memory_limit()
+    hostile = corpus_path() / "apache-poi" / "hmef" / "oom.tnef"
+    _, read = read_under_hard_limits("pool", {resource.RLIMIT_AS: memory}, hostile)
+    assert read == {
+        "refused": f"this file needs more than {memory // 2**20} MB to read: "
+        "it is damaged or hostile"
+    }
 
 
 def size(data: bytes) -> int:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import subprocess
 import threading
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -12,10 +17,12 @@ from mailfiler.connectors import registry
 from mailfiler.connectors.base import Failed, Saved, WriteOutcome
 from mailfiler.connectors.fake import FakeCRM
 from mailfiler.core.match import Contact
+from mailfiler.core.message import Message
 from mailfiler.core.plan import Capabilities, PlannedRecord
 from mailfiler.service import Service
+from mailfiler.storage import ledger, writers
 from mailfiler.storage.tables import FilingEntry, Organisation
-from tests.conftest import Org, new_org
+from tests.conftest import Org, new_org, status_of
 
 FIVE = [Contact(str(n), f"Member {n}", "", (f"m{n}@members.example",)) for n in range(201, 206)]
 TO_FIVE = (
@@ -25,16 +32,25 @@ TO_FIVE = (
 )
 
 
-@pytest.fixture
-def fake(service: Service) -> tuple[Org, FakeCRM]:
-    crm = FakeCRM(contacts=list(FIVE))
-    registry.register("fake", lambda tenant, needs: crm)
+_FAKES = itertools.count(1)
+
+
+def use_fake_crm(service: Service, crm: FakeCRM) -> Org:
+    """A new organisation that files into ``crm``."""
+    kind = f"fake{next(_FAKES)}"  # the column holds 20 characters
+    registry.register(kind, lambda tenant, needs: crm)
     org = new_org(service, with_contacts=False)
     with service.unit() as session:
         session.execute(
-            update(Organisation).where(Organisation.cloud_id == org.cloud_id).values(crm="fake")
+            update(Organisation).where(Organisation.cloud_id == org.cloud_id).values(crm=kind)
         )
-    return org, crm
+    return org
+
+
+@pytest.fixture
+def fake(service: Service) -> tuple[Org, FakeCRM]:
+    crm = FakeCRM(contacts=list(FIVE))
+    return use_fake_crm(service, crm), crm
 
 
 def test_a_crm_failing_half_way_says_which_were_saved_and_a_second_save_writes_the_rest(
@@ -69,7 +85,7 @@ def test_a_crm_failing_half_way_says_which_were_saved_and_a_second_save_writes_t
     assert len(crm.written) == 5  # four the first time, the one left the second
 
 
-def test_a_crm_that_cannot_be_reached_fails_every_record_and_holds_none(
+def test_a_crm_that_cannot_be_reached_fails_every_record_and_the_next_save_writes_them(
     fake: tuple[Org, FakeCRM],
 ) -> None:
     from mailfiler.errors import ConnectorUnavailable
@@ -80,10 +96,18 @@ def test_a_crm_that_cannot_be_reached_fails_every_record_and_holds_none(
         raise ConnectorUnavailable("iMIS cannot be reached (connection refused)")
 
     crm.write_one = down
-    outcome = org.file(org.service.read(TO_FIVE))
+    message = org.service.read(TO_FIVE)
+    outcome = org.file(message)
     assert {p.status for p in outcome.participants} == {"failed"}
     assert all("cannot be reached" in p.reason for p in outcome.participants)
-    assert held(org) == []  # nothing is reserved: the next save writes them all
+    # Kept as failed, with the reason, for anyone checking; nothing is held back.
+    assert {(e.state, e.reason) for e in held(org)} == {
+        ("failed", "iMIS cannot be reached (connection refused)")
+    }
+    crm.write_one = None
+    again = org.file(message)
+    assert {p.status for p in again.participants} == {"saved"}
+    assert {e.state for e in held(org)} == {"saved"} and len(held(org)) == 5
 
 
 def held(org: Org) -> list[FilingEntry]:
@@ -134,22 +158,115 @@ def test_two_saves_at_once_write_one_record_and_both_name_it(fake: tuple[Org, Fa
     assert {p.record_id for p in duplicates} == {f"R{n}" for n in range(201, 206)}
 
 
-def test_a_reservation_left_by_a_save_that_never_finished_is_taken_over(
-    fake: tuple[Org, FakeCRM],
+def dead_writer() -> str:
+    """The ledger's name for a process of this machine that was killed (kill -9)."""
+    process = subprocess.Popen(["sleep", "60"])
+    name = writers.named(process.pid)
+    process.kill()
+    process.wait()
+    return name
+
+
+def left_pending(
+    org: Org, message: Message, contact_id: str, writer: str | None, **at: Any
 ) -> None:
-    org, crm = fake
-    message = org.service.read(TO_FIVE)
+    """An entry as a save that died while writing leaves it."""
     with org.service.unit() as session:
         tenant_id = session.scalar(
             select(Organisation.id).where(Organisation.cloud_id == org.cloud_id)
         )
         session.add(
             FilingEntry(
-                organisation_id=tenant_id, contact_id="201", kind="interaction",
+                organisation_id=tenant_id, contact_id=contact_id, kind="interaction",
                 message_key=message.key, copy=0, state="pending", subject="Board papers",
-                saved_by="jdoe", reserved_at=datetime.now(UTC) - timedelta(hours=1),
+                saved_by="jdoe", reserved_at=at.get("reserved_at", MOMENT), writer=writer,
+                alive_at=at.get("alive_at"), sending_at=at.get("sending_at"),
+                files=["papers.pdf"],
             )
         )  # fmt: skip
+
+
+MOMENT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def never_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save that would wait for another (living) save fails the test instead."""
+
+    def refuse(seconds: float) -> None:
+        raise AssertionError("the save waited for a writer that is gone")
+
+    monkeypatch.setattr(ledger.time, "sleep", refuse)
+
+
+@pytest.mark.usefixtures("never_waits")
+def test_a_record_whose_writer_died_is_unsure_at_once_and_never_sent_again(
+    fake: tuple[Org, FakeCRM],
+) -> None:
+    org, crm = fake
+    message = org.service.read(TO_FIVE)
+    left_pending(org, message, "201", dead_writer(), sending_at=MOMENT)
+    outcome = org.file(message)
+    [ann] = [p for p in outcome.participants if p.contact_id == "201"]
+    assert ann.status == "unsure"
+    assert "stopped before the fake CRM answered" in ann.reason
+    assert "another save" not in ann.reason
+    assert sorted(r.contact_id for r in crm.written) == ["202", "203", "204", "205"]
+    again = org.file(message)  # and on every later save: unsure, not "duplicate"
+    assert status_of(again, "m201@members.example") == "unsure"
+    assert "201" not in [r.contact_id for r in crm.written]
+
+
+@pytest.mark.usefixtures("never_waits")
+def test_a_record_its_dead_writer_never_began_sending_is_written_by_the_rerun(
+    fake: tuple[Org, FakeCRM],
+) -> None:
+    org, crm = fake
+    message = org.service.read(TO_FIVE)
+    left_pending(org, message, "201", dead_writer(), sending_at=None)
     outcome = org.file(message)
     assert {p.status for p in outcome.participants} == {"saved"}
     assert sorted(r.contact_id for r in crm.written) == ["201", "202", "203", "204", "205"]
+
+
+@pytest.mark.usefixtures("never_waits")
+def test_a_crm_whose_write_can_be_repeated_takes_over_a_dead_writer_s_record(
+    fake: tuple[Org, FakeCRM],
+) -> None:
+    org, crm = fake
+    crm.capabilities = replace(crm.capabilities, rewrite_abandoned=True)
+    message = org.service.read(TO_FIVE)
+    left_pending(org, message, "201", dead_writer(), sending_at=MOMENT)
+    outcome = org.file(message)
+    assert {p.status for p in outcome.participants} == {"saved"}
+    assert sorted(r.contact_id for r in crm.written) == ["201", "202", "203", "204", "205"]
+
+
+def test_a_writer_on_another_machine_is_alive_while_its_heartbeat_is_recent() -> None:
+    elsewhere = "another-host|0f6c1e2a|4242|123456"
+    entry = FilingEntry(state="pending", writer=elsewhere, reserved_at=MOMENT, alive_at=MOMENT)
+    assert not ledger.writer_gone(entry, MOMENT + ledger.LEASE - timedelta(seconds=1))
+    assert ledger.writer_gone(entry, MOMENT + ledger.LEASE + timedelta(seconds=1))
+    before_0012 = FilingEntry(state="pending", writer=None, reserved_at=MOMENT)
+    assert not ledger.writer_gone(before_0012, MOMENT + timedelta(minutes=14))
+    assert ledger.writer_gone(before_0012, MOMENT + timedelta(minutes=16))
+    assert not ledger.writer_gone(
+        FilingEntry(state="pending", writer=writers.this_writer(), reserved_at=MOMENT),
+        MOMENT + timedelta(days=1),
+    )  # this process runs, whatever the clocks say
+
+
+def test_a_living_writer_s_heartbeat_keeps_its_entries_alive(service: Service) -> None:
+    org = new_org(service, with_contacts=False)
+    message = service.read(TO_FIVE)
+    left_pending(org, message, "201", writers.this_writer(), alive_at=MOMENT)
+    with service.unit() as session:
+        tenant_id = session.scalar(
+            select(Organisation.id).where(Organisation.cloud_id == org.cloud_id)
+        )
+    later = MOMENT + timedelta(minutes=5)
+    with ledger.keep_alive(service.unit, tenant_id or 0, lambda: later, every=0.01):
+        deadline = time.monotonic() + 10
+        while held(org)[0].alive_at != later and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert held(org)[0].alive_at == later

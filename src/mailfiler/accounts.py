@@ -6,6 +6,7 @@ commit. Passwords are hashed with Argon2id.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -158,6 +159,17 @@ def create_organisation(
     return tenant(session, cloud_id)
 
 
+# Said wherever the iMIS address is changed without the password (API, CLI, Options screen).
+NEW_ADDRESS_ALONE: Final = (
+    "changing the iMIS address needs the background account's password in the same change: "
+    "mailfiler never sends the stored password to a new address"
+)
+NEW_ACCOUNT_ALONE: Final = (
+    "changing the background account needs its password in the same change: the stored "
+    "password is kept for the account it was set for"
+)
+
+
 def set_crm(
     session: Session,
     cloud_id: str,
@@ -168,13 +180,27 @@ def set_crm(
     mapping: Mapping[str, Any] | None = None,
 ) -> Tenant:
     """Change where a remote CRM is and how mailfiler signs in to it (never shown back).
-    ``mapping``: the whole entity and field mapping, as ``registry.checked_mapping`` gives it."""
+    ``url``: as ``registry.accepted_site`` gives it; ``mapping``: the whole entity and field
+    mapping, as ``registry.checked_mapping`` gives it.
+
+    A new address or account needs the password in the same change: the stored password
+    is sealed with the address and account it was set for, and never sent elsewhere.
+    """
     row = _organisation_row(session, cloud_id)
     if row.crm == "builtin" and (url or background_password or mapping):
         raise BadRequest(f"{row.cloud_id} files into the built-in CRM: it has no CRM address")
+    if background_account is not None and not background_account.strip():
+        raise BadRequest("the background account needs a name (typically MANAGER)")
+    remote = row.crm != "builtin"
+    current = dict(row.crm_settings or {}).get("url")
+    if remote and background_password is None:
+        if url is not None and _site_text(url) != current:
+            raise BadRequest(NEW_ADDRESS_ALONE)
+        if background_account is not None and (
+            background_account.strip().lower() != row.background_account.lower()
+        ):
+            raise BadRequest(NEW_ACCOUNT_ALONE)
     if background_account is not None:
-        if not background_account.strip():
-            raise BadRequest("the background account needs a name (typically MANAGER)")
         row.background_account = background_account.strip()
     _set_crm(row, url=url, background_password=background_password, mapping=mapping)
     row.options_version = (row.options_version or 0) + 1
@@ -191,7 +217,7 @@ def _set_crm(
 ) -> None:
     settings = dict(row.crm_settings or {})
     if url is not None:
-        url = url.strip().rstrip("/")
+        url = _site_text(url)
         if not url.startswith(("https://", "http://")) or " " in url:
             raise BadRequest(f"{url!r} is not the address of an iMIS site (https://…)")
         settings["url"] = url
@@ -201,7 +227,40 @@ def _set_crm(
     if background_password is not None:
         if not background_password:
             raise BadRequest("the background account's password is empty")
-        row.background_secret = stored_secrets.encrypt(background_password)
+        row.background_secret = _sealed_background(
+            str(settings.get("url") or ""), row.background_account, background_password
+        )
+
+
+def _site_text(url: str) -> str:
+    return url.strip().rstrip("/")
+
+
+# The background password is stored sealed with the address and account it was set for, so
+# that the connector sends it there and nowhere else, whatever later changes the address.
+# Secrets stored before hold the bare password: they go to the address the organisation has.
+_SEALED: Final = "mailfiler-background-password-v2\n"
+
+
+@dataclass(frozen=True)
+class BackgroundPassword:
+    password: str
+    url: str | None  # None: stored before passwords were sealed with their address
+    account: str | None
+
+
+def _sealed_background(url: str, account: str, password: str) -> str:
+    sealed = json.dumps({"url": url, "account": account, "password": password})
+    return stored_secrets.encrypt(_SEALED + sealed)
+
+
+def background_password(stored: str) -> BackgroundPassword:
+    """The stored background password, with the address and account it was set for."""
+    text = stored_secrets.decrypt(stored)
+    if not text.startswith(_SEALED):
+        return BackgroundPassword(text, None, None)
+    sealed = json.loads(text[len(_SEALED) :])
+    return BackgroundPassword(str(sealed["password"]), str(sealed["url"]), str(sealed["account"]))
 
 
 def _organisation_row(session: Session, cloud_id: str) -> Organisation:

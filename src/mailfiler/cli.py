@@ -3,14 +3,17 @@
 Exit codes: 0 every message was read (unmatched contacts are a result, not a
 failure); 1 at least one message or input row could not be read (the others
 were still done); 2 a usage error (bad option, unknown organisation or user);
-3 the system failed (database unreachable): nothing was half-written.
+3 the system failed (database unreachable): nothing was half-written; 4 the CRM could
+not be reached for some messages, or did not take some records, after waiting out
+throttling and dropped connections (the others were filed; filing the same messages
+again files only those; 4 wins over 1).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,14 +223,16 @@ def init(
     password = _password_from_stdin(background_password_stdin)
     with _errors():
         service = _service(creating=True)
+        # Checked before it is kept (looked up, never called): an address mailfiler may call.
+        url = registry.accepted_site(crm, imis_url, allow_local=service.settings.allow_local_crm)
         with service.unit() as session:
             tenant = accounts.create_organisation(
                 session, cloud_id, name, background_account, edition,
-                crm=crm, crm_url=imis_url, background_password=password,
+                crm=crm, crm_url=url, background_password=password,
                 activity_types=registry.starting_activity_types(crm),
             )  # fmt: skip
         where = service.settings.database_url
-        into = f", filing into iMIS at {imis_url}" if crm == "imis" else ""
+        into = f", filing into iMIS at {url}" if crm == "imis" else ""
         out.print(f"Created organisation {tenant.cloud_id} ({tenant.name}) in {where}{into}")
 
 
@@ -460,6 +465,9 @@ def file_messages(
 def _process(
     paths: list[str], cloud_id: str, user: str, choices: Choices, as_json: bool, save: bool
 ) -> int:
+    """File (or inspect) every message; the exit code (see the module's docstring)."""
+    from mailfiler.connectors.patience import Patience, patient
+    from mailfiler.errors import ConnectorUnavailable
     from mailfiler.sources import find, messages
 
     found = find(paths)
@@ -467,15 +475,29 @@ def _process(
         _fail(f"no such file or folder: {', '.join(found.missing)}", 2)
     with _errors():
         service = _service()
+        allowance = service.settings.crm_patience
         # Unknown organisation, user or activity type: say so once, before any work.
-        service.run(cloud_id, user, lambda c: _check_activity_type(c.tenant.options, choices))
+        with patient(Patience(allowance, _say_pause)):
+            try:
+                service.run(
+                    cloud_id, user, lambda c: _check_activity_type(c.tenant.options, choices)
+                )
+            except ConnectorUnavailable as error:
+                _fail(f"nothing was filed: {error}", _CRM_FAILED)
     reports: list[dict[str, Any]] = []
-    failed = 0
-    with _progress(len(found.files)) as advance:
+    unreadable = 0
+    with _progress(len(found.files)) as (advance, paused):
+        # A bulk run waits out a throttled or unreachable CRM (a person at the pane would
+        # not): up to ``allowance`` per message, then goes on without that message. After
+        # a message given up, the next are tried once each without waiting, until the CRM
+        # answers again: a CRM down for good does not cost the whole wait per message.
+        waits = allowance
         for path in found.files:
             for source in messages(path):
-                report = _one(service, source, cloud_id, user, choices, save)
-                failed += report["error"] is not None
+                with patient(Patience(waits, paused)):
+                    report = _one(service, source, cloud_id, user, choices, save)
+                waits = 0.0 if report["crm_error"] else allowance
+                unreadable += report["error"] is not None
                 if as_json:
                     out.print(json.dumps(report, ensure_ascii=False), markup=False, highlight=False)
                 reports.append(report)
@@ -485,11 +507,36 @@ def _process(
         more = f" and {len(found.skipped) - 5} more" if len(found.skipped) > 5 else ""
         err.print(f"skipped {len(found.skipped)} file(s) that are not email: {names}{more}")
     if not as_json:
-        if len(reports) == 1:
+        if len(reports) == 1 and reports[0]["crm_error"]:
+            err.print(f"[red]error:[/red] {escape(reports[0]['crm_error'])}", markup=True)
+        elif len(reports) == 1:
             _show_one(reports[0])
         else:
             _show_summary(reports)
-    return 1 if failed else 0
+    if any(_not_filed(report) for report in reports):
+        return _CRM_FAILED
+    return 1 if unreadable else 0
+
+
+# Exit code: some messages or records were not filed because the CRM could not be reached,
+# or did not take (or never confirmed) a record; filing the same messages again files only
+# those. It wins over 1 (unreadable messages): it is the one worth running again.
+_CRM_FAILED = 4
+_NOT_TAKEN = ("failed", "unsure")  # record statuses: the CRM did not take, or never answered
+
+
+def _not_filed(report: dict[str, Any]) -> bool:
+    return bool(report["crm_error"]) or any(r["status"] in _NOT_TAKEN for r in report["results"])
+
+
+def _say_pause(seconds: float, why: str) -> None:
+    """A pause, on its own line (no progress bar to show it on)."""
+    if seconds:
+        err.print(escape(_pause_words(seconds, why)))
+
+
+def _pause_words(seconds: float, why: str) -> str:
+    return f"waiting {seconds:.1f} s: {why}" if seconds < 10 else f"waiting {seconds:.0f} s: {why}"
 
 
 def _check_activity_type(options: Options, choices: Choices) -> None:
@@ -500,41 +547,64 @@ def _check_activity_type(options: Options, choices: Choices) -> None:
 def _one(
     service: Service, source: Source, cloud_id: str, user: str, choices: Choices, save: bool
 ) -> dict[str, Any]:
+    """One message's report; ``crm_error``: the CRM could not be reached for it (the
+    system's fault, apart from ``error``: the message's own)."""
+    from mailfiler.errors import ConnectorUnavailable
     from mailfiler.report import message_report
 
+    crm_error: str | None = None
     if source.data is None:
-        return message_report(source.label, None, None, source.error)
-    try:
-        message = service.read(source.data)
-    except InvalidMessage as error:
-        return message_report(source.label, None, None, str(error))
-    with _errors():  # what concerns the whole run (no such user, the database down) ends it
-        act = service.file if save else service.inspect
+        report = message_report(source.label, None, None, source.error)
+    else:
         try:
-            outcome: SavePlan = act(cloud_id, user, message, choices)
-        except (InvalidMessage, Conflict) as error:  # this message's own: the run goes on
-            return message_report(source.label, message, None, str(error))
-    return message_report(source.label, message, outcome)
+            message = service.read(source.data)
+        except InvalidMessage as error:
+            report = message_report(source.label, None, None, str(error))
+        else:
+            act = service.file if save else service.inspect
+            # What concerns the whole run (no such user, the database down) ends it.
+            with _errors():
+                try:
+                    outcome: SavePlan = act(cloud_id, user, message, choices)
+                    report = message_report(source.label, message, outcome)
+                except (InvalidMessage, Conflict) as error:  # this message's own: go on
+                    report = message_report(source.label, message, None, str(error))
+                except ConnectorUnavailable as error:  # the CRM, past waiting: go on
+                    report = message_report(source.label, message, None)
+                    crm_error = f"not filed: {error}"
+    report["crm_error"] = crm_error
+    return report
 
 
 @contextmanager
-def _progress(total: int) -> Iterator[Any]:
+def _progress(
+    total: int,
+) -> Iterator[tuple[Callable[[], None], Callable[[float, str], None]]]:
+    """(advance one file, show a pause): on a terminal, a bar whose line shows each pause
+    for the CRM while it lasts; elsewhere, each pause on a line of its own."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     if total < 2 or not err.is_terminal:
-        yield lambda: None
+        yield (lambda: None), _say_pause
         return
     with Progress(
-        TextColumn("filing"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
-    ) as progress:
-        task = progress.add_task("filing", total=total)
-        yield lambda: progress.advance(task)
+        TextColumn("filing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[why]}"),
+        console=err, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("filing", total=total, why="")
+
+        def paused(seconds: float, why: str) -> None:
+            shown = _pause_words(seconds, why) if seconds else ""
+            progress.update(task, why=escape(shown))
+            progress.refresh()  # now: the pause may be over before the next redraw
+
+        yield (lambda: progress.advance(task)), paused
 
 
 _STYLE = {
     "saved": "green", "would_save": "green", "duplicate": "yellow", "no_contact": "dim",
     "ambiguous": "magenta", "excluded": "dim", "not_permitted": "red", "over_limit": "red",
-    "empty": "dim", "in_eml": "dim",
+    "empty": "dim", "in_eml": "dim", "failed": "red", "unsure": "red", "partial": "yellow",
 }  # fmt: skip
 
 
@@ -567,6 +637,7 @@ def _show_one(report: dict[str, Any]) -> None:
         out.print(ftable)
     for note in report["notes"]:
         out.print(f"[dim]note: {note}[/dim]")
+    _say_what_to_check([report])
 
 
 def _show_summary(reports: list[dict[str, Any]]) -> None:
@@ -574,7 +645,7 @@ def _show_summary(reports: list[dict[str, Any]]) -> None:
     totals = {"saved": 0, "duplicate": 0, "other": 0, "errors": 0}
     for report in reports:
         statuses = [r["status"] for r in report["results"]]
-        saved = sum(s in ("saved", "would_save") for s in statuses)
+        saved = sum(s in ("saved", "would_save", "partial") for s in statuses)
         duplicate = statuses.count("duplicate")
         other = len(statuses) - saved - duplicate
         totals["saved"] += saved
@@ -587,7 +658,7 @@ def _show_summary(reports: list[dict[str, Any]]) -> None:
             str(saved),
             str(duplicate),
             str(other),
-            report["error"] or "",
+            report["error"] or report["crm_error"] or "",
         )
     out.print(table)
     out.print(
@@ -595,6 +666,34 @@ def _show_summary(reports: list[dict[str, Any]]) -> None:
         f"{totals['duplicate']} already saved, "
         f"{totals['other']} not saved, {totals['errors']} could not be read"
     )
+    unfiled = [
+        r["source"]
+        for r in reports
+        if r["crm_error"] or any(p["status"] == "failed" for p in r["results"])
+    ]
+    if unfiled:
+        out.print(
+            f"Not filed, the CRM could not be reached or did not take them ({len(unfiled)}): "
+            f"{', '.join(unfiled)}. Filing them again files only what is missing."
+        )
+    _say_what_to_check(reports)
+
+
+def _say_what_to_check(reports: list[dict[str, Any]]) -> None:
+    """Records the CRM may hold (unsure) or holds without a file (partial): at once, so that
+    nobody learns of them only by looking."""
+    unsure = sum(p["status"] == "unsure" for r in reports for p in r["results"])
+    partial = sum(p["status"] == "partial" for r in reports for p in r["results"])
+    if unsure:
+        out.print(
+            f"{unsure} record(s) may or may not be in the CRM (unsure): they are not sent "
+            "again until someone checks; see mailfiler records --to-check, then mailfiler settle"
+        )
+    if partial:
+        out.print(
+            f"{partial} record(s) were saved without some files (partial): filing the same "
+            "messages again sends only those files"
+        )
 
 
 # -- checking what is stored ------------------------------------------------------------------
@@ -604,33 +703,104 @@ def _show_summary(reports: list[dict[str, Any]]) -> None:
 def records(
     cloud_id: CloudId,
     contact: Annotated[str | None, typer.Option("--contact", help="One contact's records.")] = None,
+    to_check: Annotated[
+        bool,
+        typer.Option(
+            "--to-check", help="Only the records that need someone: unsure, failed, partial."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """List what is stored (newest first)."""
-    from mailfiler.report import record_report
+    """List what is stored (newest first), then the records that need someone."""
+    from mailfiler.report import record_report, to_check_report
 
     with _errors():
         service = _service()
-        found = service.run(cloud_id, None, lambda c: c.records.records(contact))
-    listed = [record_report(r) for r in found]
-    if as_json:
-        out.print(json.dumps(listed, ensure_ascii=False, indent=2), markup=False, highlight=False)
-        return
-    table = _table(
-        "kind", "id", "contact", "subject", "files", "created by", "saved by", "saved at"
-    )
-    for r in listed:
-        table.add_row(
-            r["kind"],
-            r["id"],
-            r["contact_id"],
-            r["subject"][:50],
-            str(len(r["attachments"])),
-            r["created_by"],
-            r["saved_by"],
-            r["saved_at"][:19],
+        found, checks = service.run(
+            cloud_id,
+            None,
+            lambda c: (
+                [] if to_check else c.records.records(contact),
+                service.records_to_check(c, contact),
+            ),
         )
+    listed = [record_report(r) for r in found]
+    needing = [to_check_report(e) for e in checks]
+    if as_json:
+        shown = needing if to_check else listed
+        out.print(json.dumps(shown, ensure_ascii=False, indent=2), markup=False, highlight=False)
+        return
+    if not to_check:
+        table = _table(
+            "kind", "id", "contact", "subject", "files", "status", "created by", "saved by",
+            "saved at",
+        )  # fmt: skip
+        for r in listed:
+            missing = ", ".join(f["name"] for f in r["missing_files"])
+            table.add_row(
+                r["kind"], r["id"], r["contact_id"], r["subject"][:50], str(len(r["attachments"])),
+                f"partial: without {missing}" if missing else r["status"], r["created_by"],
+                r["saved_by"], r["saved_at"][:19],
+            )  # fmt: skip
+        out.print(table)
+    if needing or to_check:
+        _show_to_check(needing)
+
+
+def _show_to_check(needing: list[dict[str, Any]]) -> None:
+    table = _table("number", "status", "kind", "contact", "subject", "why", title="to check")
+    for e in needing:
+        why = e["reason"]
+        if e["missing_files"]:
+            why += " (files: " + ", ".join(f["name"] for f in e["missing_files"]) + ")"
+        style = _STYLE.get(e["status"], "")
+        table.add_row(
+            str(e["number"]), f"[{style}]{e['status']}[/{style}]", e["kind"], e["contact_id"],
+            e["subject"][:50], why,
+        )  # fmt: skip
     out.print(table)
+    if needing:
+        out.print(
+            "Check each in the CRM, then: mailfiler settle NUMBER --landed KEY (it is there) "
+            "or mailfiler settle NUMBER --send-again (it is not)"
+        )
+    else:
+        out.print("No record needs checking.")
+
+
+@app.command()
+def settle(
+    number: Annotated[int, typer.Argument(help="The record's number in `records --to-check`.")],
+    cloud_id: CloudId,
+    landed: Annotated[
+        str | None,
+        typer.Option("--landed", help="It is in the CRM: the key the CRM shows for it."),
+    ] = None,
+    send_again: Annotated[
+        bool, typer.Option("--send-again", help="It is not in the CRM: the next save writes it.")
+    ] = False,
+    by: Annotated[str, typer.Option("--by", help="Who checked (kept with the record).")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Settle a record that needs someone, after checking the CRM."""
+    import getpass
+
+    from mailfiler.report import to_check_report
+
+    if (landed is None) == (not send_again):
+        _fail("say what the CRM holds: --landed KEY (it is there) or --send-again (it is not)", 2)
+    who = by.strip() or getpass.getuser()
+    with _errors():
+        service = _service()
+        settled = service.run(
+            cloud_id, None, lambda c: service.settle_record(c, number, landed, who)
+        )
+    report = to_check_report(settled)
+    if as_json:
+        out.print(json.dumps(report, ensure_ascii=False), markup=False, highlight=False)
+        return
+    record = f" as {report['record_id']}" if report["record_id"] else ""
+    out.print(f"Record {number} is now {report['status']}{record}. {report['reason']}".strip())
 
 
 # -- options ------------------------------------------------------------------------------------
@@ -655,9 +825,18 @@ def options_set(
             "imis.NAME=VALUE changes the iMIS mapping (see the README)"
         ),
     ] = None,
-    imis_url: Annotated[str | None, typer.Option(help="The iMIS site's address.")] = None,
+    imis_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The iMIS site's address (https://…); needs --background-password-stdin."
+        ),
+    ] = None,
     background_account: Annotated[
-        str | None, typer.Option(help="The account every record is written as.")
+        str | None,
+        typer.Option(
+            help="The account every record is written as; for iMIS, with its password "
+            "(--background-password-stdin)."
+        ),
     ] = None,
     background_password_stdin: Annotated[
         bool,
@@ -684,16 +863,22 @@ def options_set(
             mapping[name.removeprefix("imis.")] = parsed
         else:
             changes[name] = parsed
+    if imis_url is not None and not background_password_stdin:
+        _fail(
+            "--imis-url needs --background-password-stdin: mailfiler never sends the stored "
+            "background password to a new address, so give the password for that site too",
+            2,
+        )
     password = _password_from_stdin(background_password_stdin)
     with _errors():
         service = _service()
         with service.unit() as session:
             tenant = accounts.tenant(session, cloud_id)
             if mapping or imis_url or background_account or password is not None:
-                tenant = accounts.set_crm(
-                    session, cloud_id, url=imis_url, background_account=background_account,
-                    background_password=password,
-                    mapping=registry.checked_mapping(tenant, mapping) if mapping else None,
+                tenant = registry.change_crm(
+                    session, tenant, url=imis_url, background_account=background_account,
+                    background_password=password, mapping=mapping or None,
+                    allow_local=service.settings.allow_local_crm,
                 )  # fmt: skip
             merged = {**tenant.options.to_json(), **changes}
             updated = accounts.set_options(session, cloud_id, Options.from_json(merged))
@@ -766,6 +951,41 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+    )
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+@app.command("rotate-key")
+def rotate_key() -> None:
+    """Re-encrypt every stored secret with the first key of MAILFILER_SECRET_KEY.
+
+    To change the key: put the new key first and the old one after it
+    (new,old) for every server process and for this command, run this, then
+    drop the old key. Exit code 1 when a secret opens with none of the keys:
+    those are named, and left as they were.
+    """
+    from mailfiler.storage import secrets
+
+    with _errors():
+        service = _service()
+        with service.unit() as session:
+            rotation = secrets.rotate(session)
+    out.print(
+        f"Stored secrets re-encrypted with the first key of {secrets.KEY_VARIABLE}: "
+        f"{rotation.re_encrypted}"
+    )
+    if rotation.unreadable:
+        err.print(
+            f"Not re-encrypted (no key in {secrets.KEY_VARIABLE} opens them; left as they were):"
+        )
+        for name in rotation.unreadable:
+            err.print(f"  {escape(name)}")
+        raise typer.Exit(1)
+    out.print(
+        "Every stored secret opens with the first key: once every server process has it first, "
+        f"the others can be dropped from {secrets.KEY_VARIABLE}"
     )
 
 

@@ -12,6 +12,9 @@ from mailfiler.storage.database import normalise_url
 
 DEFAULT_DATABASE = "sqlite:///mailfiler.db"
 DEFAULT_MAX_MESSAGE_BYTES = 150 * 1024 * 1024
+DEFAULT_CRM_PATIENCE = 300.0  # seconds: ASI's own client waits up to 5 minutes for iMIS
+# Room for a hundred 5 MB messages a user a day, and still a few at the size limit.
+DEFAULT_UPLOAD_QUOTA_BYTES = 500_000_000
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,16 @@ class Settings:
     public_url: str | None = None
     # What time it is when records are saved; tests freeze it.
     clock: Clock = system_clock
+    # MAILFILER_ALLOW_LOCAL_CRM=1: a CRM site may be at a loopback, private or link-local
+    # address, and at a loopback one over plain http:// (the tests' stand-in sites). Off in
+    # production: an organisation's admin could otherwise aim the server at its own network.
+    allow_local_crm: bool = False
+    # MAILFILER_CRM_PATIENCE: how long, in all, a bulk run (mailfiler file) waits for a
+    # throttled or unreachable CRM per message before it goes on without that message.
+    crm_patience: float = DEFAULT_CRM_PATIENCE
+    # MAILFILER_UPLOAD_QUOTA_BYTES: what one user may have read in the last day and kept
+    # for saving (uploads.Incoming), arriving messages included; one user must not fill the disk.
+    upload_quota_bytes: int = DEFAULT_UPLOAD_QUOTA_BYTES
 
 
 def get_settings(
@@ -37,7 +50,15 @@ def get_settings(
     folder = blobs or env.get("MAILFILER_BLOBS") or str(default_blobs_dir(url))
     limit = int(env.get("MAILFILER_MAX_MESSAGE_BYTES") or DEFAULT_MAX_MESSAGE_BYTES)
     public = env.get("MAILFILER_PUBLIC_URL") or None
-    return Settings(url, Path(folder), max_message_bytes=limit, public_url=public)
+    allow_local = env.get("MAILFILER_ALLOW_LOCAL_CRM", "").strip().lower() in ("1", "true", "yes")
+    patience = float(env.get("MAILFILER_CRM_PATIENCE") or DEFAULT_CRM_PATIENCE)
+    quota = int(env.get("MAILFILER_UPLOAD_QUOTA_BYTES") or DEFAULT_UPLOAD_QUOTA_BYTES)
+    if not 0 <= patience < float("inf"):
+        raise ValueError("MAILFILER_CRM_PATIENCE is a number of seconds, 0 or more")
+    return Settings(
+        url, Path(folder), max_message_bytes=limit, public_url=public,
+        allow_local_crm=allow_local, crm_patience=patience, upload_quota_bytes=quota,
+    )  # fmt: skip
 
 
 def default_blobs_dir(url: str) -> Path:

@@ -4,7 +4,8 @@ Requests arrive on stdin (the frame: length, memory limit, CPU seconds; then
 a pickle of ``(target, bytes)``); answers leave on the original stdout as
 ``(kind, value, retire)``: ``("ok", value)``, ``("invalid", reason)`` or
 ``("lost", reason)`` when the worker cannot go on; with ``retire`` the worker
-exits after answering (after a "lost" read, or once it holds too much memory). Anything printed goes
+exits after answering (after a "lost" read, once it holds too much memory, or
+when an outside CPU limit leaves it too little). Anything printed goes
 to stderr, so nothing can corrupt an answer.
 """
 
@@ -24,7 +25,7 @@ from mailfiler.core.message import Message
 from mailfiler.core.read import read_message
 from mailfiler.errors import InvalidMessage
 from mailfiler.reader_pool import _ANSWER, _FRAME
-from mailfiler.sandbox import mapped_bytes, needs_more_memory, run_limited
+from mailfiler.sandbox import mapped_bytes, needs_more_memory, run_limited, within_hard_limit
 
 RETIRE_ABOVE = 160 * 1024 * 1024  # resident bytes
 
@@ -47,6 +48,13 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _cpu_limit(seconds: int) -> tuple[int, int]:
+    """The CPU time a read of ``seconds`` wants this process to reach, and what it may:
+    less under a hard limit set from outside (the kernel counts from the process's start)."""
+    wanted = int(_cpu_seconds()) + seconds
+    return wanted, within_hard_limit(resource.RLIMIT_CPU, wanted)
+
+
 def _limited(
     work: Callable[[bytes], object], data: bytes, memory: int, seconds: int
 ) -> tuple[str, object]:
@@ -54,14 +62,18 @@ def _limited(
     _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
     # Past the CPU limit the kernel ends this process (SIGXCPU); the pool sees
     # it go and says the message ran past its limit.
-    resource.setrlimit(resource.RLIMIT_CPU, (int(_cpu_seconds()) + seconds, cpu_hard))
-    resource.setrlimit(resource.RLIMIT_AS, (mapped_bytes() + memory, memory_hard))
+    _, cpu_limit = _cpu_limit(seconds)
+    mapped = mapped_bytes()
+    memory_limit = within_hard_limit(resource.RLIMIT_AS, mapped + memory)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_hard))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_hard))
     try:
         return "ok", work(data)
     except InvalidMessage as error:
         return "invalid", str(error)
     except MemoryError:
-        return "lost", needs_more_memory("message", memory)
+        # The room the read had: less than asked for under a lower outside limit.
+        return "lost", needs_more_memory("message", max(memory_limit - mapped, 0))
     except RecursionError:
         return "lost", "this message nests too deeply to read"
     except Exception as error:  # noqa: BLE001 - a reader bug must cost one message, not the caller
@@ -95,7 +107,11 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         del data
         # Python keeps what a large read took: past this, the worker retires
         # after answering, and the pool starts a fresh one when it needs one.
-        retire = kind == "lost" or _resident_bytes() > RETIRE_ABOVE
+        # So it does when an outside CPU limit leaves less than a read may
+        # take: the kernel would end it in the middle of a later read, and
+        # that message would be blamed; a fresh one has all the limit allows.
+        cpu_wanted, cpu_allowed = _cpu_limit(seconds)
+        retire = kind == "lost" or _resident_bytes() > RETIRE_ABOVE or cpu_allowed < cpu_wanted
         try:
             answer = pickle.dumps((kind, value, retire), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as error:  # noqa: BLE001 - a value that cannot travel is a reader bug

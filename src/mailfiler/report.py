@@ -7,6 +7,7 @@ from typing import Any
 from mailfiler.connectors.base import StoredRecord
 from mailfiler.core.message import Message
 from mailfiler.core.plan import FileOutcome, ParticipantOutcome, SavePlan
+from mailfiler.storage.ledger import ToCheck
 
 
 def message_report(
@@ -58,6 +59,8 @@ def record_report(record: StoredRecord) -> dict[str, Any]:
     return {
         "kind": record.kind,
         "id": record.id,
+        "status": "partial" if record.missing_files else "saved",
+        "missing_files": [{"name": n, "reason": r} for n, r in record.missing_files],
         "contact_id": record.contact_id,
         "subject": record.subject,
         "to_line": record.to_line,
@@ -78,4 +81,20 @@ def record_report(record: StoredRecord) -> dict[str, Any]:
             }
             for f in record.attachments
         ],
+    }
+
+
+def to_check_report(entry: ToCheck) -> dict[str, Any]:
+    """A record that needs someone (``mailfiler records --to-check --json``)."""
+    return {
+        "number": entry.number,
+        "status": entry.state,
+        "kind": entry.kind,
+        "contact_id": entry.contact_id,
+        "subject": entry.subject,
+        "record_id": entry.record_id,
+        "saved_by": entry.saved_by,
+        "reserved_at": entry.reserved_at.isoformat(),
+        "reason": entry.reason,
+        "missing_files": [{"name": n, "reason": r} for n, r in entry.missing_files],
     }

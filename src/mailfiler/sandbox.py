@@ -37,6 +37,16 @@ def mapped_bytes() -> int:
         return int(statm.read().split()[0]) * resource.getpagesize()
 
 
+def within_hard_limit(kind: int, wanted: int) -> int:
+    """``wanted``, or the process's hard limit of ``kind`` when that is lower.
+
+    A hard limit set from outside (``ulimit -v``, a service manager's
+    ``LimitAS=``) cannot be raised: a read then runs under it instead.
+    """
+    _, hard = resource.getrlimit(kind)
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+
+
 def needs_more_memory(what: str, memory: int) -> str:
     """Why a read was stopped at its memory limit, for the user."""
     return f"this {what} needs more than {memory // 2**20} MB to read: it is damaged or hostile"
@@ -44,7 +54,8 @@ def needs_more_memory(what: str, memory: int) -> str:
 
 def run_limited(work: Callable[[bytes], T], data: bytes, /) -> T:
     """``work(data)`` in a forked child; ``InvalidMessage`` if it fails, overruns or dies."""
-    memory = mapped_bytes() + MEMORY_BASE + MEMORY_PER_INPUT_BYTE * len(data)
+    wanted = mapped_bytes() + MEMORY_BASE + MEMORY_PER_INPUT_BYTE * len(data)
+    memory = within_hard_limit(resource.RLIMIT_AS, wanted)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child; its result is checked by the parent
@@ -78,7 +89,14 @@ def _child(work: Callable[[bytes], object], data: bytes, memory: int, out: int) 
     out_of_memory = pickle.dumps(("invalid", needs_more_memory("file", memory)))
     try:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (SECONDS, SECONDS + 1))
+        # The second past the soft limit lets SIGXCPU come before SIGKILL.
+        resource.setrlimit(
+            resource.RLIMIT_CPU,
+            (
+                within_hard_limit(resource.RLIMIT_CPU, SECONDS),
+                within_hard_limit(resource.RLIMIT_CPU, SECONDS + 1),
+            ),
+        )
         try:
             payload = pickle.dumps(("ok", work(data)), protocol=pickle.HIGHEST_PROTOCOL)
         except InvalidMessage as error:

@@ -1,11 +1,14 @@
 """The one save path, after planning: reserve in the ledger -> write to the CRM -> record.
 
 Every entry point (the CLI, the API, the task pane) saves through here, with
-the same answers: a record written is "saved" with the CRM's ID; one another
-save of the same message holds is "duplicate" with that save's ID; one the
-CRM did not take is "failed" with the reason, and saving the message again
-writes it (and only it). The CRM is written outside any transaction of
-mailfiler's.
+the same answers: a record written is "saved" with the CRM's ID, or
+"partial" when some of its files did not land (the next save sends only
+those); one another save of the same message holds is "duplicate" with that
+save's ID; one the CRM did not take is "failed" with the reason, and saving
+the message again writes it (and only it); one the CRM may or may not hold
+(it never answered, or the save writing it died) is "unsure", never sent
+again until someone settles it. The CRM is written outside any transaction
+of mailfiler's.
 """
 
 from __future__ import annotations
@@ -16,9 +19,17 @@ from dataclasses import replace
 from mailfiler.accounts import Tenant
 from mailfiler.clock import Clock
 from mailfiler.connectors.base import Connector, Failed, Saved, Unsure, WriteOutcome
-from mailfiler.core.plan import UNSURE_BEFORE, FileOutcome, ParticipantOutcome, SavePlan
+from mailfiler.core.plan import (
+    UNSURE_BEFORE,
+    FileOutcome,
+    ParticipantOutcome,
+    PlannedRecord,
+    SavePlan,
+)
 from mailfiler.errors import MailfilerError
 from mailfiler.storage import ledger
+
+NOT_ANSWERED = "the save stopped before the CRM answered"
 
 
 def carry_out(
@@ -28,11 +39,19 @@ def carry_out(
     if not decided.records:
         return decided
     first = decided.records[0]
+    capabilities = crm.capabilities
     wanted = [
-        ledger.Wanted(r.contact_id, r.kind, r.message_key, r.subject, r.another_copy)
+        ledger.Wanted(
+            r.contact_id, r.kind, r.message_key, r.subject, r.another_copy,
+            completing=r.existing_record_id is not None,
+            files=tuple(f.filename for f in r.files),
+        )
         for r in decided.records
-    ]
-    reserved, taken = ledger.reserve(units, tenant.id, first.saved_by, wanted, clock())
+    ]  # fmt: skip
+    reserved, taken = ledger.reserve(
+        units, tenant.id, first.saved_by, wanted, clock(),
+        crm=capabilities.crm, rewrite_abandoned=capabilities.rewrite_abandoned,
+    )  # fmt: skip
     copies = {r.contact_id: r for r in reserved}
     to_write = [
         replace(record, copy=copies[record.contact_id].copy)
@@ -40,71 +59,138 @@ def carry_out(
         if record.contact_id in copies
     ]
     written: dict[str, WriteOutcome] = {}
+    sent: set[str] = set()
+
+    def sending(record: PlannedRecord) -> None:
+        sent.add(record.contact_id)
+        if capabilities.rewrite_abandoned:  # written again if need be: nothing to note
+            return
+        with units() as session:
+            ledger.mark_sending(
+                session, tenant.id, record.kind, record.message_key, copies[record.contact_id],
+                clock(),
+            )  # fmt: skip
+
     try:
-        try:
-            outcomes = crm.write(to_write) if to_write else []
-        except MailfilerError as error:  # the CRM could not be written at all: say why
-            outcomes = [Failed(str(error)) for _ in to_write]
+        with ledger.keep_alive(units, tenant.id, clock):
+            try:
+                outcomes = crm.write(to_write, sending) if to_write else []
+            except MailfilerError as error:  # the CRM could not be written at all: say why
+                outcomes = [Failed(str(error)) for _ in to_write]
         written = dict(zip((r.contact_id for r in to_write), outcomes, strict=True))
     finally:
-        # Settled whatever happened: an entry whose record was not written is
-        # removed, so that the next save writes it.
+        # Settled whatever happened, so that no entry stays "pending" for a living process:
+        # a record sent and never answered may be in the CRM.
+        def ended(record: PlannedRecord) -> WriteOutcome | None:
+            outcome = written.get(record.contact_id)
+            if outcome is None and record.contact_id in sent:
+                return None if capabilities.rewrite_abandoned else Unsure(NOT_ANSWERED)
+            return outcome
+
         with units() as session:
             ledger.settle(
-                session,
-                tenant.id,
-                first.kind,
-                first.message_key,
-                [(copies[r.contact_id], _settled(written.get(r.contact_id))) for r in to_write],
+                session, tenant.id, first.kind, first.message_key,
+                [(copies[r.contact_id], settlement(r, ended(r))) for r in to_write],
                 clock(),
-            )
-    return turned_out(decided, written, {t.contact_id: t.record_id for t in taken})
+            )  # fmt: skip
+    return turned_out(decided, written, {t.contact_id: t for t in taken})
 
 
-def _settled(outcome: WriteOutcome | None) -> ledger.Settled:
+def settlement(record: PlannedRecord, outcome: WriteOutcome | None) -> ledger.Settlement:
+    """What the ledger keeps of one record's write."""
     if isinstance(outcome, Saved):
-        return ("saved", outcome.record_id)
+        if outcome.missing:
+            missing = tuple((m.name, m.reason) for m in outcome.missing)
+            names = ", ".join(m.name for m in outcome.missing)
+            return ledger.Settlement(
+                ledger.PARTIAL, outcome.record_id, f"saved without {names}", missing
+            )
+        return ledger.Settlement(ledger.SAVED, outcome.record_id)
     if isinstance(outcome, Unsure):
-        return ("unsure", "")
-    return None
+        unsent = tuple((name, "not sent: the record's write was not answered") for name in
+                       outcome.unsent)  # fmt: skip
+        return ledger.Settlement(ledger.UNSURE, record.existing_record_id, outcome.reason, unsent)
+    reason = outcome.reason if isinstance(outcome, Failed) else "the save stopped"
+    if record.existing_record_id:  # the record is there; its missing files still are missing
+        missing = tuple((f.filename, reason) for f in record.files)
+        return ledger.Settlement(ledger.PARTIAL, record.existing_record_id, reason, missing)
+    return ledger.Settlement(ledger.FAILED, None, reason)
 
 
 def turned_out(
-    decided: SavePlan, written: Mapping[str, WriteOutcome], taken: Mapping[str, str | None]
+    decided: SavePlan, written: Mapping[str, WriteOutcome], taken: Mapping[str, ledger.Taken]
 ) -> SavePlan:
-    """The plan as it turned out: each record saved, held by another save, or failed."""
+    """The plan as it turned out: each record saved, held by another save, or not saved."""
+    records = {r.contact_id: r for r in decided.records}
 
     def one(p: ParticipantOutcome) -> ParticipantOutcome:
         if p.status != "would_save" or p.contact_id is None:
             return p
         outcome = written.get(p.contact_id)
+        record = records.get(p.contact_id)
         if isinstance(outcome, Saved):
-            reason = f"{p.reason}; {outcome.note}" if outcome.note else p.reason
-            return replace(p, status="saved", record_id=outcome.record_id, reason=reason)
+            if outcome.missing:
+                lost = "; ".join(f"{m.name}: {m.reason}" for m in outcome.missing)
+                reason = f"saved without some of its files ({lost}); saving the message again " \
+                    "sends only those"  # fmt: skip
+                return replace(p, status="partial", record_id=outcome.record_id, reason=reason)
+            if record is not None and record.existing_record_id:
+                reason = f"the missing files were added to {decided.kind} {outcome.record_id}"
+                return replace(p, status="saved", record_id=outcome.record_id, reason=reason)
+            return replace(p, status="saved", record_id=outcome.record_id)
         if isinstance(outcome, Failed):
+            if record is not None and record.existing_record_id:
+                return replace(p, status="partial", reason=f"its missing files: {outcome.reason}")
             return replace(p, status="failed", reason=f"not saved: {outcome.reason}")
         if isinstance(outcome, Unsure):
-            return replace(p, status="failed", reason=f"perhaps saved: {outcome.reason}")
-        record_id = taken.get(p.contact_id)
-        if record_id == "":
-            reason = UNSURE_BEFORE
-            record_id = None
-        elif record_id is None:
+            reason = f"perhaps saved: {outcome.reason}. It is not sent again until someone " \
+                "checks the CRM and settles it"  # fmt: skip
+            return replace(p, status="unsure", reason=reason)
+        held = taken.get(p.contact_id)
+        if held is None:
+            return p
+        if held.state == ledger.UNSURE:
+            reason = UNSURE_BEFORE if not held.reason else f"{held.reason}"
+            return replace(p, status="unsure", record_id=held.record_id, reason=reason)
+        if held.state == ledger.PENDING:
             reason = "another save of this message is writing this record right now"
-        else:
-            reason = f"this message is already saved as {decided.kind} {record_id} for this contact"
-        return replace(p, status="duplicate", record_id=record_id, reason=reason)
+            return replace(p, status="duplicate", reason=reason)
+        if held.state == ledger.PARTIAL:
+            reason = f"already saved as {decided.kind} {held.record_id}, {held.reason}"
+            return replace(p, status="partial", record_id=held.record_id, reason=reason)
+        reason = (
+            f"this message is already saved as {decided.kind} {held.record_id} for this contact"
+        )
+        return replace(p, status="duplicate", record_id=held.record_id, reason=reason)
 
     people = tuple(one(p) for p in decided.participants)
-    if not any(p.status == "saved" for p in people):
+    if not any(p.status in ("saved", "partial") for p in people):
         return replace(decided, participants=people)
+    missing = _missing_files(written)
     return replace(
         decided,
         participants=people,
-        files=tuple(_file_saved(f) for f in decided.files),
-        eml=_file_saved(decided.eml) if decided.eml else None,
+        files=tuple(_file_saved(f, missing) for f in decided.files),
+        eml=_file_saved(decided.eml, missing) if decided.eml else None,
     )
 
 
-def _file_saved(outcome: FileOutcome) -> FileOutcome:
-    return replace(outcome, status="saved") if outcome.status == "would_save" else outcome
+def _missing_files(written: Mapping[str, WriteOutcome]) -> dict[str, tuple[int, str]]:
+    """File name -> (on how many records it is missing, why) for this save's writes."""
+    missing: dict[str, tuple[int, str]] = {}
+    for outcome in written.values():
+        for file in outcome.missing if isinstance(outcome, Saved) else ():
+            count, _ = missing.get(file.name, (0, ""))
+            missing[file.name] = (count + 1, file.reason)
+    return missing
+
+
+def _file_saved(outcome: FileOutcome, missing: Mapping[str, tuple[int, str]]) -> FileOutcome:
+    if outcome.status != "would_save":
+        return outcome
+    lost = missing.get(outcome.saved_as or "")
+    if lost:
+        count, why = lost
+        reason = f"not attached to {count} record(s): {why}; saving the message again sends it"
+        return replace(outcome, status="failed", reason=reason)
+    return replace(outcome, status="saved")

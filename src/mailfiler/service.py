@@ -172,7 +172,10 @@ class Service:
 
     def needs(self, session: Session) -> registry.Needs:
         """What a connector may need from this installation, for one unit of work."""
-        return registry.Needs(session, self.database, self.blobs, self.settings.clock)
+        return registry.Needs(
+            session, self.database, self.blobs, self.settings.clock,
+            allow_local_crm=self.settings.allow_local_crm,
+        )  # fmt: skip
 
     def _context(
         self,
@@ -271,18 +274,42 @@ class Service:
             capabilities=context.crm.capabilities,
         )
 
+    # -- records that need someone ----------------------------------------------------------
+
+    def records_to_check(
+        self, context: Context, contact_id: str | None = None
+    ) -> list[ledger.ToCheck]:
+        """Unsure, failed and partial records (a save whose writer died found first)."""
+        capabilities = context.crm.capabilities
+        ledger.recover(
+            context.session, context.tenant.id, self.settings.clock(),
+            crm=capabilities.crm, rewrite_abandoned=capabilities.rewrite_abandoned,
+        )  # fmt: skip
+        return ledger.to_check(context.session, context.tenant.id, contact_id)
+
+    def settle_record(
+        self, context: Context, number: int, landed: str | None, by: str
+    ) -> ledger.ToCheck:
+        """Someone checked the CRM: the record is there (with its key), or is to be sent again."""
+        return ledger.settle_by_hand(
+            context.session, context.tenant.id, number, landed=landed, by=by,
+            moment=self.settings.clock(), crm=context.crm.capabilities.crm,
+        )  # fmt: skip
+
     # -- the web service's read -> review -> save ------------------------------------------
 
     def upload(
-        self, context: Context, data: bytes, mode: str = "read", attachments_missing: bool = False
+        self,
+        context: Context,
+        arrival: uploads.Arrival,
+        mode: str = "read",
+        attachments_missing: bool = False,
     ) -> Review:
-        """Read a message, keep it for the save, and say what saving it would do."""
-        message = self.read(data)
+        """Read a message that arrived, keep it for the save, and say what saving it would do."""
+        message = self.read(arrival.data())
         user = context.signed_in_user
         key = self._upload_key(context.session)
-        ref = uploads.store(
-            self.incoming, key, context.tenant.id, user.id, data, mode, attachments_missing
-        )
+        ref = uploads.store(arrival, key, context.tenant.id, user.id, mode, attachments_missing)
         self.messages.put(ref, message)
         return self._review(context, ref, message, mode, attachments_missing)
 
@@ -304,7 +331,7 @@ class Service:
         cached = self.messages.get(ref)
         if cached is not None:
             return cached
-        message = self.read(self.incoming.get(upload.sha256))
+        message = self.read(self.incoming.get(upload))
         self.messages.put(ref, message)
         return message
 
@@ -332,7 +359,13 @@ class Service:
         files = file_outcomes(message, Choices(kind=kind), context.crm.capabilities)
         contact_ids = {c.id for p in outcome.participants for c in p.contacts}
         saved: dict[str, dict[str, str]] = {
-            other: ledger.filed(context.session, context.tenant.id, other, message.key, contact_ids)
+            other: {
+                contact_id: held.record_id
+                for contact_id, held in ledger.filed(
+                    context.session, context.tenant.id, other, message.key, contact_ids
+                ).items()
+                if held.state != "unsure"  # never confirmed: not "already saved"
+            }
             for other in KINDS
         }
         return Review(

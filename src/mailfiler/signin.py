@@ -6,6 +6,10 @@ once. Only a SHA-256 of each token is stored, so a copy of the database holds
 no usable token. Failed attempts are counted per user and per client address;
 past the limit, the answer is 429 with Retry-After, whatever the password.
 Every wrong answer (Cloud ID, user, password, disabled) is the same sentence.
+
+A sign-in that fails on the server's side (no usable ``MAILFILER_SECRET_KEY``,
+the CRM unreachable) is not the user's failure: it is not counted, and the
+user is told so, while the log tells the administrator what to fix.
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from typing import Any, Final
 from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 
-from mailfiler import accounts
+from mailfiler import accounts, logs
 from mailfiler.accounts import Tenant
 from mailfiler.connectors.base import RemoteUser, UserAccess
-from mailfiler.errors import ConnectorUnavailable, NotFound, Throttled, Unauthenticated
+from mailfiler.errors import NotFound, SystemFault, Throttled, Unauthenticated
 from mailfiler.storage import secrets as stored_secrets
 from mailfiler.storage.database import insert_into, rows
 from mailfiler.storage.tables import (
@@ -46,6 +50,11 @@ MAX_FAILURES_PER_USER: Final = 5
 MAX_FAILURES_PER_ADDRESS: Final = 20
 
 WRONG_CREDENTIALS: Final = "the Cloud ID, user name or password is not right"
+# Said to the user when the installation's set-up fails them: not their password.
+NOT_SET_UP: Final = "mailfiler is not fully set up for your organisation: ask your administrator"
+SIGN_IN_ENDED: Final = "your sign-in has ended: sign in again"
+
+log = logs.get_logger("mailfiler.signin")
 
 
 def token_hash(token: str) -> str:
@@ -104,7 +113,12 @@ def attempt(
 
     For an organisation whose CRM checks passwords (``remote``: iMIS), the CRM
     checks it and says the user's roles; mailfiler keeps the user's row (no
-    password), and their own CRM token, encrypted, with the sign-in.
+    password), and their own CRM token, encrypted, with the sign-in. The keys
+    it needs are checked before the password is sent to the CRM at all.
+
+    A failure on the server's side (the keys, the CRM unreachable, a check
+    that cannot start) gives the user's attempt back: a right password is
+    never counted as a wrong one.
     """
     user_limit = _Limit(
         f"user:{cloud_id.strip().lower()}:{username.strip().lower()}", MAX_FAILURES_PER_USER
@@ -121,18 +135,26 @@ def attempt(
         user = _user(session, tenant, username)
     check = remote(tenant) if remote is not None and tenant is not None else None
     remote_user: RemoteUser | None = None
+    sealed: str | None = None
     try:
         if check is not None:
+            assert tenant is not None
+            keys = _keys_for_a_remote_sign_in(tenant)
             remote_user = check(username, password)
             right = remote_user is not None and not (user is not None and user.disabled)
+            sealed = _sealed(keys, remote_user)
         else:
             with accounts.password_check_slot():
                 right = _check(user, password)
-    except (Throttled, ConnectorUnavailable) as unanswered:
+    except (Throttled, SystemFault) as unanswered:
         with units() as session:
-            _give_back(session, user_limit)  # nothing was checked: nothing is counted
+            _give_back(session, user_limit)  # the server failed, not the user: nothing counted
         if isinstance(unanswered, Throttled):
             return Attempt(failure=unanswered)
+        if isinstance(unanswered, stored_secrets.KeyUnusable | stored_secrets.Unreadable):
+            raise _not_set_up(
+                f"a sign-in to {cloud_id} could not be checked", unanswered
+            ) from unanswered
         raise
     if not right or tenant is None or (check is None and user is None):
         with units() as session:
@@ -153,28 +175,60 @@ def attempt(
                 organisation_id=user.organisation_id,
                 created_at=moment,
                 expires_at=expires_at,
-                crm_token=_sealed(remote_user),
+                crm_token=sealed,
             )
         )
     return Attempt(token=token, expires_at=expires_at, user=user)
 
 
-def _sealed(remote_user: RemoteUser | None) -> str | None:
+def _keys_for_a_remote_sign_in(tenant: Tenant) -> stored_secrets.Keys:
+    """The keys that seal the user's CRM token, once the background password (with which
+    the CRM is asked the user's roles) is known to open with them: checked before the
+    user's password leaves for the CRM, so a key missing or wrong costs them nothing."""
+    if tenant.background_secret:
+        stored_secrets.decrypt(tenant.background_secret)
+    return stored_secrets.keys()
+
+
+def _sealed(keys: stored_secrets.Keys, remote_user: RemoteUser | None) -> str | None:
     """The user's own CRM token, encrypted, with when it ends."""
     if remote_user is None:
         return None
     ends = remote_user.access_expires_at.isoformat()
-    return stored_secrets.encrypt(json.dumps({"token": remote_user.access.token, "ends": ends}))
+    return keys.encrypt(json.dumps({"token": remote_user.access.token, "ends": ends}))
 
 
 def unsealed(stored: str | None) -> UserAccess | None:
-    """The user's own CRM token from a sign-in, while it lasts."""
+    """The user's own CRM token from a sign-in, while it lasts.
+
+    A token that no key opens (sealed with a key dropped before ``mailfiler
+    rotate-key`` re-encrypted it) ends the sign-in: ``Unauthenticated``, and
+    the user signs in again.
+    """
     if not stored:
         return None
-    data = json.loads(stored_secrets.decrypt(stored))
+    try:
+        text = stored_secrets.keys().decrypt(stored)
+    except stored_secrets.KeyUnusable as error:
+        raise _not_set_up("a signed-in user's CRM token cannot be read", error) from error
+    except stored_secrets.Unreadable as error:
+        log.warning(
+            "a sign-in's CRM token opens with no key in %s (the key it was sealed with was "
+            "dropped before it was re-encrypted): its user is asked to sign in again",
+            stored_secrets.KEY_VARIABLE,
+        )
+        raise Unauthenticated(SIGN_IN_ENDED) from error
+    data = json.loads(text)
     if datetime.fromisoformat(data["ends"]) <= now():
         return None
     return UserAccess(str(data["token"]))
+
+
+def _not_set_up(what: str, cause: SystemFault) -> SystemFault:
+    """The user's sentence for a fault in the installation's set-up; what to fix goes to the
+    log, for the administrator."""
+    log.error("%s: %s", what, cause)
+    return SystemFault(NOT_SET_UP)
 
 
 def _wait_sentence(wait: int) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import update
 
 from mailfiler.connectors.builtin.tables import StoredAttachment
+from mailfiler.core.mime import read_rfc5322
 from tests.api.conftest import Api
 
 PNG = (
@@ -78,3 +80,46 @@ def test_a_row_stored_before_values_were_cleaned_still_downloads(api: Api) -> No
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/octet-stream"
     assert "evil" not in download.headers
+
+
+# Finding 9 of issue 14: bare, the second of these is no dot-atom, and the stdlib's
+# header parser failed on it after the first (TypeError, CPython gh-75171).
+ODD_COPIES = ["Ann" + "ÿ" * 26 + ".archer@work.example", ".archer@work.example"]
+
+
+def test_a_composed_message_with_odd_copy_addresses_is_read_and_saved_as_eml(api: Api) -> None:
+    headers = api.sign_in()
+    composed = {
+        "from": {"address": "jdoe@acme.example", "name": "Jane Doe"},
+        "to": [{"address": "bob@members.example", "name": "Bob"}],
+        "cc": [{"address": address} for address in ODD_COPIES],
+        "subject": "Odd copies",
+        "text_body": "Hello",
+    }
+    read = api.client.post("/api/v1/messages", json=composed, headers=headers)
+    assert read.status_code == 201, read.text
+    copies = [(p["address"], p["status"]) for p in read.json()["participants"] if p["role"] == "cc"]
+    assert copies == [(address, "no_contact") for address in ODD_COPIES]
+    saved = api.client.post(
+        f"/api/v1/messages/{read.json()['message_ref']}/interactions",
+        json={"eml": True},
+        headers=headers,
+    )
+    assert saved.status_code == 200, saved.text
+    assert [(r["contact_id"], r["status"]) for r in saved.json()["results"]] == [("102", "saved")]
+    [record] = api.org.records("102")
+    [eml] = record.attachments
+    back = read_rfc5322(api.org.service.blobs.get(eml.sha256))
+    assert [a.address for a in back.cc] == ODD_COPIES
+
+
+@pytest.mark.parametrize("copy", [".archer@work.example", "archer.@work.example", "a..b@x.example"])
+def test_a_dot_out_of_place_in_any_position_of_a_line_is_never_a_server_error(
+    api: Api, copy: str
+) -> None:
+    headers = api.sign_in()
+    for cc in ([copy, "bob@members.example"], ["bob@members.example", copy]):
+        composed = {"cc": [{"address": address, "name": ""} for address in cc]}
+        read = api.client.post("/api/v1/messages", json=composed, headers=headers)
+        assert read.status_code == 201, read.text
+        assert [p["address"] for p in read.json()["participants"] if p["role"] == "cc"] == cc

@@ -13,7 +13,15 @@ from mailfiler.api.app import create_app
 from mailfiler.service import Service
 from mailfiler.storage.tables import Organisation, User
 from tests.conftest import Org, fixture_bytes
-from tests.imis_site import MANAGER_PASSWORD, PASSWORDS, Site, new_imis_org
+from tests.imis_site import (
+    MANAGER_PASSWORD,
+    PASSWORDS,
+    Site,
+    imis_site,
+    new_imis_org,
+    recorded_pauses,
+    set_site,
+)
 
 
 @pytest.fixture
@@ -61,16 +69,13 @@ def test_staff_sign_in_with_their_imis_password_and_roles(
 
 
 def test_imis_down_at_sign_in_is_a_clear_503_and_counts_no_failure(
-    client: TestClient, org: Org, site: Site, service: Service
+    client: TestClient, org: Org, site: Site
 ) -> None:
-    with service.unit() as session:
-        row = session.scalars(
-            select(Organisation).where(Organisation.cloud_id == org.cloud_id)
-        ).one()
-        row.crm_settings = {"url": "http://127.0.0.1:9"}  # nothing listens there
-    answer = sign_in(client, org)
+    set_site(org, "http://127.0.0.1:9")  # nothing listens there
+    with recorded_pauses():
+        answer = sign_in(client, org)
     assert answer.status_code == 503
-    assert "cannot be reached" in answer.json()["detail"]
+    assert answer.json()["detail"] == "Mailfiler cannot reach the iMIS site at http://127.0.0.1:9"
 
 
 def test_reading_and_saving_a_message_files_it_in_imis(
@@ -122,6 +127,7 @@ def test_the_crm_settings_change_and_the_password_is_never_shown(
     del options["can_change"]
     options["crm"]["mapping"] = {"interaction_message_type_value": "E-mail"}
     options["crm"]["background_password"] = "a-new-secret"
+    site.standin.users["manager"].password = "a-new-secret"  # changed in iMIS too
     changed = client.put("/api/v1/options", json=options, headers=auth)
     assert changed.status_code == 200, changed.text
     assert "a-new-secret" not in changed.text
@@ -197,3 +203,122 @@ def test_the_whole_message_as_eml_goes_to_imis_as_one_file(org: Org, site: Site)
     [attachment] = site.standin.attachments
     assert attachment["FileName"].endswith(".eml") and len(attachment["FileName"]) <= 50
     assert attachment["Content"].startswith(b"From:") or b"Subject:" in attachment["Content"]
+
+
+# -- the address and the mapping an Options admin may set (issue 14, finding 2) --------------
+
+
+def _options(client: TestClient, auth: dict[str, str]) -> dict[str, Any]:
+    options: dict[str, Any] = client.get("/api/v1/options", headers=auth).json()
+    del options["can_change"]
+    return options
+
+
+def test_a_new_address_needs_the_password_in_the_same_change(
+    client: TestClient, org: Org, site: Site
+) -> None:
+    auth = headers(client, org, "admin")
+    options = _options(client, auth)
+    with imis_site() as other:
+        options["crm"]["url"] = other.url
+        refused = client.put("/api/v1/options", json=options, headers=auth)
+        assert refused.status_code == 400
+        detail = refused.json()["detail"]
+        assert "needs the background account's password in the same change" in detail
+        assert _options(client, auth)["crm"]["url"] == site.url  # nothing changed
+        # The address it has, as sent back, is no change: no password needed.
+        options["crm"]["url"] = site.url + "/"
+        assert client.put("/api/v1/options", json=options, headers=auth).status_code == 200
+        # A new account needs it too: the password is kept for the account it was set for.
+        options["crm"]["background_account"] = "SERVICE"
+        refused = client.put("/api/v1/options", json=options, headers=auth)
+        assert refused.status_code == 400 and "needs its password" in refused.json()["detail"]
+        # With the password: changed, and the next call goes to the new site.
+        options["crm"] = {"url": other.url, "background_password": MANAGER_PASSWORD}
+        assert client.put("/api/v1/options", json=options, headers=auth).status_code == 200
+        assert org.inspect("text-only.eml")
+        assert other.standin.token_requests == ["MANAGER"]
+
+
+@pytest.mark.parametrize(
+    ("url", "resolved", "said"),
+    [
+        ("https://169.254.169.254", None, "it is a private, loopback or link-local address"),
+        ("https://10.0.0.5:8443", None, "it is a private, loopback or link-local address"),
+        ("https://[::ffff:127.0.0.1]:22", None, "it is a private, loopback or link-local"),
+        ("https://127.0.0.1:5432", None, "it is a private, loopback or link-local address"),
+        ("https://intranet.acme.example", "192.168.4.20", "its name leads to a private"),
+        ("https://cgnat.acme.example", "100.64.9.9", "its name leads to a private"),
+        ("https://all.acme.example", "0.0.0.0", "never an iMIS site"),  # noqa: S104
+        ("http://imis.acme.example", "93.184.215.14", "must start with https://"),
+    ],
+)
+def test_addresses_an_admin_may_not_aim_the_server_at(
+    service: Service, org: Org, site: Site, monkeypatch: pytest.MonkeyPatch,
+    url: str, resolved: str | None, said: str,
+) -> None:  # fmt: skip
+    from dataclasses import replace
+
+    from mailfiler.connectors.imis import site_address
+
+    def resolver(host: str, port: int) -> list[str]:  # the stand-in's address stays its own
+        return [resolved] if resolved and host.endswith(".acme.example") else [host]
+
+    monkeypatch.setattr(site_address, "system_resolver", resolver)
+    strict = Service(replace(service.settings, allow_local_crm=False), service.database)
+    with TestClient(create_app(strict.settings, strict)) as production:
+        auth = headers(client=production, org=org, username="admin")
+        options = _options(production, auth)
+        options["crm"] = {"url": url, "background_password": MANAGER_PASSWORD}
+        with recorded_pauses():
+            refused = production.put("/api/v1/options", json=options, headers=auth)
+    assert refused.status_code == 400, refused.text
+    assert said in refused.json()["detail"]
+    assert "refused" not in refused.json()["detail"] and "open" not in refused.json()["detail"]
+    assert site.standin.token_requests.count("MANAGER") == 1  # only the admin's sign-in's
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {"interaction_entity": "../../token"},
+        {"timeout_seconds": -5},
+        {"retries": 100_000},
+        {"page_size": 0},
+    ],
+)
+def test_mapping_values_are_checked(client: TestClient, org: Org, mapping: dict[str, Any]) -> None:
+    auth = headers(client, org, "admin")
+    options = _options(client, auth)
+    options["crm"]["mapping"] = mapping
+    refused = client.put("/api/v1/options", json=options, headers=auth)
+    assert refused.status_code == 400 and next(iter(mapping)) in refused.json()["detail"]
+    assert _options(client, auth)["crm"]["mapping"] == {}
+
+
+def test_a_broken_site_never_blocks_the_change_that_repairs_it(
+    client: TestClient, org: Org, site: Site
+) -> None:
+    auth = headers(client, org, "admin")  # signed in while the site worked
+    with recorded_pauses():
+        set_site(org, "http://127.0.0.1:9")  # then the address went wrong
+        options = _options(client, auth)
+        asked = len(site.standin.requests)
+        # Options that do not touch the activity types ask nothing of the CRM.
+        assert client.put("/api/v1/options", json={**options, "max_total_emails": 7},
+                          headers=auth).status_code == 200  # fmt: skip
+        # Setting up an activity type anew needs the CRM: as the change being saved says.
+        call = {"code": "CALL", "name": "Call", "fields": [{"name": "NOTE", "label": "Notes"}],
+                "defaults": {}, "mapping": {}, "roles": []}  # fmt: skip
+        with_call = {**options, "activity_types": [*options["activity_types"], call]}
+        broken = client.put("/api/v1/options", json=with_call, headers=auth)
+        assert broken.status_code == 503
+        unreachable = "Mailfiler cannot reach the iMIS site at http://127.0.0.1:9"
+        assert broken.json()["detail"] == unreachable
+        assert site.standin.requests[asked:] == []
+        repaired = {**with_call, "crm": {"url": site.url, "background_password": MANAGER_PASSWORD}}
+        answer = client.put("/api/v1/options", json=repaired, headers=auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["crm"]["url"] == site.url
+    assert [t["code"] for t in answer.json()["activity_types"]] == ["EMAIL", "CALL"]
+    assert site.standin.requests[asked:] == [("GET", "/api/LegacyActivityType")]

@@ -89,3 +89,15 @@ def test_role_checks_are_enforced_by_the_server(api: Api) -> None:
     ).json()["results"]
     assert {r["status"] for r in forced} == {"not_permitted"}
     assert api.org.records() == []
+
+
+def test_a_built_in_organisation_has_no_crm_address_to_aim_anywhere(api: Api) -> None:
+    admin = api.sign_in("admin")
+    options = api.client.get("/api/v1/options", headers=admin).json()
+    del options["can_change"]
+    assert options["crm"]["kind"] == "builtin"
+    # Sent back as it is: fine.
+    assert api.client.put("/api/v1/options", json=options, headers=admin).status_code == 200
+    aimed = {**options, "crm": {"url": "https://169.254.169.254", "background_password": "x"}}
+    refused = api.client.put("/api/v1/options", json=aimed, headers=admin)
+    assert refused.status_code == 400 and "built-in CRM" in refused.json()["detail"]

@@ -8,10 +8,13 @@ a case here fails ``test_every_route_is_checked``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from mailfiler.service import Service
+from mailfiler.storage.tables import FilingEntry, Organisation
 from tests.api.conftest import Api
 from tests.conftest import fixture_bytes, new_org
 
@@ -194,6 +197,40 @@ def _patch_user(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None
         b.client.patch("/api/v1/users/only-in-a", json={"disabled": True}, headers=hb).status_code
         == 404
     )
+
+
+def _a_record_to_check(a: Api) -> int:
+    """An unsure record of A's (its CRM never answered), by its number."""
+    with a.org.service.unit() as session:
+        organisation = session.scalars(
+            select(Organisation).where(Organisation.cloud_id == a.org.cloud_id)
+        ).one()
+        entry = FilingEntry(
+            organisation_id=organisation.id, contact_id="101", kind="interaction",
+            message_key="<unsure@a.example>", copy=0, state="unsure", subject="Unsure",
+            saved_by="jdoe", reserved_at=datetime(2026, 11, 2, tzinfo=UTC), reason="no answer",
+        )  # fmt: skip
+        session.add(entry)
+        session.flush()
+        return entry.id
+
+
+@case("GET", "/api/v1/records/to-check")
+def _to_check(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None:
+    _a_record_to_check(a)
+    assert b.client.get("/api/v1/records/to-check", headers=hb).json() == []
+    assert b.client.get("/api/v1/records/to-check", headers=b.sign_in()).status_code == 403
+    mine = a.client.get("/api/v1/records/to-check", headers=a.sign_in("admin")).json()
+    assert [r["reason"] for r in mine] == ["no answer"]
+
+
+@case("POST", "/api/v1/records/to-check/{number}")
+def _settle(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None:
+    number = _a_record_to_check(a)
+    answer = b.client.post(f"/api/v1/records/to-check/{number}", json={"landed": "1"}, headers=hb)
+    assert answer.status_code == 404
+    mine = a.client.get("/api/v1/records/to-check", headers=a.sign_in("admin")).json()
+    assert [r["status"] for r in mine] == ["unsure"]
 
 
 def test_every_route_is_checked(api: Api) -> None:

@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from mailfiler import uploads
 from mailfiler.api.app import create_app
+from mailfiler.errors import Throttled
 from mailfiler.service import Service
 from mailfiler.storage.database import Database
 from mailfiler.storage.tables import Base, SignInSession
@@ -85,7 +87,7 @@ def test_damaged_bytes_ask_for_the_message_again(api: Api) -> None:
     ref = api.read("encoded-words.eml", headers)["message_ref"]
     service = api.org.service
     _, upload = _opened(api, ref)
-    Path(service.incoming.path(upload.sha256)).write_bytes(b"")  # a crash before the disk
+    Path(service.incoming.path(upload)).write_bytes(b"")  # a crash before the disk
     with another_server_process(service) as twin:
         status, body = _save(twin, ref, headers)
     assert status == 404 and "read it again" in body["detail"]
@@ -100,8 +102,8 @@ def test_messages_nobody_saved_are_removed_after_a_day(api: Api) -> None:
     service = api.org.service
     old = api.read("encoded-words.eml", headers)["message_ref"]
     recent = api.read("ambiguous.eml", headers)["message_ref"]
-    old_file = service.incoming.path(_opened(api, old)[1].sha256)
-    recent_file = service.incoming.path(_opened(api, recent)[1].sha256)
+    old_file = service.incoming.path(_opened(api, old)[1])
+    recent_file = service.incoming.path(_opened(api, recent)[1])
     a_day_ago = time.time() - 86_401
     os.utime(old_file, (a_day_ago, a_day_ago))
     assert service.incoming.prune() >= 1
@@ -130,3 +132,30 @@ def test_the_parsed_message_cache_keeps_the_most_recent_few(api: Api) -> None:
         cache.put(ref, message)
     assert cache.get("first") is None
     assert cache.get("second") is message and cache.get("third") is message
+
+
+def test_a_refusal_says_when_the_oldest_messages_free_enough(tmp_path: Path) -> None:
+    incoming = uploads.Incoming(tmp_path)
+    with_quota = incoming.arrival(1, 2, quota=1000)
+    with_quota.write(b"x" * 600)
+    kept = os.path.join(with_quota.folder, uploads.kept_name(with_quota.keep(), 600))
+    almost_a_day_ago = time.time() - 23 * 3600
+    os.utime(kept, (almost_a_day_ago, almost_a_day_ago))
+    with pytest.raises(Throttled) as refused:
+        incoming.arrival(1, 2, quota=1000, declared=500)
+    assert 0 < refused.value.retry_after <= 3600  # when the one read 23 hours ago is no longer kept
+    assert "minutes" in str(refused.value)
+    incoming.arrival(1, 3, quota=1000, declared=500).discard()  # another user's: not refused
+    assert os.listdir(with_quota.folder) == [os.path.basename(kept)]  # the refused one is gone
+
+
+def test_pruning_removes_what_a_crashed_process_left_arriving(tmp_path: Path) -> None:
+    incoming = uploads.Incoming(tmp_path)
+    left = incoming.arrival(1, 2, quota=1000)
+    left.write(b"half a message")
+    [arriving] = os.listdir(left.folder)
+    a_day_ago = time.time() - 86_401
+    os.utime(os.path.join(left.folder, arriving), (a_day_ago, a_day_ago))
+    assert incoming.prune() == 1
+    assert os.listdir(left.folder) == []
+    left.discard()  # what the crashed process would have done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -10,12 +11,19 @@ from mailfiler.core.plan import SavePlan
 from mailfiler.errors import ConnectorUnavailable, UnknownUser
 from mailfiler.service import Service
 from tests.conftest import Org, status_of
-from tests.imis_site import Site, new_imis_org
+from tests.imis_site import Site, imis_site, new_imis_org, recorded_pauses, set_site
 
 
 @pytest.fixture
 def imis(service: Service, site: Site) -> Org:
     return new_imis_org(service, site)
+
+
+@pytest.fixture(autouse=True)
+def pauses() -> Iterator[list[float]]:
+    """Every pause for iMIS (Retry-After, back-off) is recorded, not waited."""
+    with recorded_pauses() as recorded:
+        yield recorded
 
 
 def saved(outcome: SavePlan) -> dict[str, str | None]:
@@ -96,9 +104,10 @@ def test_a_500_on_the_third_of_five_contacts_says_which_were_saved(imis: Org, si
     assert len(site.standin.interactions) == 5
 
 
-def test_throttling_is_waited_out(imis: Org, site: Site) -> None:
+def test_throttling_is_waited_out(imis: Org, site: Site, pauses: list[float]) -> None:
     site.standin.throttle_next = 2  # answered 429 with Retry-After: 1
     assert status_of(imis.file("text-only.eml"), "ann@members.example") == "saved"
+    assert pauses == [1.0, 1.0]
 
 
 def test_a_refused_background_password_is_one_sentence_and_a_warning(
@@ -134,25 +143,45 @@ def quick(service: Service, org: Org) -> None:
         row.crm_settings = {**row.crm_settings, "mapping": {"timeout_seconds": 0.5, "retries": 1}}
 
 
-def test_a_site_that_cannot_be_reached_is_one_sentence(service: Service, imis: Org) -> None:
-    from sqlalchemy import select
-
-    from mailfiler.storage.tables import Organisation
-
-    with service.unit() as session:
-        row = session.scalars(
-            select(Organisation).where(Organisation.cloud_id == imis.cloud_id)
-        ).one()
-        row.crm_settings = {"url": "http://127.0.0.1:9"}  # nothing listens there
-    with pytest.raises(ConnectorUnavailable, match="cannot be reached"):
+def test_a_site_that_cannot_be_reached_is_one_sentence(
+    imis: Org, pauses: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    set_site(imis, "http://127.0.0.1:9")  # nothing listens there
+    with (
+        caplog.at_level(logging.WARNING, logger="mailfiler.imis"),
+        pytest.raises(ConnectorUnavailable) as failed,
+    ):
         imis.file("text-only.eml")
+    # One sentence, naming no port state; the detail is in the log.
+    assert str(failed.value) == "mailfiler cannot reach the iMIS site at http://127.0.0.1:9"
+    assert "ConnectError" in caplog.text
+    # Tried again after pauses, within a person's patience (the default: 10 s in all).
+    assert pauses and sum(pauses) <= 10
 
 
 def test_a_slow_read_times_out_with_a_reason(service: Service, imis: Org, site: Site) -> None:
     quick(service, imis)
     site.standin.slow_seconds = 1.5
-    with pytest.raises(ConnectorUnavailable, match="did not answer"):
+    with pytest.raises(ConnectorUnavailable, match="cannot reach the iMIS site"):
         imis.file("text-only.eml")
+
+
+def test_an_address_changed_behind_mailfilers_back_never_gets_the_password(
+    service: Service, imis: Org, site: Site
+) -> None:
+    from sqlalchemy import select
+
+    from mailfiler.storage.tables import Organisation
+
+    with imis_site() as elsewhere:
+        with service.unit() as session:
+            row = session.scalars(
+                select(Organisation).where(Organisation.cloud_id == imis.cloud_id)
+            ).one()
+            row.crm_settings = {**row.crm_settings, "url": elsewhere.url}  # not by set_crm
+        with pytest.raises(ConnectorUnavailable, match="set for another iMIS address"):
+            imis.file("text-only.eml")
+        assert elsewhere.standin.token_requests == []  # the password never left
 
 
 def test_a_write_that_may_have_landed_is_never_sent_again(
@@ -162,7 +191,7 @@ def test_a_write_that_may_have_landed_is_never_sent_again(
     site.standin.slow_writes = 1.5  # iMIS writes it, but answers after the client gave up
     first = imis.file("text-only.eml", contact_ids=frozenset({"101"}))
     [ann] = [p for p in first.participants if p.contact_id == "101"]
-    assert ann.status == "failed" and "may have been written" in ann.reason
+    assert ann.status == "unsure" and "may have been written" in ann.reason
     site.standin.slow_writes = 0
     import time
 
@@ -170,7 +199,7 @@ def test_a_write_that_may_have_landed_is_never_sent_again(
     assert len(site.standin.interactions) == 1
     second = imis.file("text-only.eml", contact_ids=frozenset({"101"}))
     [ann] = [p for p in second.participants if p.contact_id == "101"]
-    assert ann.status == "duplicate" and "may have been written" in ann.reason
+    assert ann.status == "unsure" and "may have been written" in ann.reason
     assert len(site.standin.interactions) == 1  # not posted a second time
 
 
@@ -193,6 +222,7 @@ def test_lists_are_read_page_after_page(service: Service, imis: Org, site: Site)
     assert parties[:3] == [(0, 1), (1, 1), (2, 1)]
 
 
-def test_a_read_answered_500_is_tried_again(imis: Org, site: Site) -> None:
+def test_a_read_answered_500_is_tried_again(imis: Org, site: Site, pauses: list[float]) -> None:
     site.standin.fail_next_reads = 2
     assert status_of(imis.file("text-only.eml"), "ann@members.example") == "saved"
+    assert len(pauses) == 2 and pauses[0] < pauses[1]  # backing off

@@ -15,7 +15,7 @@ from mailfiler.core.message import Address, BodyPart, Message
 from mailfiler.core.mime import read_rfc5322
 from mailfiler.core.options import Options
 from mailfiler.core.people import participants
-from mailfiler.core.plan import Choices, Filer, SavePlan, plan, to_line
+from mailfiler.core.plan import Choices, Filed, Filer, SavePlan, plan, to_line
 from mailfiler.errors import BadRequest
 from tests.conftest import fixture_bytes, fixture_contacts
 
@@ -41,7 +41,7 @@ def decide(
     message: Message | str,
     options: Options | None = None,
     filer: Filer = JDOE,
-    filed: Mapping[str, str] | None = None,
+    filed: Mapping[str, Filed] | None = None,
     **choices: Any,
 ) -> SavePlan:
     if isinstance(message, str):
@@ -192,12 +192,44 @@ def test_max_total_emails_stops_the_whole_save() -> None:
 
 
 def test_a_message_filed_before_is_a_duplicate_unless_duplicates_are_allowed() -> None:
-    outcome = decide("ambiguous.eml", filed={"101": "42"})
+    saved = {"101": Filed("saved", "42")}
+    outcome = decide("ambiguous.eml", filed=saved)
     ann = outcome.participants[1]
     assert (ann.status, ann.record_id) == ("duplicate", "42")
     assert not outcome.records
-    allowed = decide("ambiguous.eml", Options(allow_duplicates=True), filed={"101": "42"})
+    allowed = decide("ambiguous.eml", Options(allow_duplicates=True), filed=saved)
     assert [r.contact_id for r in allowed.records] == ["101"]
+    assert allowed.records[0].another_copy
+
+
+def test_a_record_never_confirmed_is_unsure_not_a_duplicate() -> None:
+    outcome = decide("ambiguous.eml", filed={"101": Filed("unsure", "")})
+    ann = outcome.participants[1]
+    assert ann.status == "unsure" and "may have been written" in ann.reason
+    assert "settles it" in ann.reason
+    assert not outcome.records
+
+
+def test_a_record_saved_without_a_file_is_completed_with_that_file_only() -> None:
+    partial = {"101": Filed("partial", "42", ("notes été.txt",))}
+    outcome = decide("encoded-words.eml", filed=partial)
+    [ann] = [p for p in outcome.participants if p.contact_id == "101"]
+    assert ann.status == "would_save" and "without notes été.txt" in ann.reason
+    completing = next(r for r in outcome.records if r.contact_id == "101")
+    assert completing.existing_record_id == "42"
+    assert [f.filename for f in completing.files] == ["notes été.txt"]
+    others = [r for r in outcome.records if r.contact_id != "101"]
+    assert others and all(len(r.files) == 2 and r.existing_record_id is None for r in others)
+
+
+def test_a_missing_file_this_save_leaves_out_leaves_the_record_partial() -> None:
+    partial = {"101": Filed("partial", "42", ("notes été.txt",))}
+    outcome = decide(
+        "encoded-words.eml", filed=partial, skip_attachments=frozenset({"notes été.txt"})
+    )
+    [ann] = [p for p in outcome.participants if p.contact_id == "101"]
+    assert ann.status == "partial" and "which this save leaves out" in ann.reason
+    assert "101" not in [r.contact_id for r in outcome.records]
 
 
 def test_roles_edition_and_the_hide_switch_refuse_with_a_reason() -> None:

@@ -4,10 +4,13 @@ journey of the product page is walked with the keyboard alone."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
+from mailfiler.storage.tables import FilingEntry, Organisation
 from tests.conftest import FIXTURES, new_org
 from tests.web.accessibility import violations
 from tests.web.conftest import VIEWER_ZONE, Pane, Server
@@ -161,3 +164,41 @@ def contrast(one: str, other: str) -> float:
 
     light, dark = sorted((luminance(one), luminance(other)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
+
+
+def test_records_to_check_are_settled_on_the_staff_site(checked: Pane) -> None:
+    org = checked.org
+    with org.service.unit() as session:
+        organisation_id = session.scalar(
+            select(Organisation.id).where(Organisation.cloud_id == org.cloud_id)
+        )
+        for contact_id, subject in (("101", "Board papers"), ("102", "Annual dues")):
+            session.add(
+                FilingEntry(
+                    organisation_id=organisation_id, contact_id=contact_id, kind="interaction",
+                    message_key=f"<{contact_id}@members.example>", copy=0, state="unsure",
+                    subject=subject, saved_by="jdoe", reason="iMIS did not answer in time",
+                    reserved_at=datetime(2026, 11, 2, 9, tzinfo=UTC),
+                )
+            )  # fmt: skip
+    page = checked.page
+    page.goto(checked.server.url + "/staff/")
+    checked.sign_in("admin")
+    page.get_by_role("link", name="Records to check").click()
+    expect(page.get_by_role("heading", name="Records to check (2)")).to_be_visible()
+    expect(page.locator(".check").first).to_contain_text("iMIS did not answer in time")
+    clean(page, "staff records to check")
+    board = page.locator(".check", has_text="Board papers")
+    board.get_by_label("Its key in the CRM").fill("CL-42")
+    board.get_by_role("button", name="It is there").click()
+    expect(page.get_by_role("heading", name="Records to check (1)")).to_be_focused()
+    dues = page.locator(".check", has_text="Annual dues")
+    dues.get_by_role("button", name="It is not: send it again").click()
+    expect(page.get_by_role("heading", name="Records to check (1)")).to_be_visible()
+    expect(page.locator(".check", has_text="Annual dues")).to_contain_text(
+        "the next save writes it"
+    )
+    # On the contact's own page too, for every staff member.
+    page.locator(".check", has_text="Annual dues").get_by_role("link", name="contact 102").click()
+    expect(page.get_by_role("region", name="Records to check")).to_contain_text("Annual dues")
+    clean(page, "staff contact with a record to check")

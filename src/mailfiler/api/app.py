@@ -18,7 +18,15 @@ from mailfiler.api import errors, web
 from mailfiler.api.deps import BEARER
 from mailfiler.api.headers import AnswerHeaders
 from mailfiler.api.nul import RefuseNul
-from mailfiler.api.routes import attachments, contacts, messages, options, session, users
+from mailfiler.api.routes import (
+    attachments,
+    contacts,
+    messages,
+    options,
+    records,
+    session,
+    users,
+)
 from mailfiler.api.schemas import ComposedMessage
 from mailfiler.config import Settings, get_settings
 from mailfiler.service import Service
@@ -37,7 +45,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
     )
     app.state.service = service or Service(settings)
     errors.install(app)
-    for module in (session, messages, contacts, attachments, options, users):
+    for module in (session, messages, contacts, attachments, options, users, records):
         app.include_router(module.router, prefix=API)
 
     app.add_middleware(AnswerHeaders, rules=[api_headers, web.page_headers])

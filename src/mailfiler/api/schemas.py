@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mailfiler.core.plan import Status  # the status words are defined once, with the rules
+# The status words are defined once, with the rules.
+from mailfiler.core.plan import FileStatus, Status
 
 
 class Model(BaseModel):
@@ -91,6 +92,11 @@ class StoredFilePublic(Model):
     url: str
 
 
+class MissingFilePublic(Model):
+    name: str
+    reason: str
+
+
 class TimelineItem(Model):
     kind: Literal["interaction", "activity"]
     id: str
@@ -112,6 +118,9 @@ class TimelineItem(Model):
     recipients: str = ""
     sent_at: datetime | None = None  # with its zone
     field_labels: dict[str, str] = {}  # an Activity's field names -> their labels
+    # "partial": the record is there, without the files listed in missing_files
+    status: Literal["saved", "partial"] = "saved"
+    missing_files: list[MissingFilePublic] = []
 
 
 class TimelinePage(Model):
@@ -122,8 +131,40 @@ class TimelinePage(Model):
     next_offset: int | None
 
 
+class RecordToCheck(Model):
+    """A record that needs someone: the CRM never answered (unsure), refused it (failed), or
+    took it without some of its files (partial)."""
+
+    number: int  # what settling it names
+    # "saved" only in the answer to settling it: it needs nobody any more
+    status: Literal["unsure", "failed", "partial", "saved"]
+    kind: Literal["interaction", "activity"]
+    contact_id: str
+    subject: str
+    record_id: str | None
+    saved_by: str
+    reserved_at: datetime
+    reason: str
+    missing_files: list[MissingFilePublic]
+
+
+class SettleRequest(Incoming):
+    """After checking the CRM: it holds the record (``landed``, the key it shows for it), or
+    it does not (``send_again``: the next save of the message writes it)."""
+
+    landed: str | None = Field(default=None, min_length=1, max_length=100)
+    send_again: bool = False
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> SettleRequest:
+        if (self.landed is None) == (not self.send_again):
+            raise ValueError("give either landed (the CRM's key for the record) or send_again")
+        return self
+
+
 class ContactDetail(ContactPublic):
     timeline: TimelinePage
+    to_check: list[RecordToCheck] = []  # this contact's records that need someone
 
 
 # -- reading a message -------------------------------------------------------------------
@@ -190,7 +231,7 @@ class AttachmentPublic(Model):
     saved_as: str | None
     size: int
     content_type: str
-    status: Literal["would_save", "saved", "empty", "excluded", "in_eml"]
+    status: FileStatus
     reason: str
     inline: bool = False
 
@@ -314,8 +355,18 @@ class CrmUpdate(Incoming):
     # What GET answers may be sent back as it is: these two are read, not changed.
     kind: Literal["builtin", "imis"] | None = None
     background_password_set: bool | None = None
-    url: str | None = Field(default=None, max_length=500)
-    background_account: str | None = Field(default=None, min_length=1, max_length=100)
+    url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="The iMIS site (https://…). A new address needs background_password in "
+        "the same change: the stored password is never sent to a new address.",
+    )
+    background_account: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="A new account needs background_password in the same change.",
+    )
     background_password: str | None = Field(
         default=None, min_length=1, max_length=1000, description="Write-only: never returned."
     )

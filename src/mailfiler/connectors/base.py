@@ -13,7 +13,7 @@ A CRM that can show what was filed (the built-in one) also offers a
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -28,9 +28,11 @@ __all__ = [
     "ContactImport",
     "ContactRow",
     "Failed",
+    "MissingFile",
     "RecordReader",
     "RemoteUser",
     "Saved",
+    "Sending",
     "StoredFile",
     "StoredRecord",
     "Unsure",
@@ -50,11 +52,19 @@ class ContactRow:
 
 
 @dataclass(frozen=True)
+class MissingFile:
+    """A file of a written record that did not land in the CRM, and why."""
+
+    name: str  # as it was to be saved (``PlannedFile.filename``)
+    reason: str
+
+
+@dataclass(frozen=True)
 class Saved:
-    """The record was written; the CRM's ID for it, and what did not go with it, if anything."""
+    """The record was written; the CRM's ID for it, and the files that did not go with it."""
 
     record_id: str
-    note: str = ""  # "iMIS refused the attachment report.pdf: ..."
+    missing: tuple[MissingFile, ...] = ()  # any: the record is "partial"
 
 
 @dataclass(frozen=True)
@@ -69,9 +79,14 @@ class Unsure:
     """The CRM never answered: the record may have been written. It is not sent again."""
 
     reason: str
+    # The files that were not sent at all, should the record turn out to have landed
+    # (a CRM that sends files after the record never sent them).
+    unsent: tuple[str, ...] = ()
 
 
 WriteOutcome = Saved | Failed | Unsure
+# Told of each record just before it is sent (``Connector.write``).
+Sending = Callable[[PlannedRecord], None]
 
 
 @dataclass(frozen=True)
@@ -124,11 +139,18 @@ class Connector(Protocol):
         """The activity types the CRM has, with the labels of their fields."""
         ...
 
-    def write(self, records: Sequence[PlannedRecord]) -> list[WriteOutcome]:
+    def write(
+        self, records: Sequence[PlannedRecord], sending: Sending = lambda record: None
+    ) -> list[WriteOutcome]:
         """Write the records (one per contact), in order; one outcome per record.
+
+        ``sending(record)`` is called just before a record leaves for the CRM, so that
+        a save that dies part way knows which records the CRM may hold.
 
         A CRM that fails part way answers ``Failed`` for each record it did
         not write and ``Saved`` for the others: the caller records exactly that.
+        A record with ``existing_record_id`` exists already: only its ``files``
+        are sent, and the answer is ``Saved`` with that ID (and what is still missing).
         """
         ...
 
@@ -163,6 +185,8 @@ class StoredRecord:
     sender: str = ""  # the message's, as its reader saw them
     recipients: str = ""
     sent_at: datetime | None = None
+    # Files that did not land with it (the record is "partial"): (name, why)
+    missing_files: tuple[tuple[str, str], ...] = ()
 
 
 class ContactImport(Protocol):

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mailfiler.connectors.base import Connector, Failed, Saved, UserAccess, WriteOutcome
+from mailfiler.connectors.base import (
+    Connector,
+    Failed,
+    Saved,
+    Sending,
+    UserAccess,
+    WriteOutcome,
+)
 from mailfiler.core.addresses import address_key
 from mailfiler.core.match import Contact
 from mailfiler.core.options import EMAIL_ACTIVITY, ActivityType
@@ -66,9 +73,12 @@ class FakeCRM:
     def activity_types(self) -> list[ActivityType]:
         return list(self.types)
 
-    def write(self, records: Sequence[PlannedRecord]) -> list[WriteOutcome]:
+    def write(
+        self, records: Sequence[PlannedRecord], sending: Sending = lambda record: None
+    ) -> list[WriteOutcome]:
         outcomes = []
         for record in records:
+            sending(record)
             outcome = (self.write_one or self._saved)(record)
             if isinstance(outcome, Saved):
                 self.written.append(record)

@@ -45,7 +45,7 @@ class LedgerRecords:
 
     def _record(self, entry: FilingEntry) -> StoredRecord:
         kind: Kind = "activity" if entry.kind == "activity" else "interaction"
-        assert entry.saved_at is not None  # only saved entries are read
+        assert entry.saved_at is not None  # only written entries are read
         return StoredRecord(
             kind=kind,
             id=entry.record_id or "",
@@ -62,4 +62,5 @@ class LedgerRecords:
             saved_at=entry.saved_at,
             attachments=(),
             link=self.tenant.options.profile_link(entry.contact_id),
+            missing_files=tuple((f["name"], f["reason"]) for f in entry.missing_files or ()),
         )

@@ -6,14 +6,17 @@ The service, the API and the CLI ask here, with the organisation's setting
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from mailfiler import accounts
 from mailfiler.accounts import Tenant
 from mailfiler.clock import Clock, system_clock
+from mailfiler.config import get_settings
 from mailfiler.connectors.base import (
     Connector,
     ContactImport,
@@ -23,13 +26,16 @@ from mailfiler.connectors.base import (
 )
 from mailfiler.connectors.builtin.connector import BuiltinCRM
 from mailfiler.connectors.imis import accounts as imis_accounts
-from mailfiler.connectors.imis.client import ImisClient
+from mailfiler.connectors.imis import site_address
+from mailfiler.connectors.imis.client import Holder, ImisClient, fingerprint
 from mailfiler.connectors.imis.connector import ImisCRM
 from mailfiler.connectors.imis.mapping import IMIS_EMAIL_ACTIVITY, ImisMapping
 from mailfiler.connectors.ledger_records import LedgerRecords
 from mailfiler.core.options import ActivityType
-from mailfiler.errors import BadRequest, ConnectorUnavailable, SystemFault
-from mailfiler.storage import BlobStore, Database, secrets
+from mailfiler.errors import BadRequest, ConnectorUnavailable, MailfilerError, SystemFault
+from mailfiler.storage import BlobStore, Database
+
+log = logging.getLogger("mailfiler.imis")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,9 @@ class Needs:
     database: Database
     blobs: BlobStore
     clock: Clock
+    # The installation allows CRM sites at loopback, private and link-local addresses
+    # (Settings.allow_local_crm: the tests' stand-in sites).
+    allow_local_crm: bool = False
 
 
 Factory = Callable[[Tenant, Needs], Connector]
@@ -53,26 +62,71 @@ def _imis_mapping(tenant: Tenant) -> ImisMapping:
     return ImisMapping.from_json(tenant.crm_settings.get("mapping"))
 
 
-def _imis_client(tenant: Tenant) -> ImisClient:
+def _site_policy(allow_local: bool | None) -> site_address.SitePolicy:
+    """Where this server may connect. ``None``: as the installation's environment says
+    (``MAILFILER_ALLOW_LOCAL_CRM``), for the callers that are handed no settings."""
+    if allow_local is None:
+        allow_local = get_settings().allow_local_crm
+    return site_address.SitePolicy(allow_local, site_address.system_resolver)
+
+
+def _imis_client(tenant: Tenant, allow_local: bool | None) -> ImisClient:
+    """The organisation's background account at its site. Settings that cannot be used
+    (no address, no password, a mapping no longer valid) fail its first call, not its
+    making: the options that repair them can still be read and changed."""
     site = _imis_site(tenant)
+    stored = tenant.background_secret or ""
+    problem: MailfilerError | None = None
     if not site:
-        raise ConnectorUnavailable(
+        problem = ConnectorUnavailable(
             f"{tenant.cloud_id} has no iMIS address set: an administrator must set it "
             "(mailfiler options set --imis-url)"
         )
-    stored = tenant.background_secret
-    if not stored:
-        raise ConnectorUnavailable(
+    elif not stored:
+        problem = ConnectorUnavailable(
             f"the background account {tenant.background_account}'s password is not set: "
             "an administrator must set it"
         )
+    try:
+        mapping = _imis_mapping(tenant)
+    except BadRequest as error:
+        mapping = ImisMapping()
+        problem = problem or ConnectorUnavailable(
+            f"the iMIS mapping of {tenant.cloud_id} cannot be used ({error}): an administrator "
+            "must correct it"
+        )
     return ImisClient(
-        site, tenant.background_account, lambda: secrets.decrypt(stored), _imis_mapping(tenant)
+        site,
+        tenant.background_account,
+        lambda: _background_password(tenant, site),
+        mapping,
+        # Its tokens and connections are the organisation's, for this stored password only.
+        holder=Holder(f"{tenant.id}:{tenant.cloud_id}", fingerprint(stored)),
+        policy=_site_policy(allow_local),
+        problem=problem,
     )
 
 
+def _background_password(tenant: Tenant, site: str) -> str:
+    """The stored password, for the address and account it was set for and no other."""
+    sealed = accounts.background_password(tenant.background_secret or "")
+    if sealed.url is not None and not (
+        site_address.same_site(sealed.url, site)
+        and (sealed.account or "").lower() == tenant.background_account.lower()
+    ):
+        log.warning(
+            "the background password of %s was set for %s as %s, not for %s as %s: not sent",
+            tenant.cloud_id, sealed.url, sealed.account, site, tenant.background_account,
+        )  # fmt: skip
+        raise ConnectorUnavailable(
+            "the background account's password was set for another iMIS address or account: "
+            "an administrator must set it again"
+        )
+    return sealed.password
+
+
 def _imis(tenant: Tenant, needs: Needs) -> ImisCRM:
-    return ImisCRM(_imis_client(tenant), edition=tenant.options.edition)
+    return ImisCRM(_imis_client(tenant, needs.allow_local_crm), edition=tenant.options.edition)
 
 
 def _builtin(tenant: Tenant, needs: Needs) -> BuiltinCRM:
@@ -118,12 +172,12 @@ def contact_import(tenant: Tenant, needs: Needs) -> ContactImport:
 UserCheck = Callable[[str, str], RemoteUser | None]
 
 
-def user_check(tenant: Tenant) -> UserCheck | None:
+def user_check(tenant: Tenant, allow_local: bool | None = None) -> UserCheck | None:
     """How the CRM checks a user's password, where it does (iMIS); None: mailfiler does."""
     if tenant.crm != "imis":
         return None
     return lambda username, password: imis_accounts.sign_in(
-        _imis_site(tenant), lambda: _imis_client(tenant), _imis_mapping(tenant), username, password
+        _imis_client(tenant, allow_local), username, password
     )
 
 
@@ -133,19 +187,61 @@ def starting_activity_types(crm: str) -> tuple[ActivityType, ...] | None:
 
 
 def checked_mapping(tenant: Tenant, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """The organisation's CRM mapping with ``changes``, checked whole: every name known."""
+    """The organisation's CRM mapping with ``changes``, checked whole: every name known,
+    every value valid."""
     if tenant.crm != "imis":
         raise BadRequest(f"{tenant.cloud_id} files into the built-in CRM: it has no mapping")
     current = dict(tenant.crm_settings.get("mapping") or {})
     return ImisMapping.from_json({**current, **changes}).to_json()
 
 
-def describe_user(tenant: Tenant, username: str) -> RemoteUser | None:
+def accepted_site(crm: str, url: str | None, *, allow_local: bool) -> str | None:
+    """A remote CRM's address as mailfiler keeps it, once it may be called (its name is
+    looked up and every address checked; nothing is sent to it); ``BadRequest`` why not."""
+    if crm != "imis" or url is None:
+        return url
+    return site_address.checked_site(url, _site_policy(allow_local))
+
+
+def change_crm(
+    session: Session,
+    tenant: Tenant,
+    *,
+    url: str | None = None,
+    background_account: str | None = None,
+    background_password: str | None = None,
+    mapping: Mapping[str, Any] | None = None,
+    allow_local: bool,
+) -> Tenant:
+    """Change where the organisation's CRM is, how mailfiler signs in to it and its mapping,
+    each checked first (the same for the API and the command line).
+
+    The address it has already (as the Options screen sends it back) is no change. A new
+    address is checked only with the password that goes with it: without one,
+    ``accounts.set_crm`` refuses the change, saying why.
+    """
+    if url is not None and site_address.same_site(url, _imis_site(tenant)):
+        url = None
+    if url is not None and background_password is not None:
+        url = accepted_site(tenant.crm, url, allow_local=allow_local)
+    return accounts.set_crm(
+        session,
+        tenant.cloud_id,
+        url=url,
+        background_account=background_account,
+        background_password=background_password,
+        mapping=checked_mapping(tenant, mapping) if mapping else None,
+    )
+
+
+def describe_user(
+    tenant: Tenant, username: str, allow_local: bool | None = None
+) -> RemoteUser | None:
     """A user of the CRM as the background account sees them (for the CLI's ``--user``
     on an organisation whose users sign in to their CRM); None when there is no such user."""
     if tenant.crm != "imis":
         return None
-    found = imis_accounts.describe(lambda: _imis_client(tenant), _imis_mapping(tenant), username)
+    found = imis_accounts.describe(_imis_client(tenant, allow_local), username)
     if found is None:
         return None
     name, email, roles = found

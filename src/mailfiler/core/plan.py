@@ -40,11 +40,15 @@ KINDS: tuple[Kind, ...] = ("interaction", "activity")
 
 Status = Literal[
     "would_save", "saved", "no_contact", "ambiguous", "duplicate", "excluded",
-    "not_permitted", "over_limit", "failed",
+    "not_permitted", "over_limit", "failed", "unsure", "partial",
 ]  # fmt: skip
 # "failed": the CRM did not take the record (the reason says why); saving the
 # message again writes it, and only it.
-FileStatus = Literal["would_save", "saved", "empty", "excluded", "in_eml"]
+# "unsure": the CRM never answered the write, so the record may exist: it is
+# never sent again blindly; someone checks the CRM and settles it.
+# "partial": the record was written, but not all its files: a later save of
+# the message sends only the missing files.
+FileStatus = Literal["would_save", "saved", "empty", "excluded", "in_eml", "failed"]
 
 # Where a participant comes from: a line of the message, or added by the user.
 Role = Line | Literal["added"]
@@ -87,6 +91,19 @@ class Capabilities:
     activities: bool = True
     activity_attachments: bool = True
     interaction_date: bool = True  # False: the CRM stamps an interaction with its own write time
+    # True: writing a record again is harmless (the CRM finds its own copy), so a
+    # reservation whose writer died may be written again. False (the safe
+    # default): such a record becomes "unsure" and someone checks the CRM.
+    rewrite_abandoned: bool = False
+
+
+@dataclass(frozen=True)
+class Filed:
+    """What the filing ledger holds for a message and a contact, as the plan needs it."""
+
+    state: Literal["saved", "partial", "unsure"]
+    record_id: str  # "" when unsure and never confirmed
+    missing_files: tuple[str, ...] = ()  # partial: the files that did not land, by saved name
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,9 @@ class PlannedRecord:
     sent_at: datetime | None = None  # the message's Date, for CRMs that date a record by it
     sender: str = ""  # "Ann Archer <ann@members.example>"
     recipients: str = ""  # every To and Cc address, "; "-separated
+    # Set when the record exists already and only its missing ``files`` are sent
+    # (an earlier save was partial).
+    existing_record_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,14 +189,14 @@ def plan(
     options: Options,
     filer: Filer,
     background_account: str,
-    already_filed: Mapping[str, str] | None = None,
+    already_filed: Mapping[str, Filed] | None = None,
     added: Sequence[Contact] = (),
     records_too: bool = True,
     capabilities: Capabilities = Capabilities(),
 ) -> SavePlan:
     """Decide everything one save would do.
 
-    ``already_filed``: contact ID -> the record this message is already filed as.
+    ``already_filed``: contact ID -> what the ledger holds of this message for them.
     ``added``: contacts the user added by searching, who are not on the message.
     ``records_too=False`` decides who and what only (the review screen), skipping
     the bodies and files that only a save needs.
@@ -216,6 +236,13 @@ def plan(
             f"{capabilities.crm} dates an interaction by when it is saved, not by when the "
             "message was sent",
         )
+    completing: dict[str, tuple[PlannedFile, ...]] = {}
+    if records_too:  # the review has no files planned to compare with
+        outcomes, completing = _completions(outcomes, filed, planned_files, options, choices.kind)
+    if to_save and all(c in completing and not completing[c] for c in to_save):
+        to_save = []  # only records whose missing files this save leaves out
+        files, eml, planned_files = _files(message, choices, saving=False)
+    to_save = [c for c in to_save if c not in completing or completing[c]]
     fields: dict[str, str] = {}
     if activity_type is not None:  # checked even when nothing is saved: a wrong field is an error
         fields = activity_fields(activity_type, message, choices.fields, tokens=bool(to_save))
@@ -232,15 +259,16 @@ def plan(
             body=body,
             activity_type=activity_type.code if activity_type else None,
             fields=fields,
-            files=planned_files,
+            files=completing.get(contact_id) or planned_files,
             message_key=message.key,
             message_id=message.message_id,
             created_by=background_account,
             saved_by=filer.username,
-            another_copy=contact_id in filed,
+            another_copy=contact_id in filed and options.allow_duplicates,
             sent_at=message.date,
             sender=tokens["sender"],
             recipients=tokens["recipients"],
+            existing_record_id=filed[contact_id].record_id if contact_id in completing else None,
         )
         for contact_id in to_save
     )
@@ -253,6 +281,36 @@ def plan(
         eml=eml,
         notes=notes,
     )
+
+
+def _completions(
+    outcomes: tuple[ParticipantOutcome, ...],
+    filed: Mapping[str, Filed],
+    planned: tuple[PlannedFile, ...],
+    options: Options,
+    kind: Kind,
+) -> tuple[tuple[ParticipantOutcome, ...], dict[str, tuple[PlannedFile, ...]]]:
+    """The records saved before without all their files: contact ID -> the missing files this
+    save sends (empty: none of them is part of this save, and the outcome says so)."""
+    completing: dict[str, tuple[PlannedFile, ...]] = {}
+    if options.allow_duplicates:  # another whole copy is written instead
+        return outcomes, completing
+    result = []
+    for outcome in outcomes:
+        earlier = filed.get(outcome.contact_id or "")
+        if outcome.status == "would_save" and earlier and earlier.state == "partial":
+            assert outcome.contact_id is not None
+            files = tuple(f for f in planned if f.filename in earlier.missing_files)
+            completing.setdefault(outcome.contact_id, files)
+            if not files:
+                outcome = replace(
+                    outcome,
+                    status="partial",
+                    reason=f"already saved as {kind} {earlier.record_id} without "
+                    f"{', '.join(earlier.missing_files)}, which this save leaves out",
+                )
+        result.append(outcome)
+    return tuple(result), completing
 
 
 def _no_files(
@@ -278,7 +336,7 @@ def _participants(
     choices: Choices,
     permission: Action,
     options: Options,
-    filed: Mapping[str, str],
+    filed: Mapping[str, Filed],
     kind: Kind,
 ) -> tuple[ParticipantOutcome, ...]:
     first_line: dict[str, Role] = {}
@@ -369,7 +427,7 @@ def _allowed(
     permission: Action,
     options: Options,
     distinct: int,
-    filed: Mapping[str, str],
+    filed: Mapping[str, Filed],
     kind: Kind,
 ) -> ParticipantOutcome:
     if permission.state != "allowed":
@@ -383,19 +441,24 @@ def _allowed(
                 f"{options.max_total_emails} per save (Max Total Emails): nothing was saved"
             ),
         )
-    contact_id = outcome.contact_id or ""
-    if contact_id in filed and not options.allow_duplicates:
-        record_id = filed[contact_id]
-        reason = f"this message is already saved as {kind} {record_id} for this contact"
-        if not record_id:  # written perhaps: the CRM never answered (storage.ledger)
-            reason = UNSURE_BEFORE
-        return replace(outcome, status="duplicate", record_id=record_id or None, reason=reason)
-    return outcome
+    earlier = filed.get(outcome.contact_id or "")
+    if earlier is None or options.allow_duplicates:
+        return outcome
+    record_id = earlier.record_id or None
+    if earlier.state == "unsure":
+        return replace(outcome, status="unsure", record_id=record_id, reason=UNSURE_BEFORE)
+    if earlier.state == "partial":
+        missing = ", ".join(earlier.missing_files)
+        reason = f"already saved as {kind} {record_id} without {missing}: only those are sent"
+        return replace(outcome, record_id=record_id, reason=reason)
+    reason = f"this message is already saved as {kind} {record_id} for this contact"
+    return replace(outcome, status="duplicate", record_id=record_id, reason=reason)
 
 
 UNSURE_BEFORE = (
     "an earlier save of this message for this contact may have been written (the CRM did not "
-    "answer): check the CRM; it is not written again"
+    "answer): it is not sent again until someone checks the CRM and settles it "
+    "(mailfiler settle, or Records to check on the staff site)"
 )
 
 

@@ -1,32 +1,57 @@
 """The filing ledger: what mailfiler filed for whom, in whichever CRM (see ``tables.FilingEntry``).
 
-A save goes: plan -> ``reserve`` (committed) -> write to the CRM (outside any
-transaction) -> ``settle`` (committed). The unique key on (organisation,
+A save goes: plan -> ``reserve`` (committed, naming the writing process) ->
+write to the CRM (outside any transaction, the writer's heartbeat kept by
+``keep_alive``) -> ``settle`` (committed). The unique key on (organisation,
 contact, kind, message, copy) decides a race between two saves: the second
-finds the first's entry, waits for it to settle, and answers "duplicate"
-with its record ID.
+finds the first's entry, waits for it to settle, and answers with it.
+
+An entry whose writer died (its process is gone, or on another machine it
+stopped beating) is written again only to a CRM whose writes are idempotent
+(``Capabilities.rewrite_abandoned``); for any other it becomes "unsure" at
+once, and someone checks the CRM and settles it by hand (``settle_by_hand``).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal, cast
 
-from sqlalchemy import and_, delete, func, select, true, update
+from sqlalchemy import and_, func, select, true, update
 from sqlalchemy.orm import Session
 
+from mailfiler.core.plan import Filed
+from mailfiler.errors import BadRequest, Conflict, NotFound
+from mailfiler.storage import writers
 from mailfiler.storage.database import insert_into
 from mailfiler.storage.tables import FilingEntry
 
-# A reservation older than this was left by a save that never finished (its
-# process ended between writing and settling): the next save takes it over.
+PENDING: Final = "pending"
+SAVED: Final = "saved"
+PARTIAL: Final = "partial"  # written, without some of its files
+FAILED: Final = "failed"  # the CRM refused it: nothing written; the next save writes it
+UNSURE: Final = "unsure"  # it may have been written: never sent again until settled by hand
+TO_CHECK: Final = (UNSURE, FAILED, PARTIAL)
+HeldState = Literal["saved", "partial", "unsure"]
+
+# A writer on another machine that has not said it is alive for this long has died.
+LEASE: Final = timedelta(seconds=60)
+HEARTBEAT: Final = 10.0  # seconds between a writer's "still alive"
+# Entries reserved before writers were named (migration 0012) count as abandoned after this.
 ABANDONED_AFTER: Final = timedelta(minutes=15)
-# How long a save waits for another save of the same record to finish.
+# How long a save waits for another, living, save of the same record to finish.
 WAIT_FOR_OTHERS: Final = 20.0  # seconds
+
+WRITER_DIED: Final = (
+    "the save that was writing this record stopped before {crm} answered (its process ended): "
+    "it may have been written. It is not sent again until someone checks {crm} and settles it"
+)
+NOT_KNOWN_SENT: Final = "not known to have been sent"
 
 Units = Callable[..., AbstractContextManager[Session]]
 
@@ -40,6 +65,8 @@ class Wanted:
     message_key: str
     subject: str
     another_copy: bool = False  # duplicates allowed and this contact has it: a new copy
+    completing: bool = False  # the record exists without some files: only those are sent
+    files: tuple[str, ...] = ()  # its files, by the names they are saved as
 
 
 @dataclass(frozen=True)
@@ -50,10 +77,23 @@ class Reserved:
 
 @dataclass(frozen=True)
 class Taken:
-    """Another save holds this record: saved (with its ID), or still being written."""
+    """What another save holds for this record: saved, partial or unsure (with its ID, if
+    known), or still being written by a save that is alive."""
 
     contact_id: str
+    state: str
     record_id: str | None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How a reserved entry ends."""
+
+    state: str  # SAVED, PARTIAL, FAILED or UNSURE
+    record_id: str | None = None
+    reason: str | None = None
+    missing: tuple[tuple[str, str], ...] = ()  # (file name, why it is missing)
 
 
 def filed(
@@ -62,16 +102,16 @@ def filed(
     kind: str,
     message_key: str,
     contact_ids: Collection[str] | None = None,
-) -> dict[str, str]:
-    """Contact ID -> the first record this message was saved as, for those saved ("": one
-    that may have been written, see ``Settled``)."""
+) -> dict[str, Filed]:
+    """Contact ID -> what this message is held as for them (saved, partial or unsure), the
+    first copy first."""
     query = (
-        select(FilingEntry.contact_id, FilingEntry.record_id)
+        select(FilingEntry)
         .where(
             FilingEntry.organisation_id == organisation_id,
             FilingEntry.kind == kind,
             FilingEntry.message_key == message_key,
-            FilingEntry.state.in_(("saved", "unsure")),
+            FilingEntry.state.in_((SAVED, PARTIAL, UNSURE)),
         )
         .order_by(FilingEntry.copy)
     )
@@ -79,30 +119,46 @@ def filed(
         if not contact_ids:
             return {}
         query = query.where(FilingEntry.contact_id.in_(sorted(contact_ids)))
-    found: dict[str, str] = {}
-    for contact_id, record_id in session.execute(query):
-        found.setdefault(contact_id, record_id or "")
+    found: dict[str, Filed] = {}
+    for entry in session.scalars(query):
+        missing = tuple(f["name"] for f in entry.missing_files or ())
+        state = cast(HeldState, entry.state)  # one of those the query asked for
+        found.setdefault(entry.contact_id, Filed(state, entry.record_id or "", missing))
     return found
 
 
 def reserve(
-    units: Units, organisation_id: int, saved_by: str, wanted: Sequence[Wanted], moment: datetime
+    units: Units,
+    organisation_id: int,
+    saved_by: str,
+    wanted: Sequence[Wanted],
+    moment: datetime,
+    *,
+    crm: str,
+    rewrite_abandoned: bool,
 ) -> tuple[list[Reserved], list[Taken]]:
-    """Claim an entry for each wanted record; what another save holds comes back as ``Taken``."""
+    """Claim an entry for each wanted record; what another save holds comes back as ``Taken``.
+
+    A living writer's entry is waited for (``WAIT_FOR_OTHERS``); a dead writer's is taken
+    over when ``rewrite_abandoned``, and made "unsure" at once otherwise.
+    """
     reserved: list[Reserved] = []
     taken: list[Taken] = []
     waiting = list(wanted)
     deadline = time.monotonic() + WAIT_FOR_OTHERS
+    claim = _Claim(organisation_id, saved_by, moment, crm, rewrite_abandoned)
     while waiting:
         with units() as session:
-            claimed, held = _claim(session, organisation_id, saved_by, waiting, moment)
+            claimed, held, lost = claim.all(session, waiting)
         reserved += claimed
-        still: list[Wanted] = []
+        still: list[Wanted] = list(lost)  # another save changed them meanwhile: look again
         for want, entry in held:
-            if entry.state in ("saved", "unsure"):
-                taken.append(Taken(want.contact_id, entry.record_id))
+            if entry.state != PENDING:
+                taken.append(
+                    Taken(want.contact_id, entry.state, entry.record_id, entry.reason or "")
+                )
             elif time.monotonic() > deadline:
-                taken.append(Taken(want.contact_id, None))  # still being written elsewhere
+                taken.append(Taken(want.contact_id, PENDING, None))  # its writer is alive
             else:
                 still.append(want)
         waiting = still
@@ -111,72 +167,207 @@ def reserve(
     return reserved, taken
 
 
-def _claim(
-    session: Session,
-    organisation_id: int,
-    saved_by: str,
-    wanted: Sequence[Wanted],
-    moment: datetime,
-) -> tuple[list[Reserved], list[tuple[Wanted, FilingEntry]]]:
-    claimed: list[Reserved] = []
-    held: list[tuple[Wanted, FilingEntry]] = []
-    for want in wanted:
-        copy = _next_copy(session, organisation_id, want) if want.another_copy else 0
-        values: dict[str, Any] = {
-            "organisation_id": organisation_id,
-            "contact_id": want.contact_id,
-            "kind": want.kind,
-            "message_key": want.message_key,
-            "copy": copy,
-            "state": "pending",
-            "subject": want.subject,
-            "saved_by": saved_by,
-            "reserved_at": moment,
+@dataclass(frozen=True)
+class _Claim:
+    organisation_id: int
+    saved_by: str
+    moment: datetime
+    crm: str
+    rewrite_abandoned: bool
+
+    def all(
+        self, session: Session, wanted: Sequence[Wanted]
+    ) -> tuple[list[Reserved], list[tuple[Wanted, FilingEntry]], list[Wanted]]:
+        claimed: list[Reserved] = []
+        held: list[tuple[Wanted, FilingEntry]] = []
+        lost: list[Wanted] = []
+        for want in wanted:
+            copy = _copy_for(session, self.organisation_id, want)
+            fresh = {**_key(self.organisation_id, want, copy), **self._writing(want)}
+            fresh |= {"subject": want.subject, "record_id": None, "saved_at": None}
+            statement = insert_into(session, FilingEntry).values(fresh).on_conflict_do_nothing()
+            if session.execute(statement.returning(FilingEntry.id)).first() is not None:
+                claimed.append(Reserved(want.contact_id, copy))
+                continue
+            entry = session.scalars(
+                select(FilingEntry).filter_by(**_key(self.organisation_id, want, copy))
+            ).one()
+            verdict = self._verdict(want, entry)
+            if verdict == "take":
+                if _swap(session, entry, self._writing(want)):
+                    claimed.append(Reserved(want.contact_id, copy))
+                else:
+                    lost.append(want)
+            elif verdict == "unsure":
+                if _swap(session, entry, self._abandoned(entry)):
+                    session.refresh(entry)
+                    held.append((want, entry))
+                else:
+                    lost.append(want)
+            else:
+                held.append((want, entry))
+        session.flush()
+        return claimed, held, lost
+
+    def _verdict(self, want: Wanted, entry: FilingEntry) -> str:
+        """What to do with an entry another save made: take it, make it unsure, or hold."""
+        if entry.state == FAILED or (entry.state == PARTIAL and want.completing):
+            return "take"
+        if entry.state == PENDING and writer_gone(entry, self.moment):
+            # Never sent (the writer died before it): the CRM cannot hold it.
+            sent = entry.sending_at is not None
+            return "unsure" if sent and not self.rewrite_abandoned else "take"
+        return "held"
+
+    def _writing(self, want: Wanted) -> dict[str, Any]:
+        return {
+            "state": PENDING,
+            "saved_by": self.saved_by,
+            "reserved_at": self.moment,
+            "writer": writers.this_writer(),
+            "alive_at": self.moment,
+            "sending_at": None,
+            "files": list(want.files),
+            "reason": None,
         }
-        statement = insert_into(session, FilingEntry).values(values).on_conflict_do_nothing()
-        if session.execute(statement.returning(FilingEntry.id)).first() is not None:
-            claimed.append(Reserved(want.contact_id, copy))
-            continue
-        entry = session.scalars(
-            select(FilingEntry).where(*_same(organisation_id, want, copy))
-        ).one()
-        if entry.state == "pending" and entry.reserved_at < moment - ABANDONED_AFTER:
-            # Left by a save that never finished: this save takes it over. (The
-            # built-in CRM's write is idempotent; see the README for iMIS.)
-            entry.reserved_at, entry.saved_by = moment, saved_by
-            claimed.append(Reserved(want.contact_id, copy))
-            continue
-        held.append((want, entry))
-    session.flush()
-    return claimed, held
+
+    def _abandoned(self, entry: FilingEntry) -> dict[str, Any]:
+        return abandoned(entry, self.crm)
 
 
-def _next_copy(session: Session, organisation_id: int, want: Wanted) -> int:
-    highest = session.scalar(
-        select(func.max(FilingEntry.copy)).where(
-            FilingEntry.organisation_id == organisation_id,
-            FilingEntry.contact_id == want.contact_id,
-            FilingEntry.kind == want.kind,
-            FilingEntry.message_key == want.message_key,
+def abandoned(entry: FilingEntry, crm: str) -> dict[str, Any]:
+    """The values that make a dead writer's entry "unsure": what it was sending is unknown."""
+    missing = entry.missing_files or [
+        {"name": n, "reason": NOT_KNOWN_SENT} for n in entry.files or ()
+    ]
+    return {
+        "state": UNSURE,
+        "reason": WRITER_DIED.format(crm=crm),
+        "missing_files": missing,
+        "writer": None,
+        "alive_at": None,
+        "sending_at": None,
+    }
+
+
+def writer_gone(entry: FilingEntry, moment: datetime) -> bool:
+    """Whether the process writing a pending entry has ended."""
+    verdict = writers.gone(entry.writer)
+    if verdict is not None:
+        return verdict
+    if entry.writer is None:  # reserved before writers were named
+        return entry.reserved_at < moment - ABANDONED_AFTER
+    return (entry.alive_at or entry.reserved_at) < moment - LEASE
+
+
+def _swap(session: Session, entry: FilingEntry, values: dict[str, Any]) -> bool:
+    """Change an entry only if nobody did since it was read (another save may be deciding
+    the same thing at the same moment): True when this save did it."""
+    changed = session.execute(
+        update(FilingEntry)
+        .where(
+            FilingEntry.id == entry.id,
+            FilingEntry.state == entry.state,
+            _same_or_null(FilingEntry.writer, entry.writer),
+            FilingEntry.reserved_at == entry.reserved_at,
         )
-    )
-    return 0 if highest is None else highest + 1
+        .values(values)
+        .returning(FilingEntry.id)
+    ).first()
+    return changed is not None
 
 
-def _same(organisation_id: int, want: Wanted, copy: int) -> tuple[Any, ...]:
-    return (
+def _same_or_null(column: Any, value: Any) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def _key(organisation_id: int, want: Wanted, copy: int) -> dict[str, Any]:
+    return {
+        "organisation_id": organisation_id,
+        "contact_id": want.contact_id,
+        "kind": want.kind,
+        "message_key": want.message_key,
+        "copy": copy,
+    }
+
+
+def _copy_for(session: Session, organisation_id: int, want: Wanted) -> int:
+    """0; for another copy, a failed copy to write again, else the next number."""
+    if not want.another_copy:
+        return 0
+    same = (
         FilingEntry.organisation_id == organisation_id,
         FilingEntry.contact_id == want.contact_id,
         FilingEntry.kind == want.kind,
         FilingEntry.message_key == want.message_key,
-        FilingEntry.copy == copy,
+    )
+    failed_copy = session.scalar(
+        select(func.min(FilingEntry.copy)).where(*same, FilingEntry.state == FAILED)
+    )
+    if failed_copy is not None:
+        return int(failed_copy)
+    highest = session.scalar(select(func.max(FilingEntry.copy)).where(*same))
+    return 0 if highest is None else highest + 1
+
+
+def mark_sending(
+    session: Session,
+    organisation_id: int,
+    kind: str,
+    message_key: str,
+    reservation: Reserved,
+    moment: datetime,
+) -> None:
+    """The record is about to leave for the CRM: from now on, should its writer die, the CRM
+    may hold it."""
+    session.execute(
+        update(FilingEntry)
+        .where(*_reserved(organisation_id, kind, message_key, reservation))
+        .values(sending_at=moment)
     )
 
 
-# How a reserved entry ends: saved (with the CRM's record ID), unsure (the CRM
-# never answered: it may hold the record, so the entry is kept and the record
-# never written again), or removed (None: nothing was written).
-Settled = tuple[str, str] | None
+def _reserved(
+    organisation_id: int, kind: str, message_key: str, reservation: Reserved
+) -> tuple[Any, ...]:
+    return (
+        FilingEntry.organisation_id == organisation_id,
+        FilingEntry.contact_id == reservation.contact_id,
+        FilingEntry.kind == kind,
+        FilingEntry.message_key == message_key,
+        FilingEntry.copy == reservation.copy,
+    )
+
+
+@contextmanager
+def keep_alive(
+    units: Units, organisation_id: int, clock: Callable[[], datetime], every: float = HEARTBEAT
+) -> Iterator[None]:
+    """While the block runs, say now and then that this process is still writing its pending
+    entries (for a save on another machine, which cannot see this process)."""
+    done = threading.Event()
+    me = writers.this_writer()
+
+    def beat() -> None:
+        while not done.wait(every):
+            with units() as session:
+                session.execute(
+                    update(FilingEntry)
+                    .where(
+                        FilingEntry.organisation_id == organisation_id,
+                        FilingEntry.writer == me,
+                        FilingEntry.state == PENDING,
+                    )
+                    .values(alive_at=clock())
+                )
+
+    beating = threading.Thread(target=beat, name="ledger-heartbeat", daemon=True)
+    beating.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beating.join()
 
 
 def settle(
@@ -184,27 +375,31 @@ def settle(
     organisation_id: int,
     kind: str,
     message_key: str,
-    outcomes: Iterable[tuple[Reserved, Settled]],
+    outcomes: Iterable[tuple[Reserved, Settlement]],
     moment: datetime,
 ) -> None:
-    """Each reserved entry saved, held as unsure, or removed (see ``Settled``)."""
+    """Each reserved entry as its write turned out (see ``Settlement``)."""
     for reservation, settled in outcomes:
-        where = (
-            FilingEntry.organisation_id == organisation_id,
-            FilingEntry.contact_id == reservation.contact_id,
-            FilingEntry.kind == kind,
-            FilingEntry.message_key == message_key,
-            FilingEntry.copy == reservation.copy,
+        values: dict[str, Any] = {
+            "state": settled.state,
+            "reason": settled.reason,
+            "missing_files": [{"name": n, "reason": r} for n, r in settled.missing] or None,
+            "writer": None,
+            "alive_at": None,
+            "sending_at": None,
+        }
+        if settled.record_id is not None:
+            values["record_id"] = settled.record_id or None
+        if settled.state != FAILED:
+            values["saved_at"] = moment
+        session.execute(
+            update(FilingEntry)
+            .where(*_reserved(organisation_id, kind, message_key, reservation))
+            .values(values)
         )
-        if settled is None:
-            session.execute(delete(FilingEntry).where(*where))
-        else:
-            state, record_id = settled
-            session.execute(
-                update(FilingEntry)
-                .where(*where)
-                .values(state=state, record_id=record_id or None, saved_at=moment)
-            )
+
+
+# -- what was filed ------------------------------------------------------------------
 
 
 def for_contact(
@@ -215,11 +410,11 @@ def for_contact(
     limit: int,
     offset: int,
 ) -> list[FilingEntry]:
-    """What mailfiler filed for one contact (every contact: None), newest first."""
+    """The records mailfiler wrote for one contact (every contact: None), newest first."""
     return list(
         session.scalars(
             select(FilingEntry)
-            .where(_saved_for(organisation_id, contact_id), FilingEntry.kind.in_(kinds))
+            .where(_written_for(organisation_id, contact_id), FilingEntry.kind.in_(kinds))
             .order_by(FilingEntry.saved_at.desc(), FilingEntry.id.desc())
             .limit(limit)
             .offset(offset)
@@ -228,14 +423,142 @@ def for_contact(
 
 
 def count_for_contact(session: Session, organisation_id: int, contact_id: str | None) -> int:
-    """How many records mailfiler filed for one contact (every contact: None)."""
-    where = _saved_for(organisation_id, contact_id)
+    """How many records mailfiler wrote for one contact (every contact: None)."""
+    where = _written_for(organisation_id, contact_id)
     return session.scalar(select(func.count()).select_from(FilingEntry).where(where)) or 0
 
 
-def _saved_for(organisation_id: int, contact_id: str | None) -> Any:
+def _written_for(organisation_id: int, contact_id: str | None) -> Any:
     return and_(
         FilingEntry.organisation_id == organisation_id,
-        FilingEntry.state == "saved",
+        FilingEntry.state.in_((SAVED, PARTIAL)),
         true() if contact_id is None else FilingEntry.contact_id == contact_id,
     )
+
+
+# -- what needs someone ----------------------------------------------------------------
+
+
+def recover(
+    session: Session, organisation_id: int, moment: datetime, *, crm: str, rewrite_abandoned: bool
+) -> int:
+    """Entries whose writer died, made what they are: failed (a CRM whose write may be
+    repeated: the next save writes them) or unsure. How many there were."""
+    pending = session.scalars(
+        select(FilingEntry).where(
+            FilingEntry.organisation_id == organisation_id, FilingEntry.state == PENDING
+        )
+    ).all()
+    count = 0
+    for entry in pending:
+        if not writer_gone(entry, moment):
+            continue
+        values = abandoned(entry, crm)
+        if rewrite_abandoned or entry.sending_at is None:
+            values = {**values, "state": FAILED, "missing_files": None}
+            values["reason"] = "the save writing it stopped before it finished: save it again"
+        count += _swap(session, entry, values)
+    return count
+
+
+@dataclass(frozen=True)
+class ToCheck:
+    """A record that needs someone: unsure, failed or partial, and why."""
+
+    number: int  # what ``settle_by_hand`` is given
+    state: str
+    kind: str
+    contact_id: str
+    subject: str
+    record_id: str | None
+    saved_by: str
+    reserved_at: datetime
+    reason: str
+    missing_files: tuple[tuple[str, str], ...]  # (name, why)
+
+
+def _to_check(entry: FilingEntry) -> ToCheck:
+    return ToCheck(
+        number=entry.id,
+        state=entry.state,
+        kind=entry.kind,
+        contact_id=entry.contact_id,
+        subject=entry.subject,
+        record_id=entry.record_id,
+        saved_by=entry.saved_by,
+        reserved_at=entry.reserved_at,
+        reason=entry.reason or "",
+        missing_files=tuple((f["name"], f["reason"]) for f in entry.missing_files or ()),
+    )
+
+
+def to_check(
+    session: Session, organisation_id: int, contact_id: str | None = None, limit: int = 500
+) -> list[ToCheck]:
+    """The records that need someone: unsure, failed and partial, newest first."""
+    where = [FilingEntry.organisation_id == organisation_id, FilingEntry.state.in_(TO_CHECK)]
+    if contact_id is not None:
+        where.append(FilingEntry.contact_id == contact_id)
+    entries = session.scalars(
+        select(FilingEntry)
+        .where(*where)
+        .order_by(FilingEntry.reserved_at.desc(), FilingEntry.id.desc())
+        .limit(limit)
+    )
+    return [_to_check(e) for e in entries]
+
+
+def settle_by_hand(
+    session: Session,
+    organisation_id: int,
+    entry_id: int,
+    *,
+    landed: str | None,
+    by: str,
+    moment: datetime,
+    crm: str,
+) -> ToCheck:
+    """Someone checked the CRM: the record is there (``landed``, with the CRM's key for it),
+    or it is not and is to be sent again (``landed`` None) with the next save."""
+    entry = session.scalars(
+        select(FilingEntry).where(
+            FilingEntry.organisation_id == organisation_id, FilingEntry.id == entry_id
+        )
+    ).one_or_none()
+    if entry is None:
+        raise NotFound(f"no record to check has the number {entry_id}")
+    if entry.state not in TO_CHECK:
+        raise Conflict(f"record {entry_id} is {entry.state}: there is nothing to settle")
+    when = moment.strftime("%Y-%m-%d %H:%M UTC")
+    values: dict[str, Any]
+    if landed is not None:
+        key = landed.strip() or (entry.record_id or "")
+        if not key or len(key) > 100 or not key.isprintable():
+            raise BadRequest(f"give the key {crm} shows for the record (at most 100 characters)")
+        unsent = [f for f in entry.missing_files or ()] if entry.state != PARTIAL else []
+        values = {"record_id": key, "saved_at": entry.saved_at or moment}
+        if unsent:
+            names = ", ".join(f["name"] for f in unsent)
+            values |= {"state": PARTIAL, "missing_files": [
+                {"name": f["name"], "reason": f"not sent with the record ({by} settled it)"}
+                for f in unsent
+            ], "reason": f"{by} found it in {crm} on {when}; {names} were not sent with it: the "
+                "next save of the message sends them"}  # fmt: skip
+        else:
+            values |= {"state": SAVED, "missing_files": None, "reason": None}
+    elif entry.record_id:  # the record is there; only its files are to be sent again
+        values = {
+            "state": PARTIAL,
+            "missing_files": entry.missing_files,
+            "reason": f"{by} asked on {when} for its missing files to be sent with the next save",
+        }
+    else:
+        values = {
+            "state": FAILED,
+            "missing_files": None,
+            "reason": f"{by} found it is not in {crm} ({when}): the next save of the message "
+            "writes it",
+        }
+    session.execute(update(FilingEntry).where(FilingEntry.id == entry.id).values(values))
+    session.refresh(entry)
+    return _to_check(entry)

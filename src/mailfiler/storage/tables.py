@@ -163,11 +163,13 @@ class FilingEntry(Base):
     """One record mailfiler filed (or is filing) for one contact: the filing ledger.
 
     Whatever the CRM, "already saved" and "duplicate" are answered from here.
-    A save reserves its entries first (``state`` "pending"); the unique key
-    makes two concurrent saves of one message for one contact end in one
-    record. Then the CRM is written, and each entry is settled: "saved" with
-    the CRM's record ID, or removed when the write failed (so a later save
-    writes it).
+    A save reserves its entries first (``state`` "pending", with who is
+    writing); the unique key makes two concurrent saves of one message for one
+    contact end in one record. Then the CRM is written, and each entry is
+    settled (``storage.ledger``): "saved" with the CRM's record ID; "partial"
+    when some of its files did not land; "failed" when the CRM refused it (a
+    later save writes it); "unsure" when the CRM never answered, or its writer
+    died, so that it may be there: never sent again until someone settles it.
     """
 
     __tablename__ = "filing_ledger"
@@ -177,6 +179,7 @@ class FilingEntry(Base):
         ),
         Index("ix_filing_ledger_message", "organisation_id", "kind", "message_key"),
         Index("ix_filing_ledger_contact", "organisation_id", "contact_id", "saved_at"),
+        Index("ix_filing_ledger_state", "organisation_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -185,9 +188,22 @@ class FilingEntry(Base):
     kind: Mapped[str] = mapped_column(String(20))  # "interaction" or "activity"
     message_key: Mapped[str] = mapped_column(String(500))
     copy: Mapped[int] = mapped_column(Integer)  # 0; 1, 2 ... when duplicates are allowed
-    state: Mapped[str] = mapped_column(String(10))  # "pending" or "saved"
+    # "pending", "saved", "partial", "failed" or "unsure" (see above)
+    state: Mapped[str] = mapped_column(String(10))
     record_id: Mapped[str | None] = mapped_column(String(100))  # the CRM's ID, once saved
     subject: Mapped[str] = mapped_column(Text, default="")
     saved_by: Mapped[str] = mapped_column(String(100))  # who really saved it
     reserved_at: Mapped[datetime]
     saved_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)  # why it is failed, unsure or partial
+    # The process writing a pending entry (storage.writers), and when it last said
+    # it was alive: a rerun tells at once whether it died.
+    writer: Mapped[str | None] = mapped_column(String(300))
+    alive_at: Mapped[datetime | None]
+    # When the writer began sending it to the CRM: a dead writer's entry without it
+    # was never sent, and is safe to write again whatever the CRM.
+    sending_at: Mapped[datetime | None]
+    files: Mapped[list[str] | None] = mapped_column(JSON)  # the record's files, by saved name
+    # The files that did not land ("partial") or were never sent ("unsure"):
+    # [{"name": ..., "reason": ...}]
+    missing_files: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)

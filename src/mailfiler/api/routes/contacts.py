@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from mailfiler.api.deps import Caller
+from mailfiler.api.deps import Caller, ServiceDep
+from mailfiler.api.routes.records import to_check_public
 from mailfiler.api.schemas import (
     ContactCreate,
     ContactDetail,
     ContactPublic,
+    MissingFilePublic,
     StoredFilePublic,
     TimelineItem,
     TimelinePage,
@@ -43,6 +45,8 @@ def timeline_item(
         recipients=record.recipients,
         sent_at=record.sent_at,
         field_labels=_labels(record, options),
+        status="partial" if record.missing_files else "saved",
+        missing_files=[MissingFilePublic(name=n, reason=r) for n, r in record.missing_files],
         kind=record.kind,
         id=record.id,
         subject=record.subject,
@@ -107,6 +111,7 @@ def add_contact(body: ContactCreate, caller: Caller) -> ContactPublic:
 def contact_with_timeline(
     contact_id: str,
     caller: Caller,
+    service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     # A bound the database can count to (a BIGINT), far past any real timeline.
     offset: Annotated[int, Query(ge=0, le=10**12)] = 0,
@@ -122,4 +127,7 @@ def contact_with_timeline(
         offset=offset,
         next_offset=offset + limit if offset + limit < total else None,
     )
-    return ContactDetail(**public(contact, caller.tenant.options).model_dump(), timeline=page)
+    to_check = [to_check_public(e) for e in service.records_to_check(caller, contact_id)]
+    return ContactDetail(
+        **public(contact, caller.tenant.options).model_dump(), timeline=page, to_check=to_check
+    )

@@ -7,20 +7,32 @@ calls send only choices and the ``message_ref``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import ctypes
+import functools
 import re
+import threading
+import weakref
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.types import Message as ASGIMessage
 from starlette.types import Receive
 
+from mailfiler import logs, uploads
 from mailfiler.api.deps import Caller, ServiceDep, Token, service_of
 from mailfiler.api.routes.contacts import public as contact_public
 from mailfiler.api.schemas import (
@@ -45,9 +57,11 @@ from mailfiler.core.options import Action, Options
 from mailfiler.core.plan import Choices, FileOutcome, Kind, SavePlan, results_by_contact
 from mailfiler.core.words import sentence
 from mailfiler.errors import BadRequest, InvalidMessage, TooLarge
-from mailfiler.service import Review, Service
+from mailfiler.service import Context, Review, Service
 
 router = APIRouter(prefix="/messages", tags=["messages"])
+log = logs.get_logger("mailfiler.api.messages")
+T = TypeVar("T")
 
 # What would change the meaning of a written address line: another entry, another header.
 BREAKS_A_LINE = re.compile(r"[\x00-\x1f\x7f<>,;]")
@@ -81,6 +95,10 @@ _REQUEST_BODY: dict[str, Any] = {
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "Over the size limit."},
     422: {"description": "Not a message."},
+    429: {
+        "description": "What you read in the last day, kept for saving, is at your limit: "
+        "wait as Retry-After says."
+    },
 }
 
 
@@ -94,19 +112,111 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def read_message(request: Request, token: Token) -> MessagePublic:
     """Read a message (.eml, .msg, or the fields of one being written); say what saving does."""
     service = service_of(request)  # not a dependency: this route is the hot one
-    data, mode, missing = await _receive(request, service.settings.max_message_bytes)
-    # Never on the event loop: the read waits for a reader process (reader_pool),
-    # and one user's message must not hold up anyone else's request.
-    answer, expires_at = await run_in_threadpool(_upload, service, token, data, mode, missing)
+    limit = service.settings.max_message_bytes
+    content_type = request.headers.get("content-type", "")
+    kind = content_type.split(";")[0].strip().lower()
+    room = limit + WRAPPING if kind == "multipart/form-data" else limit
+    if kind == "application/json":
+        room = limit * 4 // 3 + WRAPPING  # attachments come as base64
+    length = request.headers.get("content-length", "")
+    declared = int(length) if length.isascii() and length.isdigit() else None
+    if declared is not None and declared > room:
+        raise _too_large(limit)
+    sent = _Sent(kind, content_type, declared, limit)
+    body = _body(request, room, limit)
+    first = bytearray()
+    taking: _Taking | None = None
+    _UNDER_WAY.begin()
+    try:
+        # Never on the event loop: signing in, writing, and the read, which
+        # waits for a reader process (reader_pool); one user's message must not
+        # hold up anyone else's request. Most messages come whole in their
+        # first batch, and one thread does it all. A larger one is written as
+        # it comes, to its sender's folder once they are known, within their quota.
+        # JSON is parsed whole: it comes as one batch (at most its room).
+        batches = _batches(body, None if kind == "application/json" else BATCH)
+        first, whole = await anext(batches)
+        if whole:
+            answer, expires_at = await run_in_threadpool(_read_whole, service, token, sent, first)
+        else:
+            taking = await run_in_threadpool(_begin, service, token, sent, first)
+            async for batch, _ in batches:
+                if batch:
+                    await _off_the_loop(taking.write, batch)
+            answer, expires_at = await run_in_threadpool(_read_rest, service, token, taking)
+    except _HungUp as hung_up:
+        # The client is gone and reads no answer: one line says so (not the
+        # two tracebacks of an unhandled disconnect), and the answer below
+        # only ends the request quietly.
+        if taking is not None:
+            with anyio.CancelScope(shield=True):
+                await _off_the_loop(taking.arrival.discard)
+        log.warning(
+            "a client hung up after sending %d of %s bytes of a message; nothing of it is kept",
+            hung_up.received,
+            "an undeclared number of" if declared is None else declared,
+        )
+        raise BadRequest("the message was cut off: the client hung up before its end") from None
+    finally:
+        with anyio.CancelScope(shield=True):
+            if taking is not None and not taking.arrival.settled:
+                await _off_the_loop(taking.arrival.discard)
+            size = taking.arrival.size if taking is not None else len(first)
+            if _UNDER_WAY.end(size) and _MALLOC_TRIM is not None:
+                await _off_the_loop(_MALLOC_TRIM, 0)
     request.state.expires_at = expires_at
     return answer
 
 
-def _upload(
-    service: Service, token: str, data: bytes, mode: str, missing: bool
+def _read_whole(
+    service: Service, token: str, sent: _Sent, body: bytearray
 ) -> tuple[MessagePublic, datetime | None]:
     with service.signed_in(token, reading=True) as context:
-        return public(service.upload(context, data, mode, missing), context), context.expires_at
+        taking = _taking(service, context, sent)
+        try:
+            taking.write(body)
+            return _review(service, context, taking)
+        finally:
+            taking.arrival.discard()  # nothing once kept
+
+
+def _begin(service: Service, token: str, sent: _Sent, first: bytearray) -> _Taking:
+    with service.signed_in(token, reading=True) as context:
+        taking = _taking(service, context, sent)
+    try:
+        taking.write(first)
+    except BaseException:
+        taking.arrival.discard()
+        raise
+    return taking
+
+
+def _read_rest(
+    service: Service, token: str, taking: _Taking
+) -> tuple[MessagePublic, datetime | None]:
+    with service.signed_in(token, reading=True) as context:
+        return _review(service, context, taking)
+
+
+def _taking(service: Service, context: Context, sent: _Sent) -> _Taking:
+    """Where the caller's message goes: a file in their folder, counted against their quota
+    at once for the length their request declared."""
+    quota = service.settings.upload_quota_bytes
+    organisation_id, user_id = context.tenant.id, context.signed_in_user.id
+    arrival = service.incoming.arrival(organisation_id, user_id, quota, sent.declared)
+    try:
+        return _Taking(arrival, sent)
+    except BaseException:
+        arrival.discard()
+        raise
+
+
+def _review(
+    service: Service, context: Context, taking: _Taking
+) -> tuple[MessagePublic, datetime | None]:
+    mode, missing = taking.finish()
+    review = service.upload(context, taking.arrival, mode, missing)
+    return public(review, context), context.expires_at
 
 
 @router.get("/{ref}", response_model=MessagePublic)
@@ -134,54 +244,256 @@ def save_activities(
 # -- receiving ------------------------------------------------------------------------------
 
 
-async def _receive(request: Request, limit: int) -> tuple[bytes, str, bool]:
-    """The message bytes, the mode, and whether its attachments could not be had.
+# What the event loop gathers of a message before a writer thread hashes and
+# writes it: few hops (20 for a 5 MB message), and 200 uploads at once hold
+# no more than 50 MB between them.
+BATCH = 256 * 1024
 
-    Never more than the limit is read (with room for what wraps a message in
-    a form or in JSON): a larger body is refused as it arrives, not when whole.
-    """
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    room = limit + WRAPPING if kind == "multipart/form-data" else limit
-    if kind == "application/json":
-        room = limit * 4 // 3 + WRAPPING  # attachments come as base64
-    length = request.headers.get("content-length", "")
-    if length.isascii() and length.isdigit() and int(length) > room:
-        raise _too_large(limit)
-    request = Request(request.scope, _at_most(request.receive, room, limit))
-    if kind == "multipart/form-data":
-        async with request.form(max_files=1, max_fields=5) as form:  # closes its spooled files
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise BadRequest("the upload needs a file field named 'file'")
-            if upload.size is not None and upload.size > limit:
-                raise _too_large(limit)
-            return await upload.read(), "read", False
-    body = await request.body()
-    if kind == "application/json":
-        try:
-            composed = ComposedMessage.model_validate_json(body)
-        except ValidationError as error:  # answered as FastAPI answers a body it checked
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
-            ) from error
-        message = composed_message(composed)
-        return eml_bytes(message), composed.mode, composed.attachments_unavailable
-    return body, "read", False
+# Arriving messages are written and hashed in threads of their own: in the
+# shared thread pool they would wait behind reads, which hold its threads
+# while a reader process works; disks gain nothing from more than a few.
+_WRITERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mailfiler-upload")
+
+# Uploads read from the network at one time in a server process, and how long
+# one keeps its turn waiting for its sender (see _in_turn).
+STREAMING = 8
+PATIENCE = 0.05
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+# glibc keeps what a thread frees in that thread's arena (there are up to 8 a
+# core) for its next allocations, not for the system: after 200 uploads at
+# once the process held 300 MB above its resting size that it no longer used,
+# for good. When the last upload under way in the process ends, and at least
+# GIVE_BACK_AFTER bytes came since the last time, malloc_trim gives the free
+# pages back (0.1-8 ms, off the event loop; 110 MB above resting was left,
+# bench/upload_burst.py). Small messages alone never call it: it would cost
+# each of them more than it gives back. None where the C library is not glibc.
+_MALLOC_TRIM: Callable[[int], int] | None = getattr(ctypes.CDLL(None), "malloc_trim", None)
+GIVE_BACK_AFTER = 16 * 2**20
 
 
-def _at_most(receive: Receive, room: int, limit: int) -> Receive:
-    """``receive``, refusing the request once more than ``room`` bytes have come."""
+class _UnderWay:
+    """The uploads this process is receiving or reading (its threads share the count), and
+    the bytes received since memory was last given back."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._since = 0
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def end(self, size: int) -> bool:
+        """One fewer, of ``size`` bytes; whether to give memory back now."""
+        with self._lock:
+            self._count -= 1
+            self._since += size
+            if self._count or self._since < GIVE_BACK_AFTER:
+                return False
+            self._since = 0
+            return True
+
+
+_UNDER_WAY = _UnderWay()
+
+# A form of ours has one file and no more fields than this beside it.
+FORM_FIELDS = 5
+
+
+class _HungUp(Exception):
+    """The client closed the connection before the whole message came."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(received)
+        self.received = received
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What a request says of the message in its body."""
+
+    kind: str  # message/rfc822, application/vnd.ms-outlook, multipart/form-data, application/json
+    content_type: str
+    declared: int | None  # Content-Length
+    limit: int
+
+
+class _Taking:
+    """What becomes of a body's bytes, by its kind: a message (raw, or the file of a form) is
+    written as it comes; JSON is held, and parsed and written as an .eml at the end."""
+
+    def __init__(self, arrival: uploads.Arrival, sent: _Sent) -> None:
+        self.arrival = arrival
+        self.sent = sent
+        self._form = None
+        if sent.kind == "multipart/form-data":
+            self._form = _FormFile(sent.content_type, arrival)
+        self._json = bytearray() if sent.kind == "application/json" else None
+
+    def write(self, batch: bytearray) -> None:
+        if self._json is not None:  # one batch, the whole body (read_message): held, not copied
+            self._json = self._json + batch if self._json else batch
+        elif self._form is not None:
+            self._form.write(batch)
+        else:  # message/rfc822, an Outlook .msg, or bytes to try
+            self.arrival.write(batch)
+
+    def finish(self) -> tuple[str, bool]:
+        """The mode, and whether the message's attachments could not be had."""
+        if self._json is not None:
+            return _compose(self._json, self.arrival)
+        if self._form is not None:
+            self._form.finish()
+            if self.arrival.size > self.sent.limit:
+                raise _too_large(self.sent.limit)
+        return "read", False
+
+
+async def _batches(
+    body: AsyncIterator[bytes], size: int | None
+) -> AsyncIterator[tuple[bytearray, bool]]:
+    """The body in batches of ``size`` bytes or a little more (None: all of it in one), each
+    with whether it is the last."""
+    batch = bytearray()
+    async for chunk in body:
+        batch += chunk
+        if size is not None and len(batch) >= size:
+            yield batch, False
+            batch = bytearray()
+    yield batch, True
+
+
+async def _body(request: Request, room: int, limit: int) -> AsyncIterator[bytes]:
+    """The request's body as it comes; ``TooLarge`` past ``room``, ``_HungUp`` if cut off."""
     received = 0
-
-    async def limited() -> ASGIMessage:
-        nonlocal received
-        message = await receive()
-        received += len(message.get("body", b""))
+    while True:
+        message = await _in_turn(request.receive)
+        if message["type"] == "http.disconnect":
+            raise _HungUp(received)
+        chunk: bytes = message.get("body", b"")
+        received += len(chunk)
         if received > room:
             raise _too_large(limit)
-        return message
+        yield chunk
+        if not message.get("more_body", False):
+            return
 
-    return limited
+
+async def _in_turn(receive: Receive) -> ASGIMessage:
+    """``receive``, taking turns with the other uploads of this process.
+
+    The event loop reads every connection that has data at each turn it
+    makes: with 200 uploads sending at once it spent tens of milliseconds a
+    turn on them, and /healthz waited 100-400 ms behind (bench/upload_burst.py).
+    Only ``STREAMING`` uploads are read at a time; the others wait, their
+    connections paused, and the whole burst is read no slower. A sender that
+    keeps its turn ``PATIENCE`` seconds without sending anything gives it up
+    and waits outside: it adds little work to a turn, and a few slow or
+    stalled senders never hold up everyone else's uploads.
+    """
+    loop = asyncio.get_running_loop()
+    turns = _TURNS.get(loop)
+    if turns is None:  # one for each event loop (a test runs several)
+        turns = _TURNS[loop] = asyncio.Semaphore(STREAMING)
+    async with turns:
+        with suppress(TimeoutError):
+            async with asyncio.timeout(PATIENCE):
+                return await receive()
+    # Cancelling uvicorn's receive loses nothing: what comes is kept for the next call.
+    return await receive()
+
+
+async def _off_the_loop(work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` in a writer thread."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_WRITERS, functools.partial(work, *args))
+
+
+def _compose(body: bytearray, arrival: uploads.Arrival) -> tuple[str, bool]:
+    """A message given by its fields (JSON), written to ``arrival`` as an .eml."""
+    try:
+        composed = ComposedMessage.model_validate_json(body)
+    except ValidationError as error:  # answered as FastAPI answers a body it checked
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+        ) from error
+    arrival.write(eml_bytes(composed_message(composed)))
+    return composed.mode, composed.attachments_unavailable
+
+
+class _FormFile:
+    """The field ``file`` of an upload form (the drop page's), written to ``arrival`` as the
+    form is parsed: a part's bytes are never spooled elsewhere first."""
+
+    def __init__(self, content_type: str, arrival: uploads.Arrival) -> None:
+        boundary = parse_options_header(content_type)[1].get(b"boundary")
+        if not boundary:
+            raise BadRequest("the upload's form has no boundary")
+        self.arrival = arrival
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_header_field": self._header_field,
+                "on_header_value": self._header_value,
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._part_data,
+                "on_part_end": self._part_end,
+                "on_end": self._end,
+            },
+        )
+        self._name, self._value, self._disposition = b"", b"", b""
+        self._in_file = self._found = self._ended = False
+        self._fields = 0
+
+    def write(self, data: bytearray) -> None:
+        try:
+            self._parser.write(bytes(data))
+        except FormParserError as error:
+            raise BadRequest(f"the upload's form cannot be read: {error}") from error
+
+    def finish(self) -> None:
+        if not self._ended:
+            raise BadRequest("the upload's form ends before its closing boundary")
+        if not self._found:
+            raise BadRequest("the upload needs a file field named 'file'")
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._name += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._name.lower() == b"content-disposition":
+            self._disposition = self._value
+        self._name, self._value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        self._disposition = b""
+        if options.get(b"name") == b"file" and b"filename" in options:
+            if self._found:
+                raise BadRequest("the upload's form holds more than one file: send one at a time")
+            self._in_file = self._found = True
+        else:
+            self._fields += 1
+            if self._fields > FORM_FIELDS:
+                raise BadRequest(f"the upload's form has more than {FORM_FIELDS} fields")
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file:
+            self.arrival.write(memoryview(data)[start:end])
+
+    def _part_end(self) -> None:
+        self._in_file = False
+
+    def _end(self) -> None:
+        self._ended = True
 
 
 def _too_large(limit: int) -> TooLarge:

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from mailfiler import accounts
 from mailfiler.accounts import Tenant
-from mailfiler.api.deps import Admin, Caller
+from mailfiler.api.deps import Admin, Caller, ServiceDep
 from mailfiler.api.schemas import (
     ActivityFieldSetup,
     ActivityTypeSetup,
@@ -40,36 +40,53 @@ def read_options(caller: Caller) -> OptionsPublic:
 
 
 @router.put("", response_model=OptionsPublic)
-def change_options(body: OptionsUpdate, caller: Admin) -> OptionsPublic:
+def change_options(body: OptionsUpdate, caller: Admin, service: ServiceDep) -> OptionsPublic:
     """Replace the options (checked whole first: a bad mapping changes nothing); with
-    ``crm``, change where the CRM is and the background account (its password is write-only)."""
+    ``crm``, change where the CRM is and the background account (its password is
+    write-only, and a new address or account needs it in the same change).
+
+    The CRM is asked only when an activity type is set up anew, and then as the change
+    being saved says it is: a site that has broken never blocks the change that repairs it.
+    """
     options = Options.from_json(body.model_dump(exclude={"crm"}))
-    cloud_id = caller.tenant.cloud_id
+    tenant = caller.tenant
     crm = body.crm
-    if crm is not None and crm.kind not in (None, caller.tenant.crm):
+    if crm is not None and crm.kind not in (None, tenant.crm):
         raise BadRequest("an organisation's CRM is chosen when it is made (mailfiler init --crm)")
-    if crm is not None and (caller.tenant.crm != "builtin" or crm.url or crm.background_password):
-        mapping = None
-        if crm.mapping:
-            mapping = registry.checked_mapping(caller.tenant, crm.mapping)
-        accounts.set_crm(
+    if crm is not None and (tenant.crm != "builtin" or crm.url or crm.background_password):
+        tenant = registry.change_crm(
             caller.session,
-            cloud_id,
+            tenant,
             url=crm.url,
             background_account=crm.background_account,
             background_password=crm.background_password,
-            mapping=mapping,
+            mapping=crm.mapping or None,
+            allow_local=service.settings.allow_local_crm,
         )
-    if caller.tenant.crm != "builtin":
-        _check_against_the_crm(options, caller.crm.activity_types(), caller.crm.capabilities.crm)
-    updated = accounts.set_options(caller.session, cloud_id, options)
+    added = _set_up_anew(options, caller.tenant.options)
+    if tenant.crm != "builtin" and added:
+        now = registry.connector(tenant, service.needs(caller.session))
+        _check_against_the_crm(added, now.activity_types(), now.capabilities.crm)
+    updated = accounts.set_options(caller.session, tenant.cloud_id, options)
     return public(updated, may_change_options(updated.options, caller.filer.roles))
 
 
-def _check_against_the_crm(options: Options, offered: list[ActivityType], crm: str) -> None:
+def _set_up_anew(options: Options, before: Options) -> list[ActivityType]:
+    """The activity types whose code or fields differ from what was set up before: only
+    those need the CRM's word (labels, defaults and roles are mailfiler's own)."""
+    known = {(t.code.upper(), frozenset(t.field_names())) for t in before.activity_types}
+    return [
+        t for t in options.activity_types
+        if (t.code.upper(), frozenset(t.field_names())) not in known
+    ]  # fmt: skip
+
+
+def _check_against_the_crm(
+    activity_types: list[ActivityType], offered: list[ActivityType], crm: str
+) -> None:
     """Every activity type set up is one the CRM has (not a system type), with its fields."""
     by_code = {t.code.upper(): t for t in offered}
-    for activity_type in options.activity_types:
+    for activity_type in activity_types:
         found = by_code.get(activity_type.code.upper())
         if found is None:
             codes = ", ".join(sorted(by_code)) or "none"

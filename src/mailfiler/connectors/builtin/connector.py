@@ -35,6 +35,7 @@ from mailfiler.connectors.base import (
     ContactRow,
     Failed,
     Saved,
+    Sending,
     StoredFile,
     StoredRecord,
     UserAccess,
@@ -96,7 +97,9 @@ CATALOGUE: tuple[ActivityType, ...] = (EMAIL_ACTIVITY,)
 
 
 class BuiltinCRM:
-    capabilities = Capabilities()
+    # Its write finds a record already written at its copy number (see ``write``),
+    # so a reservation whose writer died may be written again.
+    capabilities = Capabilities(rewrite_abandoned=True)
 
     def __init__(
         self,
@@ -312,8 +315,11 @@ class BuiltinCRM:
 
     # -- records --------------------------------------------------------------
 
-    def write(self, records: Sequence[PlannedRecord]) -> list[WriteOutcome]:
-        """Every record of a save in one transaction of its own: all written, or none.
+    def write(
+        self, records: Sequence[PlannedRecord], sending: Sending = lambda record: None
+    ) -> list[WriteOutcome]:
+        """Every record of a save in one transaction of its own: all written, or none
+        (``sending`` is not told: a record written again is found, see below).
 
         Idempotent: a record written already at its copy number (a save that
         ended before the ledger heard of it) answers with that record's ID.
@@ -329,6 +335,42 @@ class BuiltinCRM:
             return [Failed(str(error)) for _ in records]
 
     def _write(self, session: Session, records: Sequence[PlannedRecord]) -> list[WriteOutcome]:
+        completed = {id(r): self._add_files(session, r) for r in records if r.existing_record_id}
+        fresh = [r for r in records if not r.existing_record_id]
+        written = iter(self._write_new(session, fresh) if fresh else [])
+        return [completed.get(id(r)) or next(written) for r in records]
+
+    def _add_files(self, session: Session, record: PlannedRecord) -> WriteOutcome:
+        """The files an existing record lacks (a save that was partial), each once."""
+        owner = "interaction_id" if record.kind == "interaction" else "activity_id"
+        column = getattr(StoredAttachment, owner)
+        record_pk = int(record.existing_record_id or 0)
+        exists = session.scalar(
+            select(_RECORD_TABLES[record.kind].id).where(
+                _RECORD_TABLES[record.kind].id == record_pk,
+                _RECORD_TABLES[record.kind].organisation_id == self.organisation_id,
+            )
+        )
+        if exists is None:
+            return Failed(f"record {record.existing_record_id} is no longer in the built-in CRM")
+        held = session.execute(
+            select(StoredAttachment.filename, StoredAttachment.position).where(column == record_pk)
+        ).all()
+        names = {name for name, _ in held}
+        position = max((p for _, p in held), default=-1) + 1
+        files = [f for f in record.files if f.filename not in names]
+        for file, digest in zip(files, self._store_files(session, files), strict=True):
+            session.execute(
+                insert(StoredAttachment).values(
+                    organisation_id=self.organisation_id, interaction_id=None, activity_id=None,
+                    position=position, filename=file.filename, content_type=file.content_type,
+                    size=file.size, sha256=digest, content_id=file.content_id, **{owner: record_pk},
+                )
+            )  # fmt: skip
+            position += 1
+        return Saved(str(record_pk))
+
+    def _write_new(self, session: Session, records: Sequence[PlannedRecord]) -> list[WriteOutcome]:
         kind = records[0].kind
         table = _RECORD_TABLES[kind]
         pks = dict(

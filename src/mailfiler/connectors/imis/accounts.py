@@ -9,32 +9,29 @@ own iMIS permissions.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from mailfiler.clock import system_clock
 from mailfiler.connectors.base import RemoteUser, UserAccess
 from mailfiler.connectors.imis import wire
-from mailfiler.connectors.imis.client import ImisClient, password_token
-from mailfiler.connectors.imis.mapping import ImisMapping
+from mailfiler.connectors.imis.client import ImisClient
 
 
-def sign_in(
-    site: str,
-    background: Callable[[], ImisClient],
-    mapping: ImisMapping,
-    username: str,
-    password: str,
-) -> RemoteUser | None:
-    """The user, when iMIS accepts the password; None when it does not."""
-    token = password_token(site, username, password, timeout=mapping.timeout_seconds)
+def sign_in(background: ImisClient, username: str, password: str) -> RemoteUser | None:
+    """The user, when iMIS accepts the password; None when it does not.
+
+    The background account signs in first: an organisation whose own password the site
+    refuses (pointed at another organisation's site) never gets to try its users'
+    passwords there, so the site's answers tell it nothing of that site's users.
+    """
+    background.ready()
+    token = background.user_token(username, password)
     if token is None:
         return None
-    found = describe(background, mapping, username)
+    found = describe(background, username)
     name, email, roles = found or (username.strip(), "", ())
-    lifetime = timedelta(seconds=max(token.expires_at - time.monotonic(), 0))
+    lifetime = timedelta(seconds=max(token.expires_at - background.now(), 0))
     return RemoteUser(
         username=name,
         email=email,
@@ -44,11 +41,10 @@ def sign_in(
     )
 
 
-def describe(
-    background: Callable[[], ImisClient], mapping: ImisMapping, username: str
-) -> tuple[str, str, tuple[str, ...]] | None:
+def describe(background: ImisClient, username: str) -> tuple[str, str, tuple[str, ...]] | None:
     """(user name, email, roles) of an iMIS user, read as the background account."""
-    found = background().get("/api/User", {mapping.user_filter: f"eq:{username.strip()}"})
+    mapping = background.mapping
+    found = background.get("/api/User", {mapping.user_filter: f"eq:{username.strip()}"})
     users = [u for u in wire.page(found)[0] if isinstance(u, dict)]
     user: dict[str, Any] | None = next(
         (u for u in users if str(u.get("UserName", "")).lower() == username.strip().lower()),

@@ -1,40 +1,66 @@
-"""A careful client of one iMIS site's REST API, acting as the organisation's background account.
+"""A careful client of one iMIS site's REST API, acting as one organisation's background account.
 
-- One token per site and account, reused by every request until it is about
-  to expire, then renewed (``POST /token``); a 401 drops it and asks again once.
-- Reads are retried with back-off on 429 (after its ``Retry-After``), on 5xx
-  and when the site cannot be reached. A write is retried only when it is
-  known not to have landed: the connection was never made, or iMIS answered
-  429. A write that may have landed (the answer never came) is never sent
-  again: it is reported as unsure, and the ledger holds it.
-- The background account's password refused (it expires every 90 days in
-  iMIS) becomes one sentence for the user and a warning for administrators.
+- A token belongs to one organisation and one stored password: tokens, the
+  shared HTTP connections (and their cookies) and the memory of a refused
+  password are all kept per ``Holder`` (the organisation, and a fingerprint
+  of its stored secret, which changes whenever the password is set again).
+  No organisation ever acts with a token another obtained, and a password
+  refused for one organisation touches nothing of another's.
+- A token is reused until it is about to expire, then renewed (``POST
+  /token``); a 401 renews it once. A refused password is remembered for
+  ``REFUSAL_MEMORY``: each failed login could lock the real account at iMIS,
+  so it is not tried again on every request (setting the password again
+  starts afresh at once: a new fingerprint).
+- Throttling (429) and connections that fail or drop are ridden out within
+  the caller's patience (``connectors.patience``): ``Retry-After`` when iMIS
+  gives one, whatever its length, otherwise exponential back-off with
+  jitter. A site that answers with errors (5xx) or not in time is tried
+  ``retries`` more times. A write is sent again only when it is known not to
+  have landed (the connection was never made, or iMIS answered 429); one
+  that may have landed (the answer never came) is reported as unsure.
+- Connections go only to checked addresses (``site_address``); what the user
+  sees of a failure is one sentence naming the site, the detail is logged.
 """
 
 from __future__ import annotations
 
 import atexit
+import email.utils
+import hashlib
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import httpx2
 
+from mailfiler.connectors import patience
 from mailfiler.connectors.imis import wire
 from mailfiler.connectors.imis.mapping import ImisMapping
-from mailfiler.errors import ConnectorUnavailable
+from mailfiler.connectors.imis.site_address import GuardedTransport, SitePolicy
+from mailfiler.errors import ConnectorUnavailable, MailfilerError
 
 log = logging.getLogger("mailfiler.imis")
 
 RENEW_BEFORE: Final = 60.0  # seconds before a token expires
-LONGEST_WAIT: Final = 30.0  # seconds: a longer Retry-After fails the call instead
+# How long a refused background password is not tried again (per server process).
+REFUSAL_MEMORY: Final = 600.0  # seconds
+# Back-off when iMIS gives no Retry-After: doubling from the first, never longer than the
+# most, each with jitter (half of it random) so that many clients do not retry in step.
+BACK_OFF_FIRST: Final = 0.5  # seconds
+BACK_OFF_MOST: Final = 60.0  # seconds
 
 
 class BackgroundAccountRefused(ConnectorUnavailable):
     """iMIS refuses the background account's password: an administrator must update it."""
+
+
+class SiteUnreachable(ConnectorUnavailable):
+    """The site could not be reached, or was busy, for longer than the caller's patience."""
 
 
 class UserTokenEnded(ConnectorUnavailable):
@@ -52,66 +78,130 @@ class WriteUnsure(Exception):
 @dataclass(frozen=True)
 class Token:
     access_token: str
-    expires_at: float  # time.monotonic()
+    expires_at: float  # on the client's monotonic clock
     refresh_token: str | None = None
 
 
-# (site, account) -> its token, shared by every client of this process.
-_TOKENS: dict[tuple[str, str], Token] = {}
-_TOKENS_LOCK = threading.Lock()
+@dataclass(frozen=True)
+class Holder:
+    """Whose tokens and connections these are: an organisation, and the stored secret its
+    background password came from (``fingerprint``)."""
+
+    organisation: str
+    secret: str
 
 
-# (site, timeout) -> one HTTP client (and its kept-alive connections) for this process.
-_CLIENTS: dict[tuple[str, float], httpx2.Client] = {}
+def fingerprint(stored_secret: str) -> str:
+    """A short name for a stored (encrypted) secret: a new one whenever it is set again."""
+    return hashlib.sha256(stored_secret.encode()).hexdigest()[:32]
 
 
-def _shared_http(
-    site: str, timeout: float, transport: httpx2.BaseTransport | None
-) -> httpx2.Client:
-    if transport is not None:  # a test's own transport: a client of its own
-        return httpx2.Client(base_url=site, timeout=timeout, transport=transport)
-    with _TOKENS_LOCK:
-        client = _CLIENTS.get((site, timeout))
-        if client is None:
-            client = _CLIENTS[(site, timeout)] = httpx2.Client(base_url=site, timeout=timeout)
-        return client
+# -- what this process keeps, per holder ------------------------------------------------------
+
+_Key = tuple[Holder, str, str]  # (holder, site, account in lower case)
+
+_LOCK = threading.Lock()  # guards the dicts below, never held during a request
+_TOKENS: dict[_Key, Token] = {}
+_REFUSED: dict[_Key, float] = {}  # refused until (monotonic)
+_FETCHING: dict[_Key, threading.Lock] = {}  # one /token call at a time per key
+_CLIENTS: dict[tuple[Holder, str, float, SitePolicy], httpx2.Client] = {}
+_SECRET_NOW: dict[str, str] = {}  # organisation -> the fingerprint its latest client used
+# Clients of a password set again: a request may still be using one, so it is closed at exit.
+_RETIRED: list[httpx2.Client] = []
+
+
+def _adopt(holder: Holder) -> None:
+    """A holder is in use: what the organisation kept with an older secret is forgotten."""
+    with _LOCK:
+        before = _SECRET_NOW.get(holder.organisation)
+        _SECRET_NOW[holder.organisation] = holder.secret
+        if before is None or before == holder.secret:
+            return
+        for kept in (_TOKENS, _REFUSED, _FETCHING):
+            for key in [k for k in kept if k[0].organisation == holder.organisation]:
+                if key[0].secret != holder.secret:
+                    del kept[key]
+        for client_key in [k for k in _CLIENTS if k[0].organisation == holder.organisation]:
+            if client_key[0].secret != holder.secret:
+                _RETIRED.append(_CLIENTS.pop(client_key))
 
 
 @atexit.register
 def _close_clients() -> None:
-    with _TOKENS_LOCK:
-        for client in _CLIENTS.values():
+    with _LOCK:
+        for client in [*_CLIENTS.values(), *_RETIRED]:
             client.close()
         _CLIENTS.clear()
+        _RETIRED.clear()
 
 
 def forget_tokens() -> None:
-    """Forget every token and close every connection (a site's password changed; tests)."""
+    """Forget every token and refusal and close every connection (tests)."""
     _close_clients()
-    with _TOKENS_LOCK:
+    with _LOCK:
         _TOKENS.clear()
+        _REFUSED.clear()
+        _FETCHING.clear()
+        _SECRET_NOW.clear()
+
+
+def _new_http(
+    site: str, timeout: float, policy: SitePolicy, transport: httpx2.BaseTransport | None
+) -> httpx2.Client:
+    return httpx2.Client(
+        base_url=site, timeout=timeout, transport=transport or GuardedTransport(policy)
+    )
+
+
+# -- a user's own token ------------------------------------------------------------------------
 
 
 def password_token(
-    site: str, username: str, password: str, *, timeout: float = 15.0,
-    transport: httpx2.BaseTransport | None = None,
+    site: str, username: str, password: str, *, timeout: float, policy: SitePolicy,
+    transport: httpx2.BaseTransport | None = None, now: Callable[[], float] = time.monotonic,
 ) -> Token | None:  # fmt: skip
-    """A token for these credentials; None when iMIS says they are wrong."""
+    """A token for these credentials (tried once: a person is waiting); None when iMIS
+    says they are wrong. A fresh connection: no cookie is shared between users."""
     try:
-        with httpx2.Client(base_url=site, timeout=timeout, transport=transport) as http:
-            answer = http.post(
-                "/token",
-                data={"grant_type": "password", "username": username, "password": password},
-            )
+        with _new_http(site, timeout, policy, transport) as http:
+            answer = http.post("/token", data=_credentials(username, password))
     except httpx2.TransportError as error:
-        raise ConnectorUnavailable(f"iMIS at {site} cannot be reached ({_why(error)})") from error
-    if answer.status_code in (400, 401):
+        raise _unreachable(site, error) from error
+    return _token_from(site, answer, now())
+
+
+def _credentials(username: str, password: str) -> dict[str, str]:
+    return {"grant_type": "password", "username": username, "password": password}
+
+
+def _token_from(site: str, answer: httpx2.Response, now: float) -> Token | None:
+    """The token in an answer to ``POST /token``; None when the credentials are wrong."""
+    if answer.status_code in (400, 401):  # ASI's client: a 400 from /token is wrong credentials
         return None
-    if answer.status_code != 200:
-        raise ConnectorUnavailable(f"iMIS at {site} answered the sign-in with {answer.status_code}")
-    body = answer.json()
-    lifetime = float(body.get("expires_in") or 1200)
-    return Token(str(body["access_token"]), time.monotonic() + lifetime, body.get("refresh_token"))
+    try:
+        body = answer.json() if answer.status_code == 200 else None
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+        # Not an iMIS token answer: said as "cannot reach", whatever answered (a name of
+        # some other server's answer would tell what listens there).
+        raise _unreachable(site, f"POST /token answered {answer.status_code}")
+    try:
+        lifetime = float(body.get("expires_in") or 1200)
+    except (TypeError, ValueError):
+        lifetime = 1200.0
+    refresh = body.get("refresh_token")
+    return Token(
+        body["access_token"], now + lifetime, refresh if isinstance(refresh, str) else None
+    )
+
+
+def _unreachable(site: str, detail: Exception | str) -> SiteUnreachable:
+    log.warning("cannot reach the iMIS site %s: %s", site, _why(detail))
+    return SiteUnreachable(f"mailfiler cannot reach the iMIS site at {site}")
+
+
+# -- the background account ----------------------------------------------------------------
 
 
 class ImisClient:
@@ -122,43 +212,104 @@ class ImisClient:
         password: Callable[[], str],
         mapping: ImisMapping,
         *,
+        holder: Holder,
+        policy: SitePolicy | None = None,
         transport: httpx2.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.monotonic,
+        problem: MailfilerError | None = None,
     ) -> None:
+        """``problem``: why this organisation's settings cannot be used (no address, no
+        password): raised by the first call, so that what does not call iMIS (reading
+        and repairing the options) still works."""
         self.site = site.rstrip("/")
         self.account = account
         self._password = password
         self.mapping = mapping
-        self._sleep = sleep
+        self.holder = holder
+        self.policy = policy or SitePolicy()
         self._transport = transport
-        self._http = _shared_http(self.site, mapping.timeout_seconds, transport)
+        self.now = now  # the clock of its tokens (tests give their own)
+        self._problem = problem
+        self._key: _Key = (holder, self.site, account.lower())
+        self._own: httpx2.Client | None = None
+        _adopt(holder)
+
+    def _http(self) -> httpx2.Client:
+        """The holder's shared client (its kept-alive connections and cookies)."""
+        if self._transport is not None:  # a test's own transport: a client of its own
+            if self._own is None:
+                self._own = _new_http(self.site, self.mapping.timeout_seconds, self.policy,
+                                      self._transport)  # fmt: skip
+            return self._own
+        key = (self.holder, self.site, self.mapping.timeout_seconds, self.policy)
+        with _LOCK:
+            client = _CLIENTS.get(key)
+            if client is None:
+                client = _CLIENTS[key] = _new_http(
+                    self.site, self.mapping.timeout_seconds, self.policy, None
+                )
+            return client
 
     # -- the token ----------------------------------------------------------------
 
-    def _token(self, renew: bool = False) -> str:
-        key = (self.site, self.account.lower())
-        with _TOKENS_LOCK:
-            cached = _TOKENS.get(key)
-            if cached and not renew and cached.expires_at - RENEW_BEFORE > time.monotonic():
+    def ready(self) -> None:
+        """The background account holds a token (asked for now, if need be): raises what
+        stops it (its password refused, the site unreachable)."""
+        self._token()
+
+    def user_token(self, username: str, password: str) -> Token | None:
+        """A signed-in user's own token for this site (their password checked by iMIS)."""
+        self._raise_problem()
+        return password_token(
+            self.site, username, password, timeout=self.mapping.timeout_seconds,
+            policy=self.policy, transport=self._transport, now=self.now,
+        )  # fmt: skip
+
+    def _token(self, stale: str | None = None) -> str:
+        """The holder's token; a new one when the cached one is ``stale`` (iMIS answered 401
+        to it) or about to expire."""
+        self._raise_problem()
+        with _LOCK:
+            fetching = _FETCHING.setdefault(self._key, threading.Lock())
+        with fetching:  # one /token call per key at a time; other organisations never wait
+            with _LOCK:
+                cached = _TOKENS.get(self._key)
+                refused_until = _REFUSED.get(self._key, 0.0)
+            now = self.now()
+            if cached and cached.access_token != stale and cached.expires_at - RENEW_BEFORE > now:
                 return cached.access_token
-            token = password_token(
-                self.site, self.account, self._password(),
-                timeout=self.mapping.timeout_seconds, transport=self._transport,
-            )  # fmt: skip
+            if refused_until > now:
+                raise self._refused(remembered=True)
+            credentials = _credentials(self.account, self._password())
+            answer = self._send(lambda: self._http().post("/token", data=credentials), False)
+            token = _token_from(self.site, answer, self.now())
+            with _LOCK:
+                if token is None:
+                    _TOKENS.pop(self._key, None)
+                    _REFUSED[self._key] = self.now() + REFUSAL_MEMORY
+                else:
+                    _TOKENS[self._key] = token
+                    _REFUSED.pop(self._key, None)
             if token is None:
-                _TOKENS.pop(key, None)
-                log.warning(
-                    "iMIS at %s refused the background account %s: its password must be updated "
-                    "(mailfiler options set --background-password-stdin)",
-                    self.site,
-                    self.account,
-                )
-                raise BackgroundAccountRefused(
-                    f"iMIS refused the background account {self.account}: an administrator must "
-                    "update the background account's password"
-                )
-            _TOKENS[key] = token
+                raise self._refused(remembered=False)
             return token.access_token
+
+    def _refused(self, remembered: bool) -> BackgroundAccountRefused:
+        if not remembered:
+            log.warning(
+                "iMIS at %s refused the background account %s of %s: its password must be "
+                "updated (mailfiler options set --background-password-stdin); not tried again "
+                "for %d minutes",
+                self.site, self.account, self.holder.organisation, REFUSAL_MEMORY // 60,
+            )  # fmt: skip
+        return BackgroundAccountRefused(
+            f"iMIS refused the background account {self.account}: an administrator must "
+            "update the background account's password"
+        )
+
+    def _raise_problem(self) -> None:
+        if self._problem is not None:
+            raise self._problem
 
     # -- requests -------------------------------------------------------------------
 
@@ -189,46 +340,22 @@ class ImisClient:
         write: bool,
         as_user: str | None = None,
     ) -> Any:
+        self._raise_problem()
         renewed = False
-        attempt = 0
         while True:
-            attempt += 1
-            last = attempt > self.mapping.retries
-            headers = {"Authorization": f"Bearer {as_user or self._token()}"}
-            try:
-                answer = self._http.request(method, path, params=params, json=json, headers=headers)
-            except httpx2.ConnectError as error:  # never sent: safe to send again
-                if last:
-                    raise ConnectorUnavailable(
-                        f"iMIS at {self.site} cannot be reached ({_why(error)})"
-                    ) from error
-                self._back_off(attempt)
-                continue
-            except httpx2.TransportError as error:  # sent, and no answer came
-                if write:
-                    raise WriteUnsure(
-                        f"iMIS did not answer in time ({_why(error)}); the record may have been "
-                        "written: check iMIS before saving it again"
-                    ) from error
-                if last:
-                    raise ConnectorUnavailable(
-                        f"iMIS at {self.site} did not answer ({_why(error)})"
-                    ) from error
-                self._back_off(attempt)
-                continue
+            token = as_user or self._token()
+
+            def send(token: str = token) -> httpx2.Response:
+                headers = {"Authorization": f"Bearer {token}"}
+                return self._http().request(method, path, params=params, json=json, headers=headers)
+
+            answer = self._send(send, write)
             status = answer.status_code
             if status == 401 and as_user:
                 raise UserTokenEnded("your iMIS sign-in has ended: sign in again")
             if status == 401 and not renewed:  # the token ended early: once more, renewed
                 renewed = True
-                self._token(renew=True)
-                attempt -= 1
-                continue
-            if status == 429 and not last:  # throttled: not processed, whatever the method
-                self._wait(answer, attempt)
-                continue
-            if status >= 500 and not write and not last:
-                self._back_off(attempt)
+                self._token(stale=token)
                 continue
             if status >= 400:
                 reason = f"iMIS answered {status} {answer.reason_phrase}{_detail(answer)}"
@@ -237,22 +364,101 @@ class ImisClient:
                 if status == 404:
                     return None
                 raise ConnectorUnavailable(reason)
-            return answer.json() if answer.content else None
+            if not answer.content:
+                return None
+            try:
+                return answer.json()
+            except ValueError as error:
+                log.warning("iMIS at %s answered %s %s with no JSON", self.site, method, path)
+                raise ConnectorUnavailable(
+                    f"the iMIS site at {self.site} answered in a form mailfiler does not read"
+                ) from error
 
-    def _back_off(self, attempt: int) -> None:
-        self._sleep(min(0.25 * 2 ** (attempt - 1), 4.0))
+    def _send(self, send: Callable[[], httpx2.Response], write: bool) -> httpx2.Response:
+        """The answer to a request, sent again after a pause while that may help and the
+        caller's patience allows.
 
-    def _wait(self, answer: httpx2.Response, attempt: int) -> None:
-        header = answer.headers.get("Retry-After", "")
-        wait = float(header) if header.replace(".", "", 1).isdigit() else 0.25 * 2**attempt
-        if wait > LONGEST_WAIT:
-            raise ConnectorUnavailable(
-                f"iMIS asks to wait {int(wait)} seconds before the next request: try again later"
-            )
-        self._sleep(wait)
+        Whatever answer comes last is returned (a 5xx once ``retries`` are spent); a
+        site busy or out of reach past the patience raises ``SiteUnreachable``, a write
+        that may have landed ``WriteUnsure``.
+        """
+        allowance = patience.current()
+        failing = 0  # answers saying the site fails (5xx, no answer in time)
+        attempt = 0
+        while True:
+            attempt += 1
+            answer: httpx2.Response | None = None
+            asked: float | None = None
+            try:
+                answer = send()
+            except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as error:
+                failure: Exception | str = error  # never sent: safe to send again
+                why = f"mailfiler cannot reach iMIS at {self.site}"
+            except httpx2.TransportError as error:  # sent, and the answer never came
+                if write:
+                    log.warning("no answer from iMIS at %s to a write: %s", self.site, _why(error))
+                    raise WriteUnsure(
+                        "iMIS did not answer; the record may have been written: check iMIS "
+                        "before saving it again"
+                    ) from error
+                failure = error
+                failing += isinstance(error, httpx2.TimeoutException)
+                why = f"the connection to iMIS at {self.site} dropped"
+            else:
+                if answer.status_code == 429:  # throttled: not processed, whatever the method
+                    failure = "429"
+                    asked = _retry_after(answer)
+                    why = "iMIS asks mailfiler to slow down"
+                elif answer.status_code >= 500 and not write:
+                    failure = f"{answer.status_code}"
+                    failing += 1
+                    why = f"iMIS answered {answer.status_code}"
+                else:
+                    return answer
+            wait = max(asked, BACK_OFF_FIRST) if asked is not None else _back_off(attempt)
+            if failing > self.mapping.retries or not allowance.allows(wait):
+                if answer is not None and answer.status_code != 429:
+                    return answer  # a 5xx: the caller says what iMIS said
+                raise self._given_up(failure, asked, wait)
+            allowance.pause(wait, why)
+
+    def _given_up(self, failure: Exception | str, asked: float | None, wait: float) -> Exception:
+        if failure != "429":
+            return _unreachable(self.site, failure)
+        later = f" (it asks mailfiler to wait {int(wait)} seconds)" if asked is not None else ""
+        log.warning("iMIS at %s kept answering 429%s: not waiting longer", self.site, later)
+        return SiteUnreachable(f"the iMIS site at {self.site} is busy{later}: try again later")
 
 
-def _why(error: Exception) -> str:
+def _back_off(attempt: int) -> float:
+    ceiling = min(BACK_OFF_MOST, BACK_OFF_FIRST * 2.0 ** min(attempt - 1, 30))
+    return ceiling / 2 + _jitter.uniform(0, ceiling / 2)
+
+
+_jitter = secrets.SystemRandom()
+
+
+def _retry_after(answer: httpx2.Response) -> float | None:
+    """RFC 9110 10.2.3: seconds, or an HTTP date; None when absent or unreadable."""
+    header = answer.headers.get("Retry-After", "").strip()
+    if not header:
+        return None
+    try:
+        seconds = float(header)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - datetime.now(UTC)).total_seconds()
+    return seconds if seconds == seconds and seconds >= 0 else None  # NaN, negative: ignored
+
+
+def _why(error: Exception | str) -> str:
+    if isinstance(error, str):
+        return error
     return type(error).__name__ if not str(error) else f"{type(error).__name__}: {error}"[:200]
 
 

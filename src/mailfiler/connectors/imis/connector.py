@@ -20,7 +20,15 @@ from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from mailfiler.connectors.base import Failed, Saved, Unsure, UserAccess, WriteOutcome
+from mailfiler.connectors.base import (
+    Failed,
+    MissingFile,
+    Saved,
+    Sending,
+    Unsure,
+    UserAccess,
+    WriteOutcome,
+)
 from mailfiler.connectors.imis import wire
 from mailfiler.connectors.imis.client import ImisClient, WriteRefused, WriteUnsure
 from mailfiler.connectors.imis.mapping import ImisMapping
@@ -167,10 +175,13 @@ class ImisCRM:
 
     # -- writing --------------------------------------------------------------------
 
-    def write(self, records: Sequence[PlannedRecord]) -> list[WriteOutcome]:
+    def write(
+        self, records: Sequence[PlannedRecord], sending: Sending = lambda record: None
+    ) -> list[WriteOutcome]:
         outcomes: list[WriteOutcome] = []
         for number, record in enumerate(records):
             try:
+                sending(record)
                 outcomes.append(self._write(record))
             except ConnectorUnavailable as error:
                 # iMIS cannot be reached, or refuses the background account: the
@@ -180,6 +191,8 @@ class ImisCRM:
         return outcomes
 
     def _write(self, record: PlannedRecord) -> WriteOutcome:
+        if record.existing_record_id:  # written before without some files: send only those
+            return self._attach_all(record.existing_record_id, record.files)
         m = self.mapping
         files: tuple[PlannedFile, ...] = ()
         if record.kind == "activity":
@@ -202,17 +215,23 @@ class ImisCRM:
                 m.interaction_message_type: m.interaction_message_type_value,
             }
             entity, files = m.interaction_entity, record.files
+        # The files go after the record, each in a write of its own: if the
+        # record's answer never comes, none of them was sent.
+        unsent = tuple(f.filename for f in files)
         try:
             created = self.client.post(f"/api/{entity}", wire.generic_entity(entity, properties))
         except WriteRefused as error:
             return Failed(str(error))
         except WriteUnsure as error:
-            return Unsure(str(error))
+            return Unsure(str(error), unsent)
         record_id = wire.identity(created or {})
         if record_id is None:
-            return Unsure("iMIS answered without the new record's ID")
-        refused = [problem for file in files if (problem := self._attach(record_id, file))]
-        return Saved(record_id, "; ".join(refused))
+            return Unsure("iMIS answered without the new record's ID", unsent)
+        return self._attach_all(record_id, files)
+
+    def _attach_all(self, record_id: str, files: Sequence[PlannedFile]) -> Saved:
+        missing = tuple(problem for file in files if (problem := self._attach(record_id, file)))
+        return Saved(record_id, missing)
 
     def _as_imis(self, name: str, value: str) -> str:
         """A date (stored with its zone) as iMIS takes it: the site's clock, no zone."""
@@ -221,8 +240,8 @@ class ImisCRM:
         moment = datetime.fromisoformat(value).astimezone(ZoneInfo(self.mapping.site_time_zone))
         return moment.strftime(wire.DATE_FORMAT)
 
-    def _attach(self, record_id: str, file: PlannedFile) -> str:
-        """One file on a communication-log entry; what went wrong, or ""."""
+    def _attach(self, record_id: str, file: PlannedFile) -> MissingFile | None:
+        """One file on a communication-log entry; what went wrong, if anything."""
         m = self.mapping
         body = wire.generic_entity(
             m.interaction_attachment_entity,
@@ -232,10 +251,12 @@ class ImisCRM:
         try:
             self.client.post(f"/api/{m.interaction_attachment_entity}", body)
         except WriteRefused as error:
-            return f"iMIS did not take the file {file.filename} ({error})"
+            return MissingFile(file.filename, f"iMIS did not take it ({error})")
         except WriteUnsure:
-            return f"the file {file.filename} may not have been attached (iMIS did not answer)"
-        return ""
+            return MissingFile(file.filename, "iMIS did not answer: it may not have been attached")
+        except ConnectorUnavailable as error:
+            return MissingFile(file.filename, str(error))
+        return None
 
 
 def _contact(party: Mapping[str, Any]) -> Contact:

@@ -11,6 +11,7 @@ says which; where no source confirmed it, the comment says "default".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -76,30 +77,104 @@ class ImisMapping:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ImisMapping:
+        """The mapping from what an administrator gave, every value checked (``BadRequest``
+        naming the first wrong one): a name is a name, a number within its bounds."""
         if not data:
             return cls()
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
         if unknown:
             raise BadRequest(f"unknown iMIS mapping name(s): {', '.join(unknown)}")
-        values: dict[str, Any] = {}
-        for name, value in data.items():
-            default = getattr(cls(), name)
-            if isinstance(default, tuple):
-                value = tuple(str(v).strip() for v in value if str(v).strip())
-            elif isinstance(default, bool | int | float):
-                value = type(default)(value)
-            elif not isinstance(value, str) or not value.strip():
-                raise BadRequest(f"iMIS mapping {name} needs a name")
-            if name == "site_time_zone":
-                try:
-                    ZoneInfo(value)
-                except (ZoneInfoNotFoundError, ValueError) as error:
-                    raise BadRequest(f"{value!r} is not a time zone (like Europe/Paris)") from error
-            values[name] = value
-        return replace(cls(), **values)
+        return replace(cls(), **{name: _checked(name, value) for name, value in data.items()})
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["system_activity_types"] = list(self.system_activity_types)
         return data
+
+
+# -- what each value may be ---------------------------------------------------------------
+
+# Entity, property and filter names go into request paths and bodies: an identifier, as
+# iMIS names them, so that no value can aim a write elsewhere ("../../token").
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+_NAMES = frozenset({
+    "party_email_filter", "user_filter", "interaction_entity", "interaction_contact",
+    "interaction_subject", "interaction_body", "interaction_to", "interaction_message_type",
+    "interaction_attachment_entity", "attachment_record", "attachment_name",
+    "attachment_content", "activity_entity", "activity_type", "activity_contact",
+})  # fmt: skip
+# Text sent as a value only (a query parameter, a property's value, a column's display name).
+_TEXTS = {
+    "search_query": 400,  # an IQA path such as "$/Common/Queries/Contact/Contact Search"
+    "search_id_column": 100,
+    "search_name_column": 100,
+    "search_email_column": 100,
+    "search_organization_column": 100,
+    "interaction_message_type_value": 50,
+}
+# Numbers: (least, most). Pages: the notes' maximum is 500 rows. Time-out: ASI's own client
+# waits up to 5 minutes for an answer. Retries: each one may cost a time-out.
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "search_parameter_count": (1, 10),
+    "page_size": (1, 500),
+    "timeout_seconds": (0.5, 300),
+    "retries": (0, 10),
+}
+_ACTIVITY_CODE = re.compile(r"[A-Za-z0-9_-]{1,30}")
+
+
+def _checked(name: str, value: Any) -> Any:
+    if name in _NAMES:
+        if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value.strip()):
+            raise BadRequest(
+                f"iMIS mapping {name} must be a name of letters, digits and _ (as iMIS names "
+                f"entities and properties), not {str(value)[:100]!r}"
+            )
+        return value.strip()
+    if name in _TEXTS:
+        longest = _TEXTS[name]
+        if (
+            not isinstance(value, str)
+            or not value.strip()
+            or len(value) > longest
+            or not value.isprintable()
+        ):
+            raise BadRequest(f"iMIS mapping {name} needs a text of 1 to {longest} characters")
+        return value.strip()
+    if name in _BOUNDS:
+        return _number(name, value, type(getattr(ImisMapping(), name)))
+    if name == "site_time_zone":
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise BadRequest(f"{value!r} is not a time zone (like Europe/Paris)") from error
+        return str(value)
+    if name == "system_activity_types":
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, str) and _ACTIVITY_CODE.fullmatch(v.strip()) for v in value
+        ):
+            raise BadRequest(
+                "iMIS mapping system_activity_types is a list of activity type codes "
+                "(letters, digits, _ and -)"
+            )
+        return tuple(v.strip().upper() for v in value)
+    raise AssertionError(f"{name} has no check")  # pragma: no cover - every field has one
+
+
+def _number(name: str, value: Any, kind: type) -> float | int:
+    least, most = _BOUNDS[name]
+    within = f"iMIS mapping {name} must be a number from {least:g} to {most:g}"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise BadRequest(within)
+    try:
+        number = float(value)
+    except ValueError as error:
+        raise BadRequest(within) from error
+    if not least <= number <= most:  # NaN fails this too
+        raise BadRequest(within)
+    if kind is int:
+        if number != int(number):
+            raise BadRequest(f"{within}, a whole one")
+        return int(number)
+    return number

@@ -125,6 +125,48 @@ export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
       h("button", { type: "button", class: "link remove-type", onClick: () => { draft.activity_types.splice(index, 1); renderTypes(); } }, "Remove this activity type"));
   }
 
+  // Where iMIS is and the account every record is written as. The stored password is
+  // never sent to a new address, so a new address (or account) asks for the password that
+  // goes with it, saying why; the server refuses the change without it all the same.
+  function crmView() {
+    const crm = draft.crm;
+    if (!crm || crm.kind !== "imis") return { element: null, saved: () => {} };
+    delete crm.background_password;
+    let before = { url: crm.url || "", account: crm.background_account || "" };
+    const url = h("input", { id: "opt-crm-url", type: "url", value: before.url, autocomplete: "off", spellcheck: "false" });
+    const account = h("input", { id: "opt-crm-account", value: before.account, autocomplete: "off" });
+    const password = h("input", { id: "opt-crm-password", type: "password", autocomplete: "new-password", "aria-describedby": "opt-crm-why" });
+    const why = h("p", { id: "opt-crm-why", class: "muted" });
+    const sameAddress = (one, other) => one.trim().replace(/\/+$/, "").toLowerCase() === other.trim().replace(/\/+$/, "").toLowerCase();
+    function update() {
+      crm.url = url.value.trim();
+      crm.background_account = account.value.trim();
+      if (password.value) crm.background_password = password.value; else delete crm.background_password;
+      const moved = !sameAddress(url.value, before.url);
+      const renamed = account.value.trim().toLowerCase() !== before.account.toLowerCase();
+      password.required = moved || renamed;
+      why.textContent = moved || renamed
+        ? `A new ${moved ? "address" : "account"} needs the background account's password for it: mailfiler never sends the stored password to another address or account.`
+        : (crm.background_password_set ? "Leave it empty to keep the stored password; it is never shown." : "Not set yet: iMIS cannot be used without it.");
+    }
+    for (const input of [url, account, password]) input.addEventListener("input", update);
+    update();
+    return {
+      element: h("fieldset", { class: "card crm-setup" }, h("legend", {}, "iMIS"),
+        field("opt-crm-url", "iMIS address", url, "The site's https:// address, e.g. https://acme.imiscloud.com"),
+        field("opt-crm-account", "Background account", account, "Every record is written as this iMIS account."),
+        h("label", { for: "opt-crm-password" }, "Background account's password"), password, why),
+      saved: (answer) => {
+        // What was saved is the new starting point; the password is not kept on the page.
+        const now = (answer && answer.crm) || crm;
+        before = { url: now.url || "", account: now.background_account || "" };
+        crm.background_password_set = Boolean(now.background_password_set);
+        password.value = "";
+        update();
+      },
+    };
+  }
+
   const edition = h("select", { id: "opt-edition" },
     h("option", { value: "enterprise", selected: draft.edition === "enterprise" }, "Enterprise"),
     h("option", { value: "professional", selected: draft.edition === "professional" }, "Professional (no Activities)"));
@@ -132,6 +174,7 @@ export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
   const maxEmails = h("input", { id: "opt-max", type: "number", min: "1", value: String(draft.max_total_emails) });
   maxEmails.addEventListener("input", () => { draft.max_total_emails = Number(maxEmails.value); });
 
+  const crmSetup = crmView();
   const form = h("form", { class: "options", "aria-labelledby": "options-title" },
     h("h2", { id: "options-title", tabindex: "-1" }, "Options"),
     text("opt-profile", "profile_url", "Profile URL", "A link to a contact's page; {id} is replaced by the contact's ID."),
@@ -143,6 +186,7 @@ export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
     check("opt-duplicates", "allow_duplicates", "Allow duplicate emails"),
     field("opt-max", "Max total emails", maxEmails, "The most contacts one save may write to."),
     field("opt-edition", "Edition", edition),
+    crmSetup.element,
     h("h3", {}, "Activity types"),
     types,
     h("div", { class: "row sticky" },
@@ -162,7 +206,7 @@ export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
     error.textContent = "";
     status.textContent = "Saving…";
     try {
-      await onSave(draft);
+      crmSetup.saved(await onSave(draft));
       status.textContent = "Options saved.";
     } catch (failure) {
       status.textContent = "";

@@ -315,7 +315,7 @@ function statusBadge(entry) {
   const words = {
     would_save: ["will be saved", "good"], duplicate: ["already saved", "warn"], no_contact: ["no contact", "bad"],
     ambiguous: ["shared address", "warn"], not_permitted: ["not permitted", "bad"], over_limit: ["over the limit", "bad"],
-    excluded: ["left out", ""],
+    excluded: ["left out", ""], unsure: ["needs checking", "bad"], partial: ["saved without a file", "warn"],
   };
   let [text, kind] = words[status] || [status, ""];
   if (status === "duplicate" && !state.activityForm) {
@@ -599,20 +599,26 @@ function contactName(id) {
 function renderResults() {
   const results = state.results;
   const label = results.kind === "interaction" ? "Interaction" : "Activity";
-  const words = { saved: "saved", duplicate: "already saved", not_permitted: "refused", over_limit: "refused", no_contact: "not saved", ambiguous: "not saved", excluded: "not saved", failed: "not saved" };
+  const words = { saved: "saved", duplicate: "already saved", not_permitted: "refused", over_limit: "refused", no_contact: "not saved", ambiguous: "not saved", excluded: "not saved", failed: "not saved",
+    partial: "saved without some files", unsure: "needs checking" };
+  // A record that is there (partial: without a file) or may be (unsure) is not "not saved".
+  const filed = ["saved", "duplicate", "would_save", "partial", "unsure"];
   // Every address the save did not file, with why: nothing is left out silently.
-  const notSaved = (results.participants || []).filter((p) => !["saved", "duplicate", "would_save"].includes(p.status)
+  const notSaved = (results.participants || []).filter((p) => !filed.includes(p.status)
     && !(p.self && (p.role === "from" || p.role === "bcc")));
   const count = (status) => results.results.filter((r) => r.status === status).length;
   const summary = [`${count("saved")} saved`, count("duplicate") ? `${count("duplicate")} already saved` : null,
-    `${notSaved.length + results.results.filter((r) => !["saved", "duplicate"].includes(r.status)).length} not saved`].filter(Boolean).join(", ");
+    count("partial") ? `${count("partial")} saved without some files` : null,
+    count("unsure") ? `${count("unsure")} to check` : null,
+    `${notSaved.length + results.results.filter((r) => !filed.includes(r.status)).length} not saved`].filter(Boolean).join(", ");
+  const tone = { saved: "good", duplicate: "warn", partial: "warn" };
   replaceContent(app,
     h("h2", { id: "results-title", tabindex: "-1" }, state.review.subject || "(no subject)"),
     h("p", { class: "summary-line", role: "status" }, summary),
     h("ul", { class: "results", "aria-label": "What was saved" }, results.results.map((r) => {
       const link = r.record_id ? `/staff/#/contacts/${encodeURIComponent(r.contact_id)}?record=${results.kind}-${r.record_id}` : null;
       return h("li", { class: `result ${r.status}` },
-        h("div", { class: "bar" }, h("strong", {}, contactName(r.contact_id)), h("span", { class: `badge ${r.status === "saved" ? "good" : r.status === "duplicate" ? "warn" : "bad"}` }, words[r.status] || r.status)),
+        h("div", { class: "bar" }, h("strong", {}, contactName(r.contact_id)), h("span", { class: `badge ${tone[r.status] || "bad"}` }, words[r.status] || r.status)),
         r.status === "saved" || r.status === "duplicate"
           ? h("p", {}, link ? h("a", { href: link, target: "_blank", rel: "noopener" }, `Open the ${label}`) : null)
           : h("p", { class: "reason" }, r.reason));

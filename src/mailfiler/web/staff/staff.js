@@ -16,7 +16,8 @@ function route() {
   renderHeader();
   if (!currentSession()) return showSignIn("");
   const contact = path.match(/^\/contacts\/(.+)$/);
-  const work = contact ? showContact(decodeURIComponent(contact[1]), params.get("record")) : showSearch(params.get("q") || "");
+  const work = contact ? showContact(decodeURIComponent(contact[1]), params.get("record"))
+    : path === "/to-check" ? showToCheck() : showSearch(params.get("q") || "");
   return work.catch((failure) => {
     if (failure instanceof SignedOut) showSignIn("Your sign-in has ended. Sign in again to continue.");
     else replaceContent(app, h("p", { class: "error", role: "alert" }, failure.message));
@@ -26,7 +27,8 @@ function route() {
 function renderHeader() {
   const session = currentSession();
   replaceContent(headerActions, session
-    ? [h("span", {}, `${session.username} · ${session.cloud_id}`),
+    ? [h("a", { href: "#/to-check" }, "Records to check"),
+      h("span", {}, `${session.username} · ${session.cloud_id}`),
       h("button", { type: "button", onClick: async () => { await signOut(); route(); } }, "Sign out")]
     : []);
 }
@@ -73,6 +75,9 @@ async function showContact(id, highlight) {
       h("p", {}, first.organization || ""),
       h("p", { class: "emails" }, first.emails.join(", ")),
       h("p", { class: "muted" }, `Contact ${first.id}`, first.profile_url ? [" · ", h("a", { href: first.profile_url, target: "_blank", rel: "noopener" }, "Profile")] : null)),
+    first.to_check.length ? h("section", { class: "card to-check", "aria-label": "Records to check" },
+      h("h2", {}, `To check (${first.to_check.length})`),
+      h("ul", {}, first.to_check.map((entry) => toCheckView(entry)))) : null,
     h("h2", {}, `Interactions and Activities (${first.timeline.total})`),
     first.timeline.total === 0 ? h("p", { class: "muted" }, "Nothing has been filed for this contact yet.") : null,
     list, more);
@@ -90,6 +95,66 @@ async function showContact(id, highlight) {
   await addPage(page);
   const marked = highlight && document.getElementById(`record-${highlight}`);
   if (marked) marked.scrollIntoView({ block: "center" });
+}
+
+const CHECK_WORDS = {
+  unsure: "may not be in the CRM: check it",
+  failed: "not saved: the next save writes it",
+  partial: "saved without some files: the next save sends them",
+};
+
+// A record that needs someone, and why; with ``settle`` (the options roles), its buttons.
+function toCheckView(entry, settle) {
+  const files = entry.missing_files.map((f) => `${f.name} (${f.reason})`).join("; ");
+  return h("li", { class: `check ${entry.status}`, id: `check-${entry.number}` },
+    h("p", {}, h("strong", {}, entry.subject || "(no subject)"), " ",
+      h("span", { class: `badge ${entry.status === "partial" ? "warn" : "bad"}` }, CHECK_WORDS[entry.status] || entry.status)),
+    h("p", { class: "muted" }, `${entry.kind === "interaction" ? "Interaction" : "Activity"} for `,
+      h("a", { href: `#/contacts/${encodeURIComponent(entry.contact_id)}` }, `contact ${entry.contact_id}`),
+      ` · saved by ${entry.saved_by} · ${formatDate(entry.reserved_at)}`, entry.record_id ? ` · record ${entry.record_id}` : ""),
+    h("p", { class: "reason" }, entry.reason),
+    files ? h("p", { class: "reason" }, `Files: ${files}`) : null,
+    settle ? settleForm(entry, settle) : null);
+}
+
+function settleForm(entry, settle) {
+  const id = `landed-${entry.number}`;
+  const key = h("input", { id, name: "landed", value: entry.record_id || "", maxlength: "100", autocomplete: "off" });
+  const form = h("form", { class: "settle row" },
+    h("label", { for: id }, "Its key in the CRM"), key,
+    h("button", { type: "submit" }, "It is there"),
+    h("button", { type: "button", onClick: () => settle(entry, { send_again: true }) }, "It is not: send it again"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const landed = key.value.trim();
+    if (landed) settle(entry, { landed });
+    else key.focus();
+  });
+  return form;
+}
+
+async function showToCheck() {
+  let entries;
+  try {
+    entries = await call("/api/v1/records/to-check");
+  } catch (failure) {
+    if (failure instanceof SignedOut) throw failure;
+    replaceContent(app, h("p", {}, h("a", { href: "#/" }, "← Search")),
+      h("p", { class: "muted", role: "status" }, `Records to check are for the roles that change Options. ${failure.message}`));
+    return;
+  }
+  const settle = async (entry, choice) => {
+    await call(`/api/v1/records/to-check/${entry.number}`, { method: "POST", json: choice });
+    await showToCheck();
+    const heading = document.getElementById("to-check-title");
+    if (heading) heading.focus();
+  };
+  replaceContent(app,
+    h("p", {}, h("a", { href: "#/" }, "← Search")),
+    h("h2", { id: "to-check-title", tabindex: "-1" }, `Records to check (${entries.length})`),
+    h("p", { class: "muted" }, "Each may or may not be in the CRM, was refused, or lacks a file. Look in the CRM, then say what you found."),
+    entries.length ? h("ul", { class: "checks" }, entries.map((entry) => toCheckView(entry, settle)))
+      : h("p", { class: "muted" }, "No record needs checking."));
 }
 
 async function dataUrl(fileId) {
@@ -166,6 +231,8 @@ async function recordView(item, highlight) {
     item.recipients ? h("p", { class: "muted" }, `To: ${item.recipients}`) : (item.to_line ? h("p", { class: "muted" }, `To: ${item.to_line}`) : null),
     item.sent_at ? h("p", { class: "muted" }, `Sent ${formatDate(item.sent_at)}`) : null,
     h("p", { class: "by" }, `Saved ${formatDate(item.saved_at)} · created by ${item.created_by} · saved by ${item.saved_by}`),
+    item.status === "partial" ? h("p", { class: "notice" }, "Saved without: ",
+      item.missing_files.map((f) => `${f.name} (${f.reason})`).join("; "), ". The next save of the message sends them.") : null,
     content,
     item.attachments.length ? h("ul", { class: "files", "aria-label": "Attachments" }, item.attachments.map((file) => h("li", {},
       h("button", { type: "button", class: "link", onClick: () => download(file), "aria-label": `Download ${file.filename}` }, file.filename),

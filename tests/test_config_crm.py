@@ -1,0 +1,21 @@
+"""The two settings of issue 14: local CRM addresses (tests only) and a bulk run's patience."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailfiler.config import DEFAULT_CRM_PATIENCE, get_settings
+
+
+def test_local_crm_addresses_are_off_unless_the_environment_allows_them() -> None:
+    assert get_settings(environ={}).allow_local_crm is False
+    assert get_settings(environ={"MAILFILER_ALLOW_LOCAL_CRM": "0"}).allow_local_crm is False
+    assert get_settings(environ={"MAILFILER_ALLOW_LOCAL_CRM": "1"}).allow_local_crm is True
+
+
+def test_a_bulk_runs_patience_is_a_number_of_seconds() -> None:
+    assert get_settings(environ={}).crm_patience == DEFAULT_CRM_PATIENCE
+    assert get_settings(environ={"MAILFILER_CRM_PATIENCE": "42"}).crm_patience == 42.0
+    for wrong in ("-1", "inf", "nan"):
+        with pytest.raises(ValueError, match="MAILFILER_CRM_PATIENCE"):
+            get_settings(environ={"MAILFILER_CRM_PATIENCE": wrong})

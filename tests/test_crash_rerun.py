@@ -1,0 +1,122 @@
+"""A bulk run killed (kill -9) while iMIS is writing, then run again: nothing is written twice.
+
+The real command line, in processes of its own, against the stand-in iMIS site: the record
+in flight when the process died becomes "unsure" at once (however old its reservation), the
+record never sent is written by the rerun, and settling the unsure one as landed makes it a
+duplicate from then on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from mailfiler.service import Service
+from mailfiler.storage.tables import FilingEntry, Organisation
+from tests.conftest import FIXTURES
+from tests.imis_site import SECRET_KEY, Site, new_imis_org
+
+MAILFILER = str(Path(sys.executable).with_name("mailfiler"))
+
+
+def command(service: Service, *args: str) -> list[str]:
+    settings = service.settings
+    return [MAILFILER, "--db", settings.database_url, "--blobs", str(settings.blobs_dir), *args]
+
+
+def environment() -> dict[str, str]:
+    return {
+        **os.environ,
+        "MAILFILER_SECRET_KEY": SECRET_KEY,
+        "MAILFILER_ALLOW_LOCAL_CRM": "1",
+        "COLUMNS": "250",
+    }
+
+
+def run(service: Service, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command(service, *args), env=environment(), capture_output=True, text=True, timeout=120
+    )
+
+
+def results(done: subprocess.CompletedProcess[str]) -> dict[str, dict[str, Any]]:
+    [report] = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return {r["contact_ids"][0]: r for r in report["results"] if r["contact_ids"]}
+
+
+def organisation_id(service: Service, cloud_id: str) -> int:
+    with service.unit() as session:
+        found = session.scalar(select(Organisation.id).where(Organisation.cloud_id == cloud_id))
+    assert found is not None
+    return found
+
+
+def wait_for(condition: Any, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the stand-in site never saw it"
+        time.sleep(0.05)
+
+
+def test_a_run_killed_mid_write_never_writes_that_record_twice(
+    service: Service, site: Site
+) -> None:
+    org = new_imis_org(service, site)
+    message = str(FIXTURES / "text-only.eml")  # Ann (101) and Ines (109)
+    filing = ["file", message, "--cloud-id", org.cloud_id, "--user", "admin", "--json"]
+    site.standin.slow_writes = 4.0  # iMIS takes its time: the first write is in flight...
+    first = subprocess.Popen(
+        command(service, *filing), env=environment(), stdout=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: site.standin.writes >= 1)
+    finally:
+        first.send_signal(signal.SIGKILL)  # ...when the process is killed
+        first.wait()
+    # As the finding had it: the reservation is old by the time of the rerun.
+    with service.unit() as session:
+        left = session.scalars(
+            select(FilingEntry).where(
+                FilingEntry.organisation_id == organisation_id(service, org.cloud_id),
+                FilingEntry.state == "pending",
+            )
+        ).all()
+        assert len(left) == 2  # both records were reserved; one was being sent
+        for entry in left:
+            entry.reserved_at -= timedelta(hours=1)
+            entry.alive_at = entry.reserved_at
+    site.standin.slow_writes = 0
+    rerun = run(service, *filing)
+    found = results(rerun)
+    [in_flight] = [c for c, r in found.items() if r["status"] == "unsure"]
+    [never_sent] = [c for c, r in found.items() if r["status"] == "saved"]
+    assert "stopped before iMIS answered" in found[in_flight]["reason"]
+    assert "another save" not in rerun.stdout
+    assert rerun.returncode != 0  # a record needs checking: the run says so
+    # The killed process's write lands in iMIS; nothing sent it a second time.
+    wait_for(lambda: len(site.standin.interactions) == 2)
+    recipients = sorted(i["RecipientId"] for i in site.standin.interactions)
+    assert recipients == sorted([in_flight, never_sent])
+
+    listed = json.loads(run(service, "records", "--cloud-id", org.cloud_id, "--to-check",
+                            "--json").stdout)  # fmt: skip
+    [check] = listed
+    assert (check["contact_id"], check["status"]) == (in_flight, "unsure")
+    landed = next(i["Id"] for i in site.standin.interactions if i["RecipientId"] == in_flight)
+    settled = run(service, "settle", str(check["number"]), "--cloud-id", org.cloud_id,
+                  "--landed", landed, "--by", "admin")  # fmt: skip
+    assert settled.returncode == 0, settled.stderr
+    assert f"now saved as {landed}" in settled.stdout
+    again = results(run(service, *filing))
+    assert {r["status"] for r in again.values()} == {"duplicate"}
+    assert again[in_flight]["record_id"] == landed
+    assert len(site.standin.interactions) == 2
