@@ -260,16 +260,20 @@ async def throughput(
 
 
 @contextmanager
-def serving(url: str, blobs: Path, workers: int) -> Iterator[tuple[str, int]]:
-    """``mailfiler serve`` (the installed command) on a free port: its base URL and pid."""
+def serving(
+    url: str, blobs: Path, workers: int = 1, log: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """``mailfiler serve`` (the installed command) on a free port: its base URL and pid. The
+    server's output goes to ``log`` when one is given, else nowhere."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MAILFILER_DB": url, "MAILFILER_BLOBS": str(blobs)}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mailfiler"), "serve", "--port", str(port),
-         "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    with open(log or os.devnull, "wb") as out:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mailfiler"), "serve", "--port", str(port),
+             "--workers", str(workers)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
         for _ in range(300):
             try:

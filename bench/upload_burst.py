@@ -32,14 +32,11 @@ import asyncio
 import base64
 import multiprocessing
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -50,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.api import PASSWORD, free_port  # noqa: E402
+from bench.api import PASSWORD, serving  # noqa: E402
 from bench.hostile_server import health_latencies, summary, tree_rss  # noqa: E402
 from mailfiler import accounts  # noqa: E402
 from mailfiler.config import Settings  # noqa: E402
@@ -153,34 +150,6 @@ def poll_health(base: str, stop: Any, results: Connection) -> None:
     results.send(health_latencies(base, 3600, stop))
 
 
-@contextmanager
-def serving(url: str, blobs: Path, log: Path) -> Iterator[tuple[str, int]]:
-    """``mailfiler serve`` on a free port, its log kept in ``log``: its base URL and pid.
-
-    Not bench.api.serving: that one throws the server's log away, and the
-    lines it writes for a hang-up are one of the figures here.
-    """
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MAILFILER_DB": url, "MAILFILER_BLOBS": str(blobs)}
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "mailfiler"), "serve", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        for _ in range(300):
-            try:
-                httpx2.get(f"{base}/healthz", timeout=1)
-                break
-            except httpx2.TransportError:
-                time.sleep(0.1)
-        yield base, server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def lines_in(log: Path) -> list[str]:
     return log.read_text(errors="replace").splitlines()
 
@@ -226,7 +195,7 @@ def main() -> None:
                 accounts.add_user(session, tenant, f"user{number}", "", ["Staff"], PASSWORD)
         service.close()
 
-        with serving(url, blobs, log) as (base, pid):
+        with serving(url, blobs, log=log) as (base, pid):
             port = int(base.rsplit(":", 1)[1])
             tokens = []
             for number in range(args.users):

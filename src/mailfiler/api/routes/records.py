@@ -13,29 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from mailfiler.api.deps import Admin, ServiceDep
-from mailfiler.api.schemas import MissingFilePublic, RecordToCheck, SettleRequest
+from mailfiler.api.schemas import RecordToCheck, SettleRequest
+from mailfiler.report import to_check_report
 from mailfiler.storage.ledger import ToCheck
 
 router = APIRouter(prefix="/records", tags=["records"])
 
 
 def to_check_public(entry: ToCheck) -> RecordToCheck:
-    return RecordToCheck.model_validate(
-        {
-            "number": entry.number,
-            "status": entry.state,
-            "kind": entry.kind,
-            "contact_id": entry.contact_id,
-            "subject": entry.subject,
-            "record_id": entry.record_id,
-            "saved_by": entry.saved_by,
-            "reserved_at": entry.reserved_at,
-            "reason": entry.reason,
-            "missing_files": [
-                MissingFilePublic(name=name, reason=reason) for name, reason in entry.missing_files
-            ],
-        }
-    )
+    return RecordToCheck.model_validate(to_check_report(entry))
 
 
 @router.get("/to-check", response_model=list[RecordToCheck])
