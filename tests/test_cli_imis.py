@@ -205,3 +205,44 @@ def test_a_pause_shows_on_the_progress_line_and_past_the_patience_a_message_wait
     assert "it asks mailfiler to wait 3600 seconds" in reports[1]["crm_error"]
     assert pauses == []  # not waited at all
     assert {i["Subject"] for i in site.standin.interactions} >= {"more 1", "more 3"}
+
+
+def test_after_a_message_given_up_a_short_retry_after_is_still_waited_out(
+    mf: Cli, site: Site, tmp_path: Path
+) -> None:
+    init(mf, site)
+    folder = messages(tmp_path / "inbox", 6)
+    # The second lookup asks for far longer than the patience; the next ones, briefly.
+    site.standin.faults_on = {("/api/Party", 2): ["429:100000", "429:2", "429:2", "429:2"]}
+    with recorded_pauses() as pauses:
+        result = invoke(mf, "file", str(folder), "--cloud-id", mf.cloud_id, "--user", "admin",
+                        "--json", MAILFILER_CRM_PATIENCE="60")  # fmt: skip
+    reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["crm_error"] is not None for r in reports] == [False, True] + [False] * 4
+    assert pauses == [2.0, 2.0, 2.0]
+    assert len(site.standin.interactions) == 5  # every message but the one given up
+
+
+@pytest.mark.parametrize("retry_after", ["inf", "1e400", "Infinity", "nan"])
+def test_a_retry_after_no_clock_can_hold_is_one_message_s_problem(
+    mf: Cli, site: Site, tmp_path: Path, retry_after: str
+) -> None:
+    init(mf, site)
+    folder = messages(tmp_path / "inbox", 3)
+    site.standin.faults_on = {("/api/Party", 2): [f"429:{retry_after}"] * 20}
+    with recorded_pauses():
+        result = invoke(mf, "file", str(folder), "--cloud-id", mf.cloud_id, "--user", "admin",
+                        "--json", MAILFILER_CRM_PATIENCE="60")  # fmt: skip
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == 3 and reports[0]["crm_error"] is None
+
+
+def test_a_setting_of_the_environment_that_is_not_a_number_is_one_sentence(
+    mf: Cli, site: Site
+) -> None:
+    init(mf, site)
+    wrong = invoke(mf, "records", "--cloud-id", mf.cloud_id, MAILFILER_CRM_PATIENCE="abc")
+    assert wrong.exit_code == 2
+    assert "MAILFILER_CRM_PATIENCE must be a number" in wrong.output
+    assert "Traceback" not in wrong.output

@@ -73,7 +73,7 @@ def test_a_run_killed_mid_write_never_writes_that_record_twice(
     org = new_imis_org(service, site)
     message = str(FIXTURES / "text-only.eml")  # Ann (101) and Ines (109)
     filing = ["file", message, "--cloud-id", org.cloud_id, "--user", "admin", "--json"]
-    site.standin.slow_writes = 4.0  # iMIS takes its time: the first write is in flight...
+    site.standin.slow_writes = 8.0  # iMIS takes its time: the first write is in flight...
     first = subprocess.Popen(
         command(service, *filing), env=environment(), stdout=subprocess.DEVNULL
     )

@@ -196,7 +196,7 @@ def never_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(seconds: float) -> None:
         raise AssertionError("the save waited for a writer that is gone")
 
-    monkeypatch.setattr(ledger.time, "sleep", refuse)
+    monkeypatch.setattr(ledger, "_pause", refuse)
 
 
 @pytest.mark.usefixtures("never_waits")
@@ -243,7 +243,7 @@ def test_a_crm_whose_write_can_be_repeated_takes_over_a_dead_writer_s_record(
 
 
 def test_a_writer_on_another_machine_is_alive_while_its_heartbeat_is_recent() -> None:
-    elsewhere = "another-host|0f6c1e2a|4242|123456"
+    elsewhere = "another-host|pid:[4026531836]|0f6c1e2a|4242|123456"
     entry = FilingEntry(state="pending", writer=elsewhere, reserved_at=MOMENT, alive_at=MOMENT)
     assert not ledger.writer_gone(entry, MOMENT + ledger.LEASE - timedelta(seconds=1))
     assert ledger.writer_gone(entry, MOMENT + ledger.LEASE + timedelta(seconds=1))
@@ -270,3 +270,59 @@ def test_a_living_writer_s_heartbeat_keeps_its_entries_alive(service: Service) -
         while held(org)[0].alive_at != later and time.monotonic() < deadline:
             time.sleep(0.01)
     assert held(org)[0].alive_at == later
+
+
+def test_a_database_fault_while_sending_never_makes_written_records_look_unwritten(
+    fake: tuple[Org, FakeCRM], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailfiler.errors import SystemFault
+
+    org, crm = fake
+    marks = []
+    mark = ledger.mark_sending
+
+    def fails_on_the_third(*args: Any, **kwargs: Any) -> bool:
+        marks.append(args)
+        if len(marks) == 3:
+            raise SystemFault("the database failed: OperationalError")
+        return mark(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "mark_sending", fails_on_the_third)
+    message = org.service.read(TO_FIVE)
+    first = org.file(message)
+    statuses = {p.contact_id: p.status for p in first.participants}
+    assert statuses == {"201": "saved", "202": "saved", "203": "failed", "204": "saved",
+                        "205": "saved"}  # fmt: skip
+    [third] = [p for p in first.participants if p.contact_id == "203"]
+    assert "could not note that it was being sent" in third.reason
+    monkeypatch.setattr(ledger, "mark_sending", mark)
+    org.file(message)
+    assert sorted(r.contact_id for r in crm.written) == ["201", "202", "203", "204", "205"]
+
+
+def test_a_record_another_save_took_over_is_not_sent_by_the_first(
+    fake: tuple[Org, FakeCRM],
+) -> None:
+    """A living writer judged dead (a clock skewed, a heartbeat lost): the save that took its
+    record over writes it, and the first, finding it no longer holds it, sends nothing."""
+    org, crm = fake
+    message = org.service.read(TO_FIVE)
+    other = "another-host|pid:[1]|boot|1|1"
+
+    def taken_over_meanwhile(record: PlannedRecord) -> WriteOutcome:
+        if record.contact_id == "201":  # while 201 is written, another save takes 202
+            with org.service.unit() as session:
+                session.execute(
+                    update(FilingEntry)
+                    .where(FilingEntry.contact_id == "202", FilingEntry.message_key == message.key)
+                    .values(writer=other)
+                )
+        return Saved(f"R{record.contact_id}")
+
+    crm.write_one = taken_over_meanwhile
+    outcome = org.file(message)
+    [bob] = [p for p in outcome.participants if p.contact_id == "202"]
+    assert bob.status == "failed" and "took this record over" in bob.reason
+    assert "202" not in [r.contact_id for r in crm.written]
+    [entry] = [e for e in held(org) if e.contact_id == "202"]
+    assert (entry.state, entry.writer) == ("pending", other)  # left to the save that holds it

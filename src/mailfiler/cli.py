@@ -114,7 +114,10 @@ def _service(creating: bool = False) -> Service:
     from mailfiler.service import Service
 
     if _globals.service is None:
-        settings = get_settings(_globals.database, _globals.blobs)
+        try:
+            settings = get_settings(_globals.database, _globals.blobs)
+        except BadRequest as error:  # a setting of the environment that is not one
+            _fail(str(error), 2)
         service = Service(settings)
         if not creating and service.database.is_empty():
             service.close()
@@ -489,14 +492,15 @@ def _process(
     with _progress(len(found.files)) as (advance, paused):
         # A bulk run waits out a throttled or unreachable CRM (a person at the pane would
         # not): up to ``allowance`` per message, then goes on without that message. After
-        # a message given up, the next are tried once each without waiting, until the CRM
-        # answers again: a CRM down for good does not cost the whole wait per message.
+        # a message given up, the next wait at most ``_AFTER_A_GIVE_UP`` each (a short
+        # Retry-After is still honoured), until the CRM answers again: a CRM down for good
+        # does not cost the whole wait per message.
         waits = allowance
         for path in found.files:
             for source in messages(path):
                 with patient(Patience(waits, paused)):
                     report = _one(service, source, cloud_id, user, choices, save)
-                waits = 0.0 if report["crm_error"] else allowance
+                waits = min(allowance, _AFTER_A_GIVE_UP) if report["crm_error"] else allowance
                 unreadable += report["error"] is not None
                 if as_json:
                     out.print(json.dumps(report, ensure_ascii=False), markup=False, highlight=False)
@@ -522,6 +526,7 @@ def _process(
 # or did not take (or never confirmed) a record; filing the same messages again files only
 # those. It wins over 1 (unreadable messages): it is the one worth running again.
 _CRM_FAILED = 4
+_AFTER_A_GIVE_UP = 30.0  # seconds of pauses for each message after one was given up
 _NOT_TAKEN = ("failed", "unsure")  # record statuses: the CRM did not take, or never answered
 
 

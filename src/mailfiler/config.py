@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailfiler.clock import Clock, system_clock
+from mailfiler.errors import BadRequest
 from mailfiler.storage.database import normalise_url
 
 DEFAULT_DATABASE = "sqlite:///mailfiler.db"
@@ -48,17 +49,29 @@ def get_settings(
     env = os.environ if environ is None else environ
     url = normalise_url(database or env.get("MAILFILER_DB") or DEFAULT_DATABASE)
     folder = blobs or env.get("MAILFILER_BLOBS") or str(default_blobs_dir(url))
-    limit = int(env.get("MAILFILER_MAX_MESSAGE_BYTES") or DEFAULT_MAX_MESSAGE_BYTES)
+    limit = int(_number(env, "MAILFILER_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES, 1))
     public = env.get("MAILFILER_PUBLIC_URL") or None
     allow_local = env.get("MAILFILER_ALLOW_LOCAL_CRM", "").strip().lower() in ("1", "true", "yes")
-    patience = float(env.get("MAILFILER_CRM_PATIENCE") or DEFAULT_CRM_PATIENCE)
-    quota = int(env.get("MAILFILER_UPLOAD_QUOTA_BYTES") or DEFAULT_UPLOAD_QUOTA_BYTES)
-    if not 0 <= patience < float("inf"):
-        raise ValueError("MAILFILER_CRM_PATIENCE is a number of seconds, 0 or more")
+    patience = _number(env, "MAILFILER_CRM_PATIENCE", DEFAULT_CRM_PATIENCE, 0)
+    quota = int(_number(env, "MAILFILER_UPLOAD_QUOTA_BYTES", DEFAULT_UPLOAD_QUOTA_BYTES, 1))
     return Settings(
         url, Path(folder), max_message_bytes=limit, public_url=public,
         allow_local_crm=allow_local, crm_patience=patience, upload_quota_bytes=quota,
     )  # fmt: skip
+
+
+def _number(env: Mapping[str, str], name: str, default: float, least: float) -> float:
+    """A number from the environment, or ``BadRequest`` saying which setting is wrong."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not least <= value < float("inf"):  # NaN fails this too
+        raise BadRequest(f"{name} must be a number, {least:g} or more (it is {text[:40]!r})")
+    return value
 
 
 def default_blobs_dir(url: str) -> Path:

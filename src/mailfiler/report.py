@@ -59,7 +59,7 @@ def record_report(record: StoredRecord) -> dict[str, Any]:
     return {
         "kind": record.kind,
         "id": record.id,
-        "status": "partial" if record.missing_files else "saved",
+        "status": record.status,
         "missing_files": [{"name": n, "reason": r} for n, r in record.missing_files],
         "contact_id": record.contact_id,
         "subject": record.subject,

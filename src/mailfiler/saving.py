@@ -21,12 +21,13 @@ from mailfiler.clock import Clock
 from mailfiler.connectors.base import Connector, Failed, Saved, Unsure, WriteOutcome
 from mailfiler.core.plan import (
     UNSURE_BEFORE,
+    Capabilities,
     FileOutcome,
     ParticipantOutcome,
     PlannedRecord,
     SavePlan,
 )
-from mailfiler.errors import MailfilerError
+from mailfiler.errors import ConnectorUnavailable, MailfilerError, SystemFault
 from mailfiler.storage import ledger
 
 NOT_ANSWERED = "the save stopped before the CRM answered"
@@ -61,22 +62,28 @@ def carry_out(
     written: dict[str, WriteOutcome] = {}
     sent: set[str] = set()
 
-    def sending(record: PlannedRecord) -> None:
+    def sending(record: PlannedRecord) -> str | None:
+        """None when the record may leave for the CRM; else why it must not."""
+        if not capabilities.rewrite_abandoned:  # (one written again is found: nothing to note)
+            try:
+                with units() as session:
+                    held = ledger.mark_sending(
+                        session, tenant.id, record.kind, record.message_key,
+                        copies[record.contact_id], clock(),
+                    )  # fmt: skip
+            except SystemFault as error:
+                return f"not sent: mailfiler could not note that it was being sent ({error})"
+            if not held:
+                return "not sent: another save of this message took this record over"
         sent.add(record.contact_id)
-        if capabilities.rewrite_abandoned:  # written again if need be: nothing to note
-            return
-        with units() as session:
-            ledger.mark_sending(
-                session, tenant.id, record.kind, record.message_key, copies[record.contact_id],
-                clock(),
-            )  # fmt: skip
+        return None
 
     try:
         with ledger.keep_alive(units, tenant.id, clock):
             try:
                 outcomes = crm.write(to_write, sending) if to_write else []
-            except MailfilerError as error:  # the CRM could not be written at all: say why
-                outcomes = [Failed(str(error)) for _ in to_write]
+            except MailfilerError as error:  # the connector gave up part way: say why
+                outcomes = [_broken_off(r, error, sent, capabilities) for r in to_write]
         written = dict(zip((r.contact_id for r in to_write), outcomes, strict=True))
     finally:
         # Settled whatever happened, so that no entry stays "pending" for a living process:
@@ -94,6 +101,17 @@ def carry_out(
                 clock(),
             )  # fmt: skip
     return turned_out(decided, written, {t.contact_id: t for t in taken})
+
+
+def _broken_off(
+    record: PlannedRecord, error: MailfilerError, sent: set[str], capabilities: Capabilities
+) -> WriteOutcome:
+    """A record's outcome when its connector raised instead of answering: not written if it
+    was never sent or the CRM could not be reached; else perhaps written."""
+    reached = not isinstance(error, ConnectorUnavailable)
+    if record.contact_id in sent and reached and not capabilities.rewrite_abandoned:
+        return Unsure(str(error))
+    return Failed(str(error))
 
 
 def settlement(record: PlannedRecord, outcome: WriteOutcome | None) -> ledger.Settlement:

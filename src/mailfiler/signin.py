@@ -195,7 +195,8 @@ def _sealed(keys: stored_secrets.Keys, remote_user: RemoteUser | None) -> str | 
     if remote_user is None:
         return None
     ends = remote_user.access_expires_at.isoformat()
-    return keys.encrypt(json.dumps({"token": remote_user.access.token, "ends": ends}))
+    access = remote_user.access
+    return keys.encrypt(json.dumps({"token": access.token, "site": access.site, "ends": ends}))
 
 
 def unsealed(stored: str | None) -> UserAccess | None:
@@ -221,7 +222,7 @@ def unsealed(stored: str | None) -> UserAccess | None:
     data = json.loads(text)
     if datetime.fromisoformat(data["ends"]) <= now():
         return None
-    return UserAccess(str(data["token"]))
+    return UserAccess(str(data["token"]), str(data.get("site") or ""))
 
 
 def _not_set_up(what: str, cause: SystemFault) -> SystemFault:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from mailfiler.core.match import Contact
 from mailfiler.core.options import ActivityType
@@ -85,8 +85,9 @@ class Unsure:
 
 
 WriteOutcome = Saved | Failed | Unsure
-# Told of each record just before it is sent (``Connector.write``).
-Sending = Callable[[PlannedRecord], None]
+# Told of each record just before it is sent (``Connector.write``); answers None (send
+# it), or why it must not be sent: the connector then answers ``Failed`` with that reason.
+Sending = Callable[[PlannedRecord], str | None]
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class UserAccess:
     searches run under their permissions, not the background account's."""
 
     token: str
+    site: str = ""  # the CRM's address the token is for: never sent to another
 
 
 class Connector(Protocol):
@@ -145,7 +147,8 @@ class Connector(Protocol):
         """Write the records (one per contact), in order; one outcome per record.
 
         ``sending(record)`` is called just before a record leaves for the CRM, so that
-        a save that dies part way knows which records the CRM may hold.
+        a save that dies part way knows which records the CRM may hold; a record it
+        answers a reason for is not sent (``Failed`` with that reason).
 
         A CRM that fails part way answers ``Failed`` for each record it did
         not write and ``Saved`` for the others: the caller records exactly that.
@@ -187,6 +190,10 @@ class StoredRecord:
     sent_at: datetime | None = None
     # Files that did not land with it (the record is "partial"): (name, why)
     missing_files: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def status(self) -> Literal["saved", "partial"]:
+        return "partial" if self.missing_files else "saved"
 
 
 class ContactImport(Protocol):

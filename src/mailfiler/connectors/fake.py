@@ -76,9 +76,11 @@ class FakeCRM:
     def write(
         self, records: Sequence[PlannedRecord], sending: Sending = lambda record: None
     ) -> list[WriteOutcome]:
-        outcomes = []
+        outcomes: list[WriteOutcome] = []
         for record in records:
-            sending(record)
+            if stop := sending(record):
+                outcomes.append(Failed(stop))
+                continue
             outcome = (self.write_one or self._saved)(record)
             if isinstance(outcome, Saved):
                 self.written.append(record)

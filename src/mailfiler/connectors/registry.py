@@ -59,7 +59,14 @@ def _imis_site(tenant: Tenant) -> str:
 
 
 def _imis_mapping(tenant: Tenant) -> ImisMapping:
-    return ImisMapping.from_json(tenant.crm_settings.get("mapping"))
+    mapping, dropped = ImisMapping.from_stored(tenant.crm_settings.get("mapping"))
+    if dropped:
+        log.warning(
+            "the iMIS mapping of %s holds values no longer valid, taken as their defaults: %s "
+            "(correct them: mailfiler options set --cloud-id %s imis.NAME=VALUE)",
+            tenant.cloud_id, ", ".join(dropped), tenant.cloud_id,
+        )  # fmt: skip
+    return mapping
 
 
 def _site_policy(allow_local: bool | None) -> site_address.SitePolicy:
@@ -87,19 +94,11 @@ def _imis_client(tenant: Tenant, allow_local: bool | None) -> ImisClient:
             f"the background account {tenant.background_account}'s password is not set: "
             "an administrator must set it"
         )
-    try:
-        mapping = _imis_mapping(tenant)
-    except BadRequest as error:
-        mapping = ImisMapping()
-        problem = problem or ConnectorUnavailable(
-            f"the iMIS mapping of {tenant.cloud_id} cannot be used ({error}): an administrator "
-            "must correct it"
-        )
     return ImisClient(
         site,
         tenant.background_account,
         lambda: _background_password(tenant, site),
-        mapping,
+        _imis_mapping(tenant),
         # Its tokens and connections are the organisation's, for this stored password only.
         holder=Holder(f"{tenant.id}:{tenant.cloud_id}", fingerprint(stored)),
         policy=_site_policy(allow_local),
@@ -187,12 +186,21 @@ def starting_activity_types(crm: str) -> tuple[ActivityType, ...] | None:
 
 
 def checked_mapping(tenant: Tenant, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """The organisation's CRM mapping with ``changes``, checked whole: every name known,
-    every value valid."""
+    """The organisation's CRM mapping with ``changes``, each change checked (a name known, a
+    value valid); a change to None puts the default back. A stored value no longer valid
+    is dropped, so one wrong value never blocks the change of another."""
     if tenant.crm != "imis":
         raise BadRequest(f"{tenant.cloud_id} files into the built-in CRM: it has no mapping")
-    current = dict(tenant.crm_settings.get("mapping") or {})
-    return ImisMapping.from_json({**current, **changes}).to_json()
+    stored = dict(tenant.crm_settings.get("mapping") or {})
+    current, dropped = ImisMapping.from_stored(stored)
+    valid = current.to_json()
+    kept = {name: valid[name] for name in stored if name not in dropped}
+    for name, value in changes.items():
+        if value is None:
+            kept.pop(name, None)
+        else:
+            kept[name] = value
+    return ImisMapping.from_json(kept).to_json()
 
 
 def accepted_site(crm: str, url: str | None, *, allow_local: bool) -> str | None:

@@ -14,6 +14,7 @@ once, and someone checks the CRM and settles it by hand (``settle_by_hand``).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
 
-from sqlalchemy import and_, func, select, true, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from mailfiler.core.plan import Filed
@@ -30,6 +31,8 @@ from mailfiler.errors import BadRequest, Conflict, NotFound
 from mailfiler.storage import writers
 from mailfiler.storage.database import insert_into
 from mailfiler.storage.tables import FilingEntry
+
+log = logging.getLogger("mailfiler.ledger")
 
 PENDING: Final = "pending"
 SAVED: Final = "saved"
@@ -54,6 +57,7 @@ WRITER_DIED: Final = (
 NOT_KNOWN_SENT: Final = "not known to have been sent"
 
 Units = Callable[..., AbstractContextManager[Session]]
+_pause = time.sleep  # while another save writes the same record (tests replace it)
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,7 @@ def reserve(
                 still.append(want)
         waiting = still
         if waiting:
-            time.sleep(0.05)
+            _pause(0.05)
     return reserved, taken
 
 
@@ -317,26 +321,29 @@ def mark_sending(
     message_key: str,
     reservation: Reserved,
     moment: datetime,
-) -> None:
+) -> bool:
     """The record is about to leave for the CRM: from now on, should its writer die, the CRM
-    may hold it."""
-    session.execute(
+    may hold it. False when this process no longer holds it (another save, judging it
+    dead, took it over): it must not be sent."""
+    marked = session.execute(
         update(FilingEntry)
-        .where(*_reserved(organisation_id, kind, message_key, reservation))
+        .where(
+            *_reserved(organisation_id, kind, message_key, reservation),
+            FilingEntry.state == PENDING,
+            FilingEntry.writer == writers.this_writer(),
+        )
         .values(sending_at=moment)
-    )
+        .returning(FilingEntry.id)
+    ).first()
+    return marked is not None
 
 
 def _reserved(
     organisation_id: int, kind: str, message_key: str, reservation: Reserved
 ) -> tuple[Any, ...]:
-    return (
-        FilingEntry.organisation_id == organisation_id,
-        FilingEntry.contact_id == reservation.contact_id,
-        FilingEntry.kind == kind,
-        FilingEntry.message_key == message_key,
-        FilingEntry.copy == reservation.copy,
-    )
+    key = {"organisation_id": organisation_id, "contact_id": reservation.contact_id,
+           "kind": kind, "message_key": message_key, "copy": reservation.copy}  # fmt: skip
+    return tuple(getattr(FilingEntry, name) == value for name, value in key.items())
 
 
 @contextmanager
@@ -350,16 +357,22 @@ def keep_alive(
 
     def beat() -> None:
         while not done.wait(every):
-            with units() as session:
-                session.execute(
-                    update(FilingEntry)
-                    .where(
-                        FilingEntry.organisation_id == organisation_id,
-                        FilingEntry.writer == me,
-                        FilingEntry.state == PENDING,
-                    )
-                    .values(alive_at=clock())
+            try:
+                say_alive()
+            except Exception:  # a database blip costs one beat, not the heartbeat
+                log.warning("the ledger's heartbeat could not be written", exc_info=True)
+
+    def say_alive() -> None:
+        with units() as session:
+            session.execute(
+                update(FilingEntry)
+                .where(
+                    FilingEntry.organisation_id == organisation_id,
+                    FilingEntry.writer == me,
+                    FilingEntry.state == PENDING,
                 )
+                .values(alive_at=clock())
+            )
 
     beating = threading.Thread(target=beat, name="ledger-heartbeat", daemon=True)
     beating.start()
@@ -392,9 +405,15 @@ def settle(
             values["record_id"] = settled.record_id or None
         if settled.state != FAILED:
             values["saved_at"] = moment
+        # Only what this process still holds: not an entry another save took over, but
+        # one another save made "unsure" thinking this process dead (this is the truth).
+        still_mine = or_(
+            and_(FilingEntry.state == PENDING, FilingEntry.writer == writers.this_writer()),
+            and_(FilingEntry.state == UNSURE, FilingEntry.writer.is_(None)),
+        )
         session.execute(
             update(FilingEntry)
-            .where(*_reserved(organisation_id, kind, message_key, reservation))
+            .where(*_reserved(organisation_id, kind, message_key, reservation), still_mine)
             .values(values)
         )
 

@@ -1,7 +1,7 @@
 """Which process is writing a record, and whether it still runs.
 
 A save reserves its ledger entries naming its process: the machine (host
-name and boot), the process ID and when that process started (so a process
+name, PID namespace and boot), the process ID and when that process started (so a process
 ID used again by a newer process is not taken for the old one). A later
 save on the same machine then knows at once whether the writer died
 (``kill -9``, a crash, a power cut); for a writer on another machine it
@@ -49,7 +49,18 @@ def this_writer() -> str:
 
 def named(pid: int) -> str:
     """A running process of this machine, as the ledger names a writer."""
-    return _SEPARATOR.join((socket.gethostname(), _boot(), str(pid), _started(pid) or ""))
+    return _SEPARATOR.join(
+        (socket.gethostname(), _namespace(), _boot(), str(pid), _started(pid) or "")
+    )
+
+
+def _namespace() -> str:
+    """This process's PID namespace: two containers sharing a host name number their
+    processes each in their own, and one must never judge the other's by its numbers."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
 
 
 def gone(writer: str | None) -> bool | None:
@@ -58,11 +69,13 @@ def gone(writer: str | None) -> bool | None:
     if not writer:
         return None
     parts = writer.split(_SEPARATOR)
-    if len(parts) != 4:
+    if len(parts) != 5:
         return None
-    host, boot, pid, started = parts
+    host, namespace, boot, pid, started = parts
     this_boot = _boot()
-    if host != socket.gethostname() or not boot or not this_boot or not pid.isdigit():
+    if host != socket.gethostname() or not namespace or namespace != _namespace():
+        return None
+    if not boot or not this_boot or not pid.isdigit():
         return None
     if boot != this_boot:  # this machine has started again since: every process then ended
         return True

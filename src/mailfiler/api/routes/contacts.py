@@ -45,7 +45,7 @@ def timeline_item(
         recipients=record.recipients,
         sent_at=record.sent_at,
         field_labels=_labels(record, options),
-        status="partial" if record.missing_files else "saved",
+        status=record.status,
         missing_files=[MissingFilePublic(name=n, reason=r) for n, r in record.missing_files],
         kind=record.kind,
         id=record.id,

@@ -36,7 +36,7 @@ def sign_in(background: ImisClient, username: str, password: str) -> RemoteUser 
         username=name,
         email=email,
         roles=roles,
-        access=UserAccess(token.access_token),
+        access=UserAccess(token.access_token, background.site),
         access_expires_at=system_clock() + lifetime,
     )
 

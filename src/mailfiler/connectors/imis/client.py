@@ -42,13 +42,20 @@ from mailfiler.connectors import patience
 from mailfiler.connectors.imis import wire
 from mailfiler.connectors.imis.mapping import ImisMapping
 from mailfiler.connectors.imis.site_address import GuardedTransport, SitePolicy
-from mailfiler.errors import ConnectorUnavailable, MailfilerError
+from mailfiler.errors import ConnectorUnavailable, MailfilerError, Unauthenticated
 
 log = logging.getLogger("mailfiler.imis")
 
 RENEW_BEFORE: Final = 60.0  # seconds before a token expires
+TOKEN_LIFETIME: Final = 1200.0  # seconds, when /token says none (iMIS's usual 20 minutes)
+LONGEST_TOKEN: Final = 86400.0  # seconds: a longer expires_in is taken as a day
+LONGEST_RETRY_AFTER: Final = 86400.0  # seconds: a longer Retry-After is taken as a day
 # How long a refused background password is not tried again (per server process).
 REFUSAL_MEMORY: Final = 600.0  # seconds
+# At most this many different passwords refused per organisation, site and account within
+# the window (per server process); then none is tried until the window has passed.
+MOST_REFUSED_PASSWORDS: Final = 3
+GUESS_WINDOW: Final = 3600.0  # seconds
 # Back-off when iMIS gives no Retry-After: doubling from the first, never longer than the
 # most, each with jitter (half of it random) so that many clients do not retry in step.
 BACK_OFF_FIRST: Final = 0.5  # seconds
@@ -63,8 +70,8 @@ class SiteUnreachable(ConnectorUnavailable):
     """The site could not be reached, or was busy, for longer than the caller's patience."""
 
 
-class UserTokenEnded(ConnectorUnavailable):
-    """The signed-in user's own iMIS token is no longer accepted."""
+class UserTokenEnded(Unauthenticated):
+    """The signed-in user's own iMIS token is no longer accepted: they sign in again."""
 
 
 class WriteRefused(Exception):
@@ -104,10 +111,15 @@ _LOCK = threading.Lock()  # guards the dicts below, never held during a request
 _TOKENS: dict[_Key, Token] = {}
 _REFUSED: dict[_Key, float] = {}  # refused until (monotonic)
 _FETCHING: dict[_Key, threading.Lock] = {}  # one /token call at a time per key
-_CLIENTS: dict[tuple[Holder, str, float, SitePolicy], httpx2.Client] = {}
+# (organisation, site, account) -> when passwords set for it were refused, whatever the
+# password: an organisation setting password after password is guessing at a site.
+_GUESSES: dict[tuple[str, str, str], list[float]] = {}
+_CLIENTS: dict[tuple[Holder, str, SitePolicy], httpx2.Client] = {}
 _SECRET_NOW: dict[str, str] = {}  # organisation -> the fingerprint its latest client used
-# Clients of a password set again: a request may still be using one, so it is closed at exit.
-_RETIRED: list[httpx2.Client] = []
+# Clients of a password set again, with when: a request may still be using one, so each is
+# closed once it has been retired for ``RETIRED_FOR`` (never kept until the process ends).
+_RETIRED: list[tuple[float, httpx2.Client]] = []
+RETIRED_FOR: Final = 600.0  # seconds: longer than any request may take
 
 
 def _adopt(holder: Holder) -> None:
@@ -123,16 +135,24 @@ def _adopt(holder: Holder) -> None:
                     del kept[key]
         for client_key in [k for k in _CLIENTS if k[0].organisation == holder.organisation]:
             if client_key[0].secret != holder.secret:
-                _RETIRED.append(_CLIENTS.pop(client_key))
+                _RETIRED.append((time.monotonic(), _CLIENTS.pop(client_key)))
+        _close_retired(time.monotonic() - RETIRED_FOR)
+
+
+def _close_retired(before: float) -> None:
+    """Close the clients retired before ``before`` (the caller holds ``_LOCK``)."""
+    for entry in [e for e in _RETIRED if e[0] <= before]:
+        _RETIRED.remove(entry)
+        entry[1].close()
 
 
 @atexit.register
 def _close_clients() -> None:
     with _LOCK:
-        for client in [*_CLIENTS.values(), *_RETIRED]:
+        for client in _CLIENTS.values():
             client.close()
         _CLIENTS.clear()
-        _RETIRED.clear()
+        _close_retired(float("inf"))
 
 
 def forget_tokens() -> None:
@@ -142,6 +162,7 @@ def forget_tokens() -> None:
         _TOKENS.clear()
         _REFUSED.clear()
         _FETCHING.clear()
+        _GUESSES.clear()
         _SECRET_NOW.clear()
 
 
@@ -187,9 +208,11 @@ def _token_from(site: str, answer: httpx2.Response, now: float) -> Token | None:
         # some other server's answer would tell what listens there).
         raise _unreachable(site, f"POST /token answered {answer.status_code}")
     try:
-        lifetime = float(body.get("expires_in") or 1200)
+        lifetime = float(body.get("expires_in") or TOKEN_LIFETIME)
     except (TypeError, ValueError):
-        lifetime = 1200.0
+        lifetime = TOKEN_LIFETIME
+    if not 0 < lifetime <= LONGEST_TOKEN:  # nothing a site says can overflow a clock (NaN too)
+        lifetime = TOKEN_LIFETIME if not lifetime > 0 else LONGEST_TOKEN
     refresh = body.get("refresh_token")
     return Token(
         body["access_token"], now + lifetime, refresh if isinstance(refresh, str) else None
@@ -241,7 +264,9 @@ class ImisClient:
                 self._own = _new_http(self.site, self.mapping.timeout_seconds, self.policy,
                                       self._transport)  # fmt: skip
             return self._own
-        key = (self.holder, self.site, self.mapping.timeout_seconds, self.policy)
+        # One per holder and site, whatever the time-out (given with each request): a
+        # time-out changed again and again leaves no client behind.
+        key = (self.holder, self.site, self.policy)
         with _LOCK:
             client = _CLIENTS.get(key)
             if client is None:
@@ -280,13 +305,23 @@ class ImisClient:
                 return cached.access_token
             if refused_until > now:
                 raise self._refused(remembered=True)
+            guessing = (self.holder.organisation, self.site, self.account.lower())
+            with _LOCK:
+                recent = [t for t in _GUESSES.get(guessing, []) if t > now - GUESS_WINDOW]
+                _GUESSES[guessing] = recent
+            if len(recent) >= MOST_REFUSED_PASSWORDS:
+                raise self._too_many_refused()
             credentials = _credentials(self.account, self._password())
-            answer = self._send(lambda: self._http().post("/token", data=credentials), False)
+            timeout = self.mapping.timeout_seconds
+            answer = self._send(
+                lambda: self._http().post("/token", data=credentials, timeout=timeout), False
+            )
             token = _token_from(self.site, answer, self.now())
             with _LOCK:
                 if token is None:
                     _TOKENS.pop(self._key, None)
                     _REFUSED[self._key] = self.now() + REFUSAL_MEMORY
+                    _GUESSES.setdefault(guessing, []).append(self.now())
                 else:
                     _TOKENS[self._key] = token
                     _REFUSED.pop(self._key, None)
@@ -305,6 +340,18 @@ class ImisClient:
         return BackgroundAccountRefused(
             f"iMIS refused the background account {self.account}: an administrator must "
             "update the background account's password"
+        )
+
+    def _too_many_refused(self) -> BackgroundAccountRefused:
+        log.warning(
+            "iMIS at %s refused %d passwords of %s for the background account %s within an "
+            "hour: no other is tried there before the hour is over",
+            self.site, MOST_REFUSED_PASSWORDS, self.holder.organisation, self.account,
+        )  # fmt: skip
+        return BackgroundAccountRefused(
+            f"iMIS refused {MOST_REFUSED_PASSWORDS} passwords for the background account "
+            f"{self.account} within an hour: mailfiler tries no other there for now, so that "
+            "guesses cannot lock the account at iMIS; check the password and try again later"
         )
 
     def _raise_problem(self) -> None:
@@ -347,7 +394,10 @@ class ImisClient:
 
             def send(token: str = token) -> httpx2.Response:
                 headers = {"Authorization": f"Bearer {token}"}
-                return self._http().request(method, path, params=params, json=json, headers=headers)
+                return self._http().request(
+                    method, path, params=params, json=json, headers=headers,
+                    timeout=self.mapping.timeout_seconds,
+                )  # fmt: skip
 
             answer = self._send(send, write)
             status = answer.status_code
@@ -453,7 +503,9 @@ def _retry_after(answer: httpx2.Response) -> float | None:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         seconds = (moment - datetime.now(UTC)).total_seconds()
-    return seconds if seconds == seconds and seconds >= 0 else None  # NaN, negative: ignored
+    if not 0 <= seconds < float("inf"):  # NaN, negative, infinite: as if not given
+        return None
+    return min(seconds, LONGEST_RETRY_AFTER)
 
 
 def _why(error: Exception | str) -> str:

@@ -30,7 +30,12 @@ from mailfiler.connectors.base import (
     WriteOutcome,
 )
 from mailfiler.connectors.imis import wire
-from mailfiler.connectors.imis.client import ImisClient, WriteRefused, WriteUnsure
+from mailfiler.connectors.imis.client import (
+    ImisClient,
+    UserTokenEnded,
+    WriteRefused,
+    WriteUnsure,
+)
 from mailfiler.connectors.imis.mapping import ImisMapping
 from mailfiler.core.addresses import address_key, looks_like_address, written_forms
 from mailfiler.core.match import Contact
@@ -89,6 +94,10 @@ class ImisCRM:
         m = self.mapping
         params: dict[str, Any] = {"QueryName": m.search_query, "limit": limit, "offset": 0}
         params["parameter"] = [f"contains:{text}"] * m.search_parameter_count
+        if as_user is not None and as_user.site != self.client.site:
+            # The token was given by another address (the site changed since): it goes
+            # nowhere but where it came from.
+            raise UserTokenEnded("your iMIS sign-in was for another iMIS site: sign in again")
         body = self.client.get("/api/iqa", params, as_user=as_user.token if as_user else None)
         contacts = []
         for row in wire.page(body)[0][:limit]:
@@ -180,8 +189,10 @@ class ImisCRM:
     ) -> list[WriteOutcome]:
         outcomes: list[WriteOutcome] = []
         for number, record in enumerate(records):
+            if stop := sending(record):
+                outcomes.append(Failed(stop))
+                continue
             try:
-                sending(record)
                 outcomes.append(self._write(record))
             except ConnectorUnavailable as error:
                 # iMIS cannot be reached, or refuses the background account: the

@@ -87,6 +87,23 @@ class ImisMapping:
             raise BadRequest(f"unknown iMIS mapping name(s): {', '.join(unknown)}")
         return replace(cls(), **{name: _checked(name, value) for name, value in data.items()})
 
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any] | None) -> tuple[ImisMapping, list[str]]:
+        """The mapping an organisation has stored, each value checked alone: one no longer
+        valid (stored before a check existed) falls back to its default and is named, so
+        that it never locks the organisation out of iMIS, nor blocks its repair."""
+        kept: dict[str, Any] = {}
+        dropped: list[str] = []
+        known = {f.name for f in fields(cls)}
+        for name, value in (data or {}).items():
+            try:
+                if name not in known:
+                    raise BadRequest(f"unknown iMIS mapping name {name}")
+                kept[name] = _checked(name, value)
+            except BadRequest:
+                dropped.append(name)
+        return replace(cls(), **kept), dropped
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["system_activity_types"] = list(self.system_activity_types)
