@@ -14,11 +14,12 @@ from mailfiler.connectors import patience, registry
 from mailfiler.connectors.imis.client import forget_tokens
 from mailfiler.service import Service
 from tests.conftest import Org, fixture_contacts, serving
-from tests.imis_standin import Party, StandIn, User
+from tests.imis_standin import Party, StandIn, User, contact_search
 
 SECRET_KEY = "a-test-key-that-is-long-enough"
 MANAGER_PASSWORD = "manager-secret"
 PASSWORDS = {"jdoe": "jdoe-imis-password", "admin": "admin-imis-password"}
+SEARCH_QUERY = "$/Web Service Queries/ContactSearch"
 
 os.environ.setdefault("MAILFILER_SECRET_KEY", SECRET_KEY)
 # The stand-in sites listen on http://127.0.0.1: the command line (which reads its settings
@@ -49,6 +50,12 @@ def seeded() -> StandIn:
         {"ActivityTypeId": "CALL", "Description": "Phone call", "NotePrompt": "Notes"},
         {"ActivityTypeId": "DUES", "Description": "Dues payment"},
     ]  # fmt: skip
+    # The contact search an administrator gives (no query path exists on every site), with
+    # the columns ASI's Outlook Integration guide asks for.
+    standin.queries[SEARCH_QUERY] = contact_search()
+    # A site whose address filter sees every address of a party (whether iMIS's does is
+    # unknown: tests of the other case switch this off and use FindByEmail).
+    standin.email_filter_primary_only = False
     return standin
 
 
@@ -70,6 +77,7 @@ def new_imis_org(
             crm_url=site.url, background_password=password,
             activity_types=registry.starting_activity_types("imis"),
         )  # fmt: skip
+        accounts.set_crm(session, cloud_id, mapping={"search_query": SEARCH_QUERY})
     return Org(service, cloud_id)
 
 

@@ -38,7 +38,7 @@ def test_an_organisation_is_set_to_imis_and_files_as_the_user_named(mf: Cli, sit
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.splitlines()[0])
     assert {r["status"] for r in report["results"]} == {"saved"}
-    assert {i["RecipientId"] for i in site.standin.interactions} == {"101", "109"}
+    assert {i["PartyId"] for i in site.standin.interactions} == {"101", "109"}
     records = json.loads(
         mf("records", "--cloud-id", mf.cloud_id, "--contact", "101", "--json").stdout
     )
@@ -49,7 +49,7 @@ def test_an_organisation_is_set_to_imis_and_files_as_the_user_named(mf: Cli, sit
 
 def test_the_address_account_and_password_change_and_are_never_printed(mf: Cli, site: Site) -> None:
     init(mf, site)
-    mapping = "imis.interaction_message_type_value=E-mail"
+    mapping = "imis.new_address_purpose=Work"
     changed = mf("options", "set", "--cloud-id", mf.cloud_id, "--imis-url", site.url + "/",
                  "--background-account", "SERVICE", "--background-password-stdin", mapping,
                  stdin="another-secret\n")  # fmt: skip

@@ -104,14 +104,14 @@ def test_a_run_killed_mid_write_never_writes_that_record_twice(
     assert rerun.returncode != 0  # a record needs checking: the run says so
     # The killed process's write lands in iMIS; nothing sent it a second time.
     wait_for(lambda: len(site.standin.interactions) == 2)
-    recipients = sorted(i["RecipientId"] for i in site.standin.interactions)
+    recipients = sorted(i["PartyId"] for i in site.standin.interactions)
     assert recipients == sorted([in_flight, never_sent])
 
     listed = json.loads(run(service, "records", "--cloud-id", org.cloud_id, "--to-check",
                             "--json").stdout)  # fmt: skip
     [check] = listed
     assert (check["contact_id"], check["status"]) == (in_flight, "unsure")
-    landed = next(i["Id"] for i in site.standin.interactions if i["RecipientId"] == in_flight)
+    landed = next(i["Id"] for i in site.standin.interactions if i["PartyId"] == in_flight)
     settled = run(service, "settle", str(check["number"]), "--cloud-id", org.cloud_id,
                   "--landed", landed, "--by", "admin")  # fmt: skip
     assert settled.returncode == 0, settled.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from mailfiler import accounts
 from mailfiler.connectors.base import MissingFile, Saved, Unsure, WriteOutcome
 from mailfiler.connectors.fake import FakeCRM
 from mailfiler.core.match import Contact
@@ -13,7 +14,7 @@ from mailfiler.errors import Conflict
 from mailfiler.service import Service
 from mailfiler.storage import ledger
 from tests.conftest import Org, fixture_contacts, status_of
-from tests.imis_site import Site, new_imis_org
+from tests.imis_site import SEARCH_QUERY, Site, new_imis_org
 from tests.test_saving import held, use_fake_crm
 
 
@@ -144,6 +145,10 @@ def test_settling_is_per_organisation(fake: tuple[Org, FakeCRM], service: Servic
 
 def test_an_imis_file_refused_is_sent_alone_by_the_next_save(service: Service, site: Site) -> None:
     imis = new_imis_org(service, site)
+    with service.unit() as session:  # a site that takes an interaction's files one by one
+        accounts.set_crm(session, imis.cloud_id, mapping={
+            "search_query": SEARCH_QUERY, "interaction_files_one_by_one": True,
+        })  # fmt: skip
     message = imis.read("encoded-words.eml")
     # Each record is an entry and then its two files: the sixth write is the second
     # record's second file.
@@ -159,4 +164,5 @@ def test_an_imis_file_refused_is_sent_alone_by_the_next_save(service: Service, s
     assert status_of(again, partial.address) == "saved"
     assert len(site.standin.interactions) == 3  # no entry written twice
     assert len(site.standin.attachments) == 6  # the lost file, once
-    assert sorted(a["FileName"] for a in site.standin.attachments).count(lost.saved_as) == 3
+    assert sorted(a["Name"] for a in site.standin.attachments).count(lost.saved_as) == 3
+    assert {a["way"] for a in site.standin.attachments} == {"alone"}

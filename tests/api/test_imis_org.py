@@ -16,6 +16,7 @@ from tests.conftest import Org, fixture_bytes
 from tests.imis_site import (
     MANAGER_PASSWORD,
     PASSWORDS,
+    SEARCH_QUERY,
     Site,
     imis_site,
     new_imis_org,
@@ -122,16 +123,16 @@ def test_the_crm_settings_change_and_the_password_is_never_shown(
     options = client.get("/api/v1/options", headers=auth).json()
     assert options["crm"] == {
         "kind": "imis", "url": site.url, "background_account": "MANAGER",
-        "background_password_set": True, "mapping": {},
+        "background_password_set": True, "mapping": {"search_query": SEARCH_QUERY},
     }  # fmt: skip
     del options["can_change"]
-    options["crm"]["mapping"] = {"interaction_message_type_value": "E-mail"}
+    options["crm"]["mapping"] = {"new_address_purpose": "Work"}
     options["crm"]["background_password"] = "a-new-secret"
     site.standin.users["manager"].password = "a-new-secret"  # changed in iMIS too
     changed = client.put("/api/v1/options", json=options, headers=auth)
     assert changed.status_code == 200, changed.text
     assert "a-new-secret" not in changed.text
-    assert changed.json()["crm"]["mapping"]["interaction_message_type_value"] == "E-mail"
+    assert changed.json()["crm"]["mapping"]["new_address_purpose"] == "Work"
     bad = {**options, "crm": {"mapping": {"no_such_name": "x"}}}
     refused = client.put("/api/v1/options", json=bad, headers=auth)
     assert refused.status_code == 400 and "no_such_name" in refused.json()["detail"]
@@ -201,8 +202,8 @@ def test_the_whole_message_as_eml_goes_to_imis_as_one_file(org: Org, site: Site)
     outcome = org.file("encoded-words.eml", eml=True, contact_ids=frozenset({"101"}))
     assert [p.status for p in outcome.participants if p.contact_id == "101"] == ["saved"]
     [attachment] = site.standin.attachments
-    assert attachment["FileName"].endswith(".eml") and len(attachment["FileName"]) <= 50
-    assert attachment["Content"].startswith(b"From:") or b"Subject:" in attachment["Content"]
+    assert attachment["Name"].endswith(".eml") and len(attachment["Name"]) <= 50
+    assert attachment["Attachment"].startswith(b"From:") or b"Subject:" in attachment["Attachment"]
 
 
 # -- the address and the mapping an Options admin may set (issue 14, finding 2) --------------
@@ -293,7 +294,7 @@ def test_mapping_values_are_checked(client: TestClient, org: Org, mapping: dict[
     options["crm"]["mapping"] = mapping
     refused = client.put("/api/v1/options", json=options, headers=auth)
     assert refused.status_code == 400 and next(iter(mapping)) in refused.json()["detail"]
-    assert _options(client, auth)["crm"]["mapping"] == {}
+    assert _options(client, auth)["crm"]["mapping"] == {"search_query": SEARCH_QUERY}
 
 
 def test_a_broken_site_never_blocks_the_change_that_repairs_it(

@@ -58,6 +58,7 @@ def record(contact_id: str, kind: str = "interaction", **values: object) -> Plan
         message_id=f"<contract-{values.get('key', 'one')}@example.org>",
         created_by="MANAGER",
         saved_by="jdoe",
+        address="ann@members.example" if kind == "interaction" else "",
     )
 
 

@@ -31,7 +31,7 @@ def test_an_imis_user_signs_in_files_a_message_and_finds_it_on_the_staff_site(
     results = page.locator(".result")
     expect(results).to_have_count(3)
     expect(results.nth(0)).to_contain_text("saved")
-    assert {i["RecipientId"] for i in site.standin.interactions} == {"101", "102", "103"}
+    assert {i["PartyId"] for i in site.standin.interactions} == {"101", "102", "103"}
     assert set(site.standin.writers) == {"manager"}  # written as the background account
 
     page.goto(pane.server.url + "/staff/#/contacts/101")

@@ -28,16 +28,21 @@ __all__ = [
     "ContactImport",
     "ContactRow",
     "Failed",
+    "Found",
+    "Landed",
     "MissingFile",
+    "NotWritten",
     "RecordReader",
     "RemoteUser",
     "Saved",
     "Sending",
+    "StillUnknown",
     "StoredFile",
     "StoredRecord",
     "Unsure",
     "UserAccess",
     "WriteOutcome",
+    "Written",
 ]
 
 
@@ -85,6 +90,41 @@ class Unsure:
 
 
 WriteOutcome = Saved | Failed | Unsure
+
+
+@dataclass(frozen=True)
+class Written:
+    """A record whose write was never answered (or whose writer died), as the ledger knows
+    it: what to look for in the CRM."""
+
+    kind: Kind
+    contact_id: str
+    subject: str
+    activity_type: str | None
+    sent_at: datetime  # when it left for the CRM
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Landed:
+    """The CRM holds it: its key there."""
+
+    record_id: str
+
+
+@dataclass(frozen=True)
+class NotWritten:
+    """The CRM surely does not hold it: it may be written again."""
+
+
+@dataclass(frozen=True)
+class StillUnknown:
+    """The CRM cannot tell yet, or holds several records it could be; why."""
+
+    reason: str
+
+
+Found = Landed | NotWritten | StillUnknown
 # Told of each record just before it is sent (``Connector.write``); answers None (send
 # it), or why it must not be sent: the connector then answers ``Failed`` with that reason.
 Sending = Callable[[PlannedRecord], str | None]
@@ -139,6 +179,10 @@ class Connector(Protocol):
 
     def activity_types(self) -> list[ActivityType]:
         """The activity types the CRM has, with the labels of their fields."""
+        ...
+
+    def look_for(self, written: Written) -> Found:
+        """Whether the CRM holds a record whose write was never answered."""
         ...
 
     def write(

@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from mailfiler.connectors.base import (
     Connector,
     Failed,
+    Found,
     Saved,
     Sending,
+    StillUnknown,
     UserAccess,
     WriteOutcome,
+    Written,
 )
 from mailfiler.core.addresses import address_key
 from mailfiler.core.match import Contact
@@ -34,6 +37,8 @@ class FakeCRM:
     capabilities: Capabilities = Capabilities(crm="the fake CRM")  # noqa: RUF009 - frozen
     types: list[ActivityType] = field(default_factory=lambda: [EMAIL_ACTIVITY])
     written: list[PlannedRecord] = field(default_factory=list)
+    # What it says of a write never answered (None: it cannot tell).
+    finds: Callable[[Written], Found] | None = None
     searches: list[tuple[str, UserAccess | None]] = field(default_factory=list)
 
     def find_contacts(self, addresses: Collection[str]) -> Mapping[str, Sequence[Contact]]:
@@ -72,6 +77,9 @@ class FakeCRM:
 
     def activity_types(self) -> list[ActivityType]:
         return list(self.types)
+
+    def look_for(self, written: Written) -> Found:
+        return self.finds(written) if self.finds else StillUnknown("the fake CRM cannot tell")
 
     def write(
         self, records: Sequence[PlannedRecord], sending: Sending = lambda record: None

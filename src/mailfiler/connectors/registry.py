@@ -125,7 +125,11 @@ def _background_password(tenant: Tenant, site: str) -> str:
 
 
 def _imis(tenant: Tenant, needs: Needs) -> ImisCRM:
-    return ImisCRM(_imis_client(tenant, needs.allow_local_crm), edition=tenant.options.edition)
+    return ImisCRM(
+        _imis_client(tenant, needs.allow_local_crm),
+        edition=tenant.options.edition,
+        site=tenant.crm_settings.get("site"),  # what the set-up check learnt of the site
+    )
 
 
 def _builtin(tenant: Tenant, needs: Needs) -> BuiltinCRM:

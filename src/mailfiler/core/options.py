@@ -19,10 +19,11 @@ EDITIONS: tuple[Edition, ...] = ("enterprise", "professional")
 
 # Activity types that belong to iMIS itself (dues, orders, sales, meetings...):
 # an email is never filed as one (the product page: "never system types such
-# as DUES, ORDER, SALES").
+# as DUES, ORDER, SALES"). These are the codes the notes list (an activity type
+# code holds at most 10 characters: a longer name can never be one).
 SYSTEM_ACTIVITY_TYPES = (
-    "DUES", "ORDER", "SALES", "SUBSCRIPTION", "MEETING", "GIFT", "PLEDGE", "PAYMENT",
-    "EVENT", "REGISTRATION", "FUNDRAISING", "CERTIFICATION",
+    "DUES", "ORDER", "SALES", "MEETING", "CERTIFICAT", "CERTIFY", "DONORCLUB", "EXPO",
+    "REFUND",
 )  # fmt: skip
 
 # What the field mapping can take from a message.
@@ -35,10 +36,13 @@ FieldKind = Literal["text", "date", "number"]
 
 # What an Activity field takes, by its iMIS name (the Activity table's columns):
 # dates are instants, written with their zone; texts have iMIS's column lengths.
-_DATE_FIELDS = frozenset({"TRANSACTION_DATE", "EFFECTIVE_DATE", "THRU_DATE"})
-_NUMBER_FIELDS = frozenset({"UNITS", "AMOUNT", "QUANTITY"})
-_TEXT_LENGTHS = {"DESCRIPTION": 255, "SOURCE_CODE": 40, "OTHER_PARTICIPANTS": 255}
-_USER_FIELD_LENGTH = 255  # UF_1 ... UF_7
+# (imis-notes.md: UF_1-UF_3 varchar(255), UF_4/UF_5 decimal, UF_6/UF_7 datetime.)
+_DATE_FIELDS = frozenset({"TRANSACTION_DATE", "EFFECTIVE_DATE", "THRU_DATE", "UF_6", "UF_7"})
+_NUMBER_FIELDS = frozenset({"UNITS", "AMOUNT", "QUANTITY", "UF_4", "UF_5"})
+_TEXT_LENGTHS = {
+    "DESCRIPTION": 255, "SOURCE_CODE": 40, "OTHER_PARTICIPANTS": 255,
+    "UF_1": 255, "UF_2": 255, "UF_3": 255,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,7 @@ class ActivityField:
 
     @property
     def max_length(self) -> int | None:
-        name = self.name.upper()
-        if name.startswith("UF_"):
-            return _USER_FIELD_LENGTH
-        return _TEXT_LENGTHS.get(name)
+        return _TEXT_LENGTHS.get(self.name.upper())
 
     def checked(self, value: str, typed: bool = True) -> str:
         """The value as it is stored: a date with its zone, a number, a text within its

@@ -144,6 +144,9 @@ class PlannedRecord:
     # Set when the record exists already and only its missing ``files`` are sent
     # (an earlier save was partial).
     existing_record_id: str | None = None
+    # The address the contact was found by on the message (or, added by the user, the
+    # contact's first): iMIS keeps it as the interaction's "To".
+    address: str = ""
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,10 @@ def plan(
     tokens = message_tokens(message, with_body=False)
     if to_save:
         body = interaction_body(message) if is_interaction else activity_body(message)
+    addresses: dict[str, str] = {}
+    for outcome in outcomes:
+        if outcome.contact_id and outcome.address:
+            addresses.setdefault(outcome.contact_id, outcome.address)
     records = tuple(
         PlannedRecord(
             kind=choices.kind,
@@ -269,6 +276,7 @@ def plan(
             sender=tokens["sender"],
             recipients=tokens["recipients"],
             existing_record_id=filed[contact_id].record_id if contact_id in completing else None,
+            address=addresses.get(contact_id, ""),
         )
         for contact_id in to_save
     )

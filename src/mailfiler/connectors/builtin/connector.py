@@ -34,12 +34,15 @@ from mailfiler.clock import Clock, system_clock
 from mailfiler.connectors.base import (
     ContactRow,
     Failed,
+    Found,
     Saved,
     Sending,
+    StillUnknown,
     StoredFile,
     StoredRecord,
     UserAccess,
     WriteOutcome,
+    Written,
 )
 from mailfiler.connectors.builtin.tables import (
     Activity,
@@ -314,6 +317,10 @@ class BuiltinCRM:
         return [_contact(r, tuple(emails[r.id])) for r in rows]
 
     # -- records --------------------------------------------------------------
+
+    def look_for(self, written: Written) -> Found:
+        # A save writes all its records in one transaction: never unsure.
+        return StillUnknown("the built-in CRM holds no record whose write went unanswered")
 
     def write(
         self, records: Sequence[PlannedRecord], sending: Sending = lambda record: None

@@ -2,13 +2,14 @@
 
 mailfiler keeps no copy of the password: it asks iMIS for a token with it
 (``POST /token``), reads the user's roles and email with the background
-account (``GET /api/User?UserName=eq:…``), and keeps the user's own token,
+account (``GET /api/User?UserName=…``, else ``/api/UserSecurity``), and keeps the user's own token,
 encrypted, with the sign-in, so that contact searches run under the user's
 own iMIS permissions.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,9 @@ from mailfiler.clock import system_clock
 from mailfiler.connectors.base import RemoteUser, UserAccess
 from mailfiler.connectors.imis import wire
 from mailfiler.connectors.imis.client import ImisClient
+from mailfiler.errors import ConnectorUnavailable
+
+log = logging.getLogger("mailfiler.imis")
 
 
 def sign_in(background: ImisClient, username: str, password: str) -> RemoteUser | None:
@@ -42,20 +46,59 @@ def sign_in(background: ImisClient, username: str, password: str) -> RemoteUser 
 
 
 def describe(background: ImisClient, username: str) -> tuple[str, str, tuple[str, ...]] | None:
-    """(user name, email, roles) of an iMIS user, read as the background account."""
-    mapping = background.mapping
-    found = background.get("/api/User", {mapping.user_filter: f"eq:{username.strip()}"})
-    users = [u for u in wire.page(found)[0] if isinstance(u, dict)]
-    user: dict[str, Any] | None = next(
-        (u for u in users if str(u.get("UserName", "")).lower() == username.strip().lower()),
-        None,
-    )
+    """(user name, email, roles) of an iMIS user, read as the background account.
+
+    ``GET /api/User?UserName=…`` answers ``UserData``; where its ``Roles`` come back null
+    (reported for EMS), ``GET /api/UserSecurity?UserName=…`` has them. Roles that cannot be
+    read are said, never taken as "no roles".
+    """
+    name = username.strip()
+    user = _named(background.get("/api/User", {"UserName": name}), name)
     if user is None:
         return None
-    roles = tuple(
-        str(wire.unwrap(r.get("RoleName") if isinstance(r, dict) else r))
-        for r in wire.values(user.get("Roles"))
-    )
+    roles = _role_names(user.get("Roles"))
+    if roles is None:
+        security = _named(background.get("/api/UserSecurity", {"UserName": name}), name)
+        roles = _role_names(security.get("Roles")) if security else None
+    if roles is None:
+        log.warning(
+            "iMIS at %s gives no roles for the user %s (neither /api/User nor "
+            "/api/UserSecurity): the background account may lack the right to read them",
+            background.site, name,
+        )  # fmt: skip
+        raise RolesUnread(
+            "mailfiler cannot read your roles in iMIS, so it cannot tell what you may do: "
+            "tell your administrator"
+        )
     party = user.get("Party") if isinstance(user.get("Party"), dict) else {}
     email = str((party or {}).get("Email") or "")
-    return str(user.get("UserName") or username.strip()), email, tuple(r for r in roles if r)
+    return str(user.get("UserName") or name), email, roles
+
+
+class RolesUnread(ConnectorUnavailable):
+    """iMIS did not say a user's roles."""
+
+
+def _named(answer: Any, username: str) -> dict[str, Any] | None:
+    """The one user of that name in an answer (a page, a list or one object)."""
+    items = wire.page(answer)[0] if isinstance(answer, dict) and "Items" in answer else (
+        wire.values(answer) if not isinstance(answer, dict) else [answer]
+    )  # fmt: skip
+    return next(
+        (
+            u
+            for u in items
+            if isinstance(u, dict) and str(u.get("UserName", "")).lower() == username.lower()
+        ),
+        None,
+    )
+
+
+def _role_names(roles: Any) -> tuple[str, ...] | None:
+    """Role names, from strings or ``RoleData`` (``RoleName``); None when iMIS gave none."""
+    if roles is None:
+        return None
+    names = (
+        wire.unwrap(r.get("RoleName") if isinstance(r, dict) else r) for r in wire.values(roles)
+    )
+    return tuple(str(n) for n in names if n)

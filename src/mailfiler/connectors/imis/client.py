@@ -42,7 +42,7 @@ from mailfiler.connectors import patience
 from mailfiler.connectors.imis import wire
 from mailfiler.connectors.imis.mapping import ImisMapping
 from mailfiler.connectors.imis.site_address import GuardedTransport, SitePolicy
-from mailfiler.errors import ConnectorUnavailable, MailfilerError, Unauthenticated
+from mailfiler.errors import BadRequest, ConnectorUnavailable, MailfilerError, Unauthenticated
 
 log = logging.getLogger("mailfiler.imis")
 
@@ -72,6 +72,15 @@ class SiteUnreachable(ConnectorUnavailable):
 
 class UserTokenEnded(Unauthenticated):
     """The signed-in user's own iMIS token is no longer accepted: they sign in again."""
+
+
+class SiteRefused(BadRequest):
+    """iMIS answered a read with a refusal (400 or 403): the site works, and says no (a
+    query that does not exist, a filter it does not take, a right the account lacks)."""
+
+    def __init__(self, reason: str, status: int) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 class WriteRefused(Exception):
@@ -367,7 +376,13 @@ class ImisClient:
         return self._call("GET", path, params=params, write=False, as_user=as_user)
 
     def post(self, path: str, body: Any) -> Any:
+        """A write: sent again only when it is known not to have landed."""
         return self._call("POST", path, json=body, write=True)
+
+    def ask(self, path: str, body: Any) -> Any:
+        """A question asked with POST (an operation such as ``FindByEmail``): a read, that
+        writes nothing and may be asked again."""
+        return self._call("POST", path, json=body, write=False)
 
     def pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """Every item of a paged list, page after page."""
@@ -388,6 +403,10 @@ class ImisClient:
         as_user: str | None = None,
     ) -> Any:
         self._raise_problem()
+        # A write may be slow (ASI's own client waits up to 5 minutes): waited for, so
+        # that slowness does not turn it into "unsure".
+        m = self.mapping
+        timeout = m.write_timeout_seconds if write else m.timeout_seconds
         renewed = False
         while True:
             token = as_user or self._token()
@@ -396,7 +415,7 @@ class ImisClient:
                 headers = {"Authorization": f"Bearer {token}"}
                 return self._http().request(
                     method, path, params=params, json=json, headers=headers,
-                    timeout=self.mapping.timeout_seconds,
+                    timeout=timeout,
                 )  # fmt: skip
 
             answer = self._send(send, write)
@@ -410,9 +429,11 @@ class ImisClient:
             if status >= 400:
                 reason = f"iMIS answered {status} {answer.reason_phrase}{_detail(answer)}"
                 if write:
-                    raise WriteRefused(reason)
+                    raise WriteRefused(_refusal(answer) or reason)
                 if status == 404:
                     return None
+                if status in (400, 403):  # the site refuses the request: it is not down
+                    raise SiteRefused(_refusal(answer) or reason, status)
                 raise ConnectorUnavailable(reason)
             if not answer.content:
                 return None
@@ -512,6 +533,14 @@ def _why(error: Exception | str) -> str:
     if isinstance(error, str):
         return error
     return type(error).__name__ if not str(error) else f"{type(error).__name__}: {error}"[:200]
+
+
+def _refusal(answer: httpx2.Response) -> str | None:
+    """Why iMIS refused, when it said so in a ``ValidationResultsData``: each field named."""
+    try:
+        return wire.validation_errors(answer.json())
+    except ValueError:
+        return None
 
 
 def _detail(answer: httpx2.Response) -> str:

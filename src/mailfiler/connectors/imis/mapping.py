@@ -35,45 +35,52 @@ IMIS_EMAIL_ACTIVITY = replace(
 
 @dataclass(frozen=True)
 class ImisMapping:
-    # GET /api/Party?{party_email_filter}=in:a|b  (the notes: "the sensible first try is
-    # GET /api/Party?email=eq:..."; the "in" operator is documented for filters)
-    party_email_filter: str = "Email"
-    # IQA query run as the signed-in user to search contacts (default: no source names one);
-    # its rows carry these columns (the product's notes: ID, Full Name and an Email column).
-    search_query: str = "$/Common/Queries/Contact/Contact Search"
-    search_parameter_count: int = 1
-    search_id_column: str = "ID"
-    search_name_column: str = "FullName"
-    search_email_column: str = "Email"
-    search_organization_column: str = "Organization"
-    # GET /api/User?{user_filter}=eq:name (the notes: "try a filter on UserName")
-    user_filter: str = "UserName"
-    # The communication log: POST on CommunicationLogRecipient is in the Cloud collection;
-    # its property names are not shown anywhere (defaults).
+    """Where a fact comes from, the comment says (``imis-notes.md``, "What ASI's own
+    libraries show" unless said otherwise); "unknown" means no source settles it, and the
+    setting is how a site says what it does."""
+
+    # Contacts by address: GET /api/Party?email=in:a|b (documented with the lower-case name).
+    party_email_filter: str = "email"
+    # Unknown whether that filter sees addresses other than the primary one: on, each address
+    # is asked with the FindByEmail operation (POST /api/Party/_execute) instead.
+    find_by_email: bool = False
+    # The IQA query that searches contacts, run under the user's own token; no path exists on
+    # every site, so it is part of the set-up ("" until an administrator gives it). Its
+    # columns are found as ASI's Outlook Integration guide asks (an ID, a full name, the
+    # first column whose name holds "Email"); a name here overrides what is found.
+    search_query: str = ""
+    search_id_column: str = ""
+    search_name_column: str = ""
+    search_email_column: str = ""
+    search_organization_column: str = ""
+    # The interaction: POST /api/CommunicationLogRecipient with the typed contract, its
+    # files inside it (one write); on, each file is written after it with
+    # POST /api/CommunicationLogRecipientAttachment.
     interaction_entity: str = "CommunicationLogRecipient"
-    interaction_contact: str = "RecipientId"
-    interaction_subject: str = "Subject"
-    interaction_body: str = "Body"
-    interaction_to: str = "To"
-    interaction_message_type: str = "MessageType"
-    interaction_message_type_value: str = "Email"
     interaction_attachment_entity: str = "CommunicationLogRecipientAttachment"
-    attachment_record: str = "CommunicationLogRecipientId"
-    attachment_name: str = "FileName"
-    attachment_content: str = "Content"  # System.Byte[] (the collections' binary example)
+    interaction_files_one_by_one: bool = False
     # POST /api/Activity with ACTIVITY_TYPE and PartyId (the V2_1 collection's example)
     activity_entity: str = "Activity"
-    activity_type: str = "ACTIVITY_TYPE"
-    activity_contact: str = "PartyId"
+    # New contacts: the first address is _Primary; iMIS names no "_Other", so a further
+    # address takes one of the site's address purposes (GET /api/AddressPurpose); "": only
+    # the first address is sent, and the review says so.
+    new_address_purpose: str = ""
     # Activity types a user may never file as (the product: "never system types such
-    # as DUES, ORDER, SALES"; the rest of the list is a default).
+    # as DUES, ORDER, SALES"; the notes list more).
     system_activity_types: tuple[str, ...] = SYSTEM_ACTIVITY_TYPES
     # iMIS takes dates without a zone (YYYY-MM-DDTHH:MM:SS): mailfiler writes an instant
     # as the site's clock shows it (default: UTC; a site sets its own, e.g. America/Chicago).
     site_time_zone: str = "UTC"
-    page_size: int = 100  # developer.imis.com: the default page is 100 rows
-    timeout_seconds: float = 15.0
+    page_size: int = 500  # the most iMIS gives in one page
+    timeout_seconds: float = 15.0  # reads: someone is waiting
+    # Writes can be slow (ASI's own client waits up to 5 minutes): a slow write is waited
+    # for, not turned into "unsure".
+    write_timeout_seconds: float = 120.0
     retries: int = 3  # for reads, and for writes known not to have landed
+    # Where the staff site links a record filed in iMIS: {site}, {contact_id}, {record_id}.
+    # No source names iMIS's own page for one communication-log entry: the default opens
+    # the contact in iMIS's staff site (its usual Account_Page_Staff), a site sets its own.
+    record_link: str = "{site}/Staff/Party.aspx?ID={contact_id}"
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ImisMapping:
@@ -116,10 +123,8 @@ class ImisMapping:
 # iMIS names them, so that no value can aim a write elsewhere ("../../token").
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _NAMES = frozenset({
-    "party_email_filter", "user_filter", "interaction_entity", "interaction_contact",
-    "interaction_subject", "interaction_body", "interaction_to", "interaction_message_type",
-    "interaction_attachment_entity", "attachment_record", "attachment_name",
-    "attachment_content", "activity_entity", "activity_type", "activity_contact",
+    "party_email_filter", "interaction_entity", "interaction_attachment_entity",
+    "activity_entity",
 })  # fmt: skip
 # Text sent as a value only (a query parameter, a property's value, a column's display name).
 _TEXTS = {
@@ -128,14 +133,21 @@ _TEXTS = {
     "search_name_column": 100,
     "search_email_column": 100,
     "search_organization_column": 100,
-    "interaction_message_type_value": 50,
+    "new_address_purpose": 50,
+    "record_link": 400,
 }
+# Texts that may be empty: "" says "find it" or "none".
+_MAY_BE_EMPTY = frozenset({
+    "search_query", "search_id_column", "search_name_column", "search_email_column",
+    "search_organization_column", "new_address_purpose",
+})  # fmt: skip
+_SWITCHES = frozenset({"find_by_email", "interaction_files_one_by_one"})
 # Numbers: (least, most). Pages: the notes' maximum is 500 rows. Time-out: ASI's own client
 # waits up to 5 minutes for an answer. Retries: each one may cost a time-out.
 _BOUNDS: dict[str, tuple[float, float]] = {
-    "search_parameter_count": (1, 10),
     "page_size": (1, 500),
     "timeout_seconds": (0.5, 300),
+    "write_timeout_seconds": (0.5, 300),
     "retries": (0, 10),
 }
 _ACTIVITY_CODE = re.compile(r"[A-Za-z0-9_-]{1,30}")
@@ -151,14 +163,21 @@ def _checked(name: str, value: Any) -> Any:
         return value.strip()
     if name in _TEXTS:
         longest = _TEXTS[name]
+        least = 0 if name in _MAY_BE_EMPTY else 1
         if (
             not isinstance(value, str)
-            or not value.strip()
+            or len(value.strip()) < least
             or len(value) > longest
             or not value.isprintable()
         ):
-            raise BadRequest(f"iMIS mapping {name} needs a text of 1 to {longest} characters")
+            raise BadRequest(f"iMIS mapping {name} needs a text of {least} to {longest} characters")
+        if name == "record_link" and not value.strip().startswith(("{site}", "https://")):
+            raise BadRequest("iMIS mapping record_link starts with {site} or https://")
         return value.strip()
+    if name in _SWITCHES:
+        if not isinstance(value, bool):
+            raise BadRequest(f"iMIS mapping {name} is true or false")
+        return value
     if name in _BOUNDS:
         return _number(name, value, type(getattr(ImisMapping(), name)))
     if name == "site_time_zone":

@@ -99,3 +99,44 @@ def page(body: Any) -> tuple[list[Any], int | None]:
         if isinstance(following, int) and following > int(body.get("Offset") or 0):
             return items, following
     return items, None
+
+
+# -- typed contracts (imis-notes.md, "What ASI's own libraries show") ------------------------
+
+COMMUNICATIONS = "Asi.Soa.Communications.DataContracts"
+RECIPIENT = f"{COMMUNICATIONS}.CommunicationLogRecipientData, {CONTRACTS}"
+COMMUNICATION_LOG = f"{COMMUNICATIONS}.CommunicationLogData, {CONTRACTS}"
+RECIPIENT_FILE = f"{COMMUNICATIONS}.CommunicationLogRecipientAttachmentData, {CONTRACTS}"
+RECIPIENT_FILES = f"{COMMUNICATIONS}.CommunicationLogRecipientAttachmentDataCollection, {CONTRACTS}"
+PARTY_REFERENCE = f"Asi.Soa.Membership.DataContracts.PartyReferenceData, {CONTRACTS}"
+FIND_BY_EMAIL = f"Asi.Soa.Membership.DataContracts.PartyFindByEmailRequest, {CONTRACTS}"
+DECIMAL = "System.Decimal"
+MESSAGE_TYPE_EMAIL = 0  # enums travel as integers: Email 0, SMS 1, AdvancedEmail 2, Print 3
+
+
+def file_bytes(data: bytes) -> dict[str, str]:
+    """A file's content where the slot is typed ``object``: the ``System.Byte[]`` wrapper (a
+    bare string is stored as nothing)."""
+    return {"$type": BYTES, "$value": base64.b64encode(data).decode("ascii")}
+
+
+def validation_errors(body: Any) -> str | None:
+    """A ``ValidationResultsData`` as one sentence naming each field; None when it is not one.
+
+    iMIS answers a refused write with ``Summary`` and ``Errors.$values[{FieldName,
+    Message}]``, and no top-level ``Message``.
+    """
+    if not isinstance(body, dict) or ("Errors" not in body and "Summary" not in body):
+        return None
+    said = []
+    for error in values(body.get("Errors")):
+        if not isinstance(error, dict):
+            continue
+        text = str(error.get("Message") or error.get("FormattedMessage") or "").strip()
+        field = str(error.get("FieldName") or "").strip()
+        if text:
+            said.append(f"{field}: {text}" if field and field not in text else text)
+    summary = str(body.get("Summary") or "").strip()
+    if not said and not summary:
+        return None
+    return "; ".join(said) if said else summary
