@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from mailfiler import accounts
 from mailfiler.connectors import patience, registry
@@ -56,6 +57,9 @@ def seeded() -> StandIn:
     # A site whose address filter sees every address of a party (whether iMIS's does is
     # unknown: tests of the other case switch this off and use FindByEmail).
     standin.email_filter_primary_only = False
+    # The site's clock is on UTC, as the organisations' site_time_zone says by default
+    # (whatever the zone of the machine running the tests).
+    standin.clock = lambda: datetime.now(UTC).replace(tzinfo=None)
     return standin
 
 

@@ -767,7 +767,8 @@ def _show_to_check(needing: list[dict[str, Any]]) -> None:
     if needing:
         out.print(
             "Check each in the CRM, then: mailfiler settle NUMBER --landed KEY (it is there) "
-            "or mailfiler settle NUMBER --send-again (it is not)"
+            "or mailfiler settle NUMBER --send-again (it is not); or let mailfiler ask the "
+            "CRM: mailfiler settle NUMBER --ask-crm"
         )
     else:
         out.print("No record needs checking.")
@@ -784,28 +785,49 @@ def settle(
     send_again: Annotated[
         bool, typer.Option("--send-again", help="It is not in the CRM: the next save writes it.")
     ] = False,
+    ask_crm: Annotated[
+        bool,
+        typer.Option(
+            "--ask-crm", help="Ask the CRM whether it holds it, and settle it if it can tell."
+        ),
+    ] = False,
     by: Annotated[str, typer.Option("--by", help="Who checked (kept with the record).")] = "",
     as_json: JsonFlag = False,
 ) -> None:
     """Settle a record that needs someone, after checking the CRM."""
     import getpass
 
+    from mailfiler.connectors.base import StillUnknown
     from mailfiler.report import to_check_report
 
-    if (landed is None) == (not send_again):
-        _fail("say what the CRM holds: --landed KEY (it is there) or --send-again (it is not)", 2)
+    if [landed is not None, send_again, ask_crm].count(True) != 1:
+        _fail(
+            "say what the CRM holds: --landed KEY (it is there), --send-again (it is not), "
+            "or --ask-crm (ask it)",
+            2,
+        )
     who = by.strip() or getpass.getuser()
+    said = ""
     with _errors():
         service = _service()
-        settled = service.run(
-            cloud_id, None, lambda c: service.settle_record(c, number, landed, who)
-        )
+        if ask_crm:
+            [(settled, found)] = service.run(
+                cloud_id, None, lambda c: service.ask_the_crm(c, number)
+            )
+            said = found.reason if isinstance(found, StillUnknown) else ""
+        else:
+            settled = service.run(
+                cloud_id, None, lambda c: service.settle_record(c, number, landed, who)
+            )
     report = to_check_report(settled)
+    report["crm_said"] = said or None
     if as_json:
         out.print(json.dumps(report, ensure_ascii=False), markup=False, highlight=False)
         return
     record = f" as {report['record_id']}" if report["record_id"] else ""
     out.print(f"Record {number} is now {report['status']}{record}. {report['reason']}".strip())
+    if said:
+        out.print(f"The CRM cannot tell yet: {said}")
 
 
 # -- options ------------------------------------------------------------------------------------

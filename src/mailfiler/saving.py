@@ -13,16 +13,28 @@ of mailfiler's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from mailfiler.accounts import Tenant
 from mailfiler.clock import Clock
-from mailfiler.connectors.base import Connector, Failed, Saved, Unsure, WriteOutcome
+from mailfiler.connectors.base import (
+    Connector,
+    Failed,
+    Found,
+    Landed,
+    NotWritten,
+    Saved,
+    StillUnknown,
+    Unsure,
+    WriteOutcome,
+    Written,
+)
 from mailfiler.core.plan import (
     UNSURE_BEFORE,
     Capabilities,
     FileOutcome,
+    Kind,
     ParticipantOutcome,
     PlannedRecord,
     SavePlan,
@@ -45,7 +57,7 @@ def carry_out(
         ledger.Wanted(
             r.contact_id, r.kind, r.message_key, r.subject, r.another_copy,
             completing=r.existing_record_id is not None,
-            files=tuple(f.filename for f in r.files),
+            files=tuple(f.filename for f in r.files), activity_type=r.activity_type,
         )
         for r in decided.records
     ]  # fmt: skip
@@ -212,3 +224,39 @@ def _file_saved(outcome: FileOutcome, missing: Mapping[str, tuple[int, str]]) ->
         reason = f"not attached to {count} record(s): {why}; saving the message again sends it"
         return replace(outcome, status="failed", reason=reason)
     return replace(outcome, status="saved")
+
+
+def ask_the_crm(
+    units: ledger.Units,
+    tenant: Tenant,
+    crm: Connector,
+    entries: Sequence[ledger.ToCheck],
+    clock: Clock,
+) -> list[tuple[ledger.ToCheck, Found]]:
+    """Records whose write was never answered, looked for in the CRM, each settled where the
+    CRM can tell: it holds it (saved, with its key), or surely does not (to be written
+    again). What it cannot tell stays unsure, with why."""
+    answers: list[tuple[ledger.ToCheck, Found]] = []
+    name = crm.capabilities.crm
+    for entry in entries:
+        if entry.state != ledger.UNSURE:
+            continue
+        kind: Kind = "activity" if entry.kind == "activity" else "interaction"
+        written = Written(
+            kind, entry.contact_id, entry.subject, entry.activity_type,
+            sent_at=entry.sent_at or entry.reserved_at, now=clock(),
+        )  # fmt: skip
+        try:
+            found: Found = crm.look_for(written)
+        except MailfilerError as error:  # the CRM cannot be asked now: it stays unsure
+            found = StillUnknown(str(error))
+        if isinstance(found, Landed | NotWritten):
+            landed = found.record_id if isinstance(found, Landed) else None
+            with units() as session:
+                entry = ledger.settle_by_hand(
+                    session, tenant.id, entry.number, landed=landed,
+                    by=f"mailfiler, asking {name},", moment=clock(), crm=name,
+                    files_there=found.files if isinstance(found, Landed) else None,
+                )  # fmt: skip
+        answers.append((entry, found))
+    return answers

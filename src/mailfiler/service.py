@@ -19,7 +19,7 @@ from mailfiler import accounts, reader_pool, saving, signin, uploads
 from mailfiler.accounts import Tenant
 from mailfiler.config import Settings
 from mailfiler.connectors import registry
-from mailfiler.connectors.base import Connector, RecordReader, UserAccess
+from mailfiler.connectors.base import Connector, Found, RecordReader, UserAccess
 from mailfiler.core.limits import size_in_words
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
@@ -237,7 +237,18 @@ class Service:
         """
         with open_context() as context:
             message = message_of(context)
-            decided = self._plan(context, message, choices)
+            unsure = ledger.to_check(
+                context.session, context.tenant.id, states=(ledger.UNSURE,),
+                kind=choices.kind, message_key=message.key,
+            )  # fmt: skip
+            if not unsure:
+                decided = self._plan(context, message, choices)
+        if unsure:
+            # Written perhaps, by an earlier save: the CRM is asked first, then the plan
+            # knows which it holds (outside any transaction of mailfiler's).
+            saving.ask_the_crm(self.unit, context.tenant, context.crm, unsure, self.settings.clock)
+            with open_context() as context:
+                decided = self._plan(context, message, choices)
         outcome = saving.carry_out(
             self.unit, context.tenant, context.crm, decided, self.settings.clock
         )
@@ -286,6 +297,22 @@ class Service:
             crm=capabilities.crm, rewrite_abandoned=capabilities.rewrite_abandoned,
         )  # fmt: skip
         return ledger.to_check(context.session, context.tenant.id, contact_id)
+
+    def ask_the_crm(
+        self, context: Context, number: int | None = None
+    ) -> list[tuple[ledger.ToCheck, Found]]:
+        """Unsure records (one, by its number, or all of the organisation's) looked for in
+        the CRM and settled where it can tell."""
+        entries = [
+            e
+            for e in ledger.to_check(context.session, context.tenant.id, states=(ledger.UNSURE,))
+            if number is None or e.number == number
+        ]
+        if number is not None and not entries:
+            raise NotFound(f"no unsure record has the number {number}")
+        return saving.ask_the_crm(
+            self.unit, context.tenant, context.crm, entries, self.settings.clock
+        )
 
     def settle_record(
         self, context: Context, number: int, landed: str | None, by: str

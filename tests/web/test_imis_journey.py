@@ -39,6 +39,10 @@ def test_an_imis_user_signs_in_files_a_message_and_finds_it_on_the_staff_site(
     expect(record).to_have_count(1)
     expect(record).to_contain_text("Réunion du comité à Zürich")
     expect(record).to_contain_text("saved by jdoe")
-    expect(record.get_by_role("link", name="Open the contact in iMIS")).to_have_attribute(
-        "href", f"{site.url}/Party.aspx?ID=101"
+    # The record opens in iMIS, where the organisation's link template says (by default,
+    # the contact in iMIS's staff site).
+    key = next(i["Id"] for i in site.standin.interactions if i["PartyId"] == "101")
+    expect(record).to_contain_text(f"Filed in iMIS as interaction {key}")
+    expect(record.get_by_role("link", name="Open it in iMIS")).to_have_attribute(
+        "href", f"{site.url}/Staff/Party.aspx?ID=101"
     )

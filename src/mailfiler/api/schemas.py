@@ -146,19 +146,25 @@ class RecordToCheck(Model):
     reserved_at: datetime
     reason: str
     missing_files: list[MissingFilePublic]
+    # After asking the CRM: what it said, when it could not tell
+    crm_said: str | None = None
 
 
 class SettleRequest(Incoming):
     """After checking the CRM: it holds the record (``landed``, the key it shows for it), or
-    it does not (``send_again``: the next save of the message writes it)."""
+    it does not (``send_again``: the next save of the message writes it); or ``ask_crm``:
+    mailfiler asks the CRM itself, and settles it where the CRM can tell."""
 
     landed: str | None = Field(default=None, min_length=1, max_length=100)
     send_again: bool = False
+    ask_crm: bool = False
 
     @model_validator(mode="after")
     def _one_of_them(self) -> SettleRequest:
-        if (self.landed is None) == (not self.send_again):
-            raise ValueError("give either landed (the CRM's key for the record) or send_again")
+        if [self.landed is not None, self.send_again, self.ask_crm].count(True) != 1:
+            raise ValueError(
+                "give one of landed (the CRM's key for the record), send_again or ask_crm"
+            )
         return self
 
 

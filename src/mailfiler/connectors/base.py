@@ -107,9 +107,11 @@ class Written:
 
 @dataclass(frozen=True)
 class Landed:
-    """The CRM holds it: its key there."""
+    """The CRM holds it: its key there, and the names of the files it holds with it (None:
+    the CRM does not say)."""
 
     record_id: str
+    files: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

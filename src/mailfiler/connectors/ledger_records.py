@@ -2,13 +2,12 @@
 
 The records themselves are in the CRM (iMIS): the staff site shows what the
 ledger knows (kind, subject, who saved it and when, the CRM's record ID) and
-links to the contact's profile in the CRM through the organisation's
-profile URL.
+links each record to its page in the CRM (the organisation's link template).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from sqlalchemy.orm import Session
 
@@ -21,9 +20,13 @@ from mailfiler.storage.tables import FilingEntry
 
 
 class LedgerRecords:
-    def __init__(self, session: Session, tenant: Tenant) -> None:
+    def __init__(
+        self, session: Session, tenant: Tenant, link: Callable[[str, str], str | None]
+    ) -> None:
+        """``link(contact_id, record_id)``: where the record opens in the CRM."""
         self.session = session
         self.tenant = tenant
+        self.link = link
 
     def records(
         self,
@@ -53,7 +56,7 @@ class LedgerRecords:
             subject=entry.subject,
             to_line=None,
             body="",
-            activity_type=None,
+            activity_type=entry.activity_type,
             fields={},
             created_by=self.tenant.background_account,
             saved_by=entry.saved_by,
@@ -61,6 +64,6 @@ class LedgerRecords:
             message_key=entry.message_key,
             saved_at=entry.saved_at,
             attachments=(),
-            link=self.tenant.options.profile_link(entry.contact_id),
+            link=self.link(entry.contact_id, entry.record_id or ""),
             missing_files=tuple((f["name"], f["reason"]) for f in entry.missing_files or ()),
         )

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
@@ -161,7 +162,17 @@ def record_reader(tenant: Tenant, needs: Needs) -> RecordReader:
     """What was filed, for the staff site: the built-in CRM's records, else the ledger's."""
     if tenant.crm == "builtin":
         return _builtin(tenant, needs)
-    return LedgerRecords(needs.session, tenant)
+    template = _imis_mapping(tenant).record_link
+    site = _imis_site(tenant)
+
+    def link(contact_id: str, record_id: str) -> str | None:
+        # Placeholders replaced one by one (never str.format: a template is an admin's text).
+        text = template.replace("{site}", site)
+        for name, value in (("{contact_id}", contact_id), ("{record_id}", record_id)):
+            text = text.replace(name, quote(value, safe=""))
+        return text if text.startswith("https://") or (text.startswith(site) and site) else None
+
+    return LedgerRecords(needs.session, tenant, link)
 
 
 def contact_import(tenant: Tenant, needs: Needs) -> ContactImport:

@@ -71,6 +71,7 @@ class Wanted:
     another_copy: bool = False  # duplicates allowed and this contact has it: a new copy
     completing: bool = False  # the record exists without some files: only those are sent
     files: tuple[str, ...] = ()  # its files, by the names they are saved as
+    activity_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ class _Claim:
             "alive_at": self.moment,
             "sending_at": None,
             "files": list(want.files),
+            "activity_type": want.activity_type,
             "reason": None,
         }
 
@@ -250,7 +252,6 @@ def abandoned(entry: FilingEntry, crm: str) -> dict[str, Any]:
         "missing_files": missing,
         "writer": None,
         "alive_at": None,
-        "sending_at": None,
     }
 
 
@@ -399,8 +400,9 @@ def settle(
             "missing_files": [{"name": n, "reason": r} for n, r in settled.missing] or None,
             "writer": None,
             "alive_at": None,
-            "sending_at": None,
         }
+        if settled.state != UNSURE:  # an unsure one keeps when it left: the CRM is asked by it
+            values["sending_at"] = None
         if settled.record_id is not None:
             values["record_id"] = settled.record_id or None
         if settled.state != FAILED:
@@ -494,6 +496,8 @@ class ToCheck:
     reserved_at: datetime
     reason: str
     missing_files: tuple[tuple[str, str], ...]  # (name, why)
+    sent_at: datetime | None = None  # when it left for the CRM, where known
+    activity_type: str | None = None
 
 
 def _to_check(entry: FilingEntry) -> ToCheck:
@@ -508,16 +512,28 @@ def _to_check(entry: FilingEntry) -> ToCheck:
         reserved_at=entry.reserved_at,
         reason=entry.reason or "",
         missing_files=tuple((f["name"], f["reason"]) for f in entry.missing_files or ()),
+        sent_at=entry.sending_at,
+        activity_type=entry.activity_type,
     )
 
 
 def to_check(
-    session: Session, organisation_id: int, contact_id: str | None = None, limit: int = 500
+    session: Session,
+    organisation_id: int,
+    contact_id: str | None = None,
+    limit: int = 500,
+    *,
+    states: Collection[str] = TO_CHECK,
+    kind: str | None = None,
+    message_key: str | None = None,
 ) -> list[ToCheck]:
-    """The records that need someone: unsure, failed and partial, newest first."""
-    where = [FilingEntry.organisation_id == organisation_id, FilingEntry.state.in_(TO_CHECK)]
+    """The records that need someone (unsure, failed and partial; or ``states``), newest
+    first; of one contact, or of one message filed as one kind."""
+    where = [FilingEntry.organisation_id == organisation_id, FilingEntry.state.in_(states)]
     if contact_id is not None:
         where.append(FilingEntry.contact_id == contact_id)
+    if kind is not None and message_key is not None:
+        where += [FilingEntry.kind == kind, FilingEntry.message_key == message_key]
     entries = session.scalars(
         select(FilingEntry)
         .where(*where)
@@ -536,6 +552,7 @@ def settle_by_hand(
     by: str,
     moment: datetime,
     crm: str,
+    files_there: Collection[str] | None = None,
 ) -> ToCheck:
     """Someone checked the CRM: the record is there (``landed``, with the CRM's key for it),
     or it is not and is to be sent again (``landed`` None) with the next save."""
@@ -555,6 +572,8 @@ def settle_by_hand(
         if not key or len(key) > 100 or not key.isprintable():
             raise BadRequest(f"give the key {crm} shows for the record (at most 100 characters)")
         unsent = [f for f in entry.missing_files or ()] if entry.state != PARTIAL else []
+        if files_there is not None:  # the CRM showed the record's files: those are not missing
+            unsent = [f for f in unsent if f["name"] not in files_there]
         values = {"record_id": key, "saved_at": entry.saved_at or moment}
         if unsent:
             names = ", ".join(f["name"] for f in unsent)

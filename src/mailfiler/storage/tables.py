@@ -204,6 +204,7 @@ class FilingEntry(Base):
     # was never sent, and is safe to write again whatever the CRM.
     sending_at: Mapped[datetime | None]
     files: Mapped[list[str] | None] = mapped_column(JSON)  # the record's files, by saved name
+    activity_type: Mapped[str | None] = mapped_column(String(50))  # an Activity's type code
     # The files that did not land ("partial") or were never sent ("unsure"):
     # [{"name": ..., "reason": ...}]
     missing_files: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Path
 
 from mailfiler.api.deps import Admin, ServiceDep
 from mailfiler.api.schemas import RecordToCheck, SettleRequest
+from mailfiler.connectors.base import StillUnknown
+from mailfiler.core.words import sentence
 from mailfiler.report import to_check_report
 from mailfiler.storage.ledger import ToCheck
 
@@ -41,7 +43,14 @@ def settle_record(
     caller: Admin,
     service: ServiceDep,
 ) -> RecordToCheck:
-    """Settle one after checking the CRM: it landed (its key), or send it again."""
+    """Settle one after checking the CRM: it landed (its key), or send it again; or ask the
+    CRM, which settles it where the CRM can tell."""
+    if body.ask_crm:
+        [(entry, found)] = service.ask_the_crm(caller, number)
+        public = to_check_public(entry)
+        if isinstance(found, StillUnknown):
+            public.crm_said = sentence(found.reason)
+        return public
     by = caller.signed_in_user.username
     landed = None if body.send_again else body.landed
     return to_check_public(service.settle_record(caller, number, landed, by))

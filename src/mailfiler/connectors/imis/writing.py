@@ -206,7 +206,7 @@ class Writer:
         else:
             matches = self._interactions_like(written)
         if len(matches) == 1:
-            return Landed(matches[0])
+            return matches[0]
         if matches:
             return StillUnknown(
                 f"iMIS holds {len(matches)} records that could be this one: check them there"
@@ -217,7 +217,7 @@ class Writer:
             return NotWritten()
         return StillUnknown("iMIS may still be writing it: ask again in a few minutes")
 
-    def _interactions_like(self, written: Written) -> list[str]:
+    def _interactions_like(self, written: Written) -> list[Landed]:
         subject = _cut(written.subject, SUBJECT_MAX)
         zone = ZoneInfo(self.mapping.site_time_zone)
         found = []
@@ -231,10 +231,14 @@ class Writer:
                 continue  # an entry of another, earlier message with the same subject
             key = entry.get("CommunicationLogRecipientId")
             if isinstance(key, str) and key:
-                found.append(key)
+                files = tuple(
+                    str(f.get("Name") or "") for f in wire.values(entry.get("Attachments"))
+                    if isinstance(f, dict)
+                )  # fmt: skip
+                found.append(Landed(key, files))
         return found
 
-    def _activities_like(self, written: Written) -> list[str]:
+    def _activities_like(self, written: Written) -> list[Landed]:
         description = _cut(written.subject, DESCRIPTION_MAX)
         found = []
         params = {"PartyId": written.contact_id}
@@ -246,7 +250,7 @@ class Writer:
             ):
                 key = wire.identity(entity)
                 if key:
-                    found.append(key)
+                    found.append(Landed(key))  # its files are not listed with it
         return found
 
 

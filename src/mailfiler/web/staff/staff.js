@@ -123,7 +123,10 @@ function settleForm(entry, settle) {
   const form = h("form", { class: "settle row" },
     h("label", { for: id }, "Its key in the CRM"), key,
     h("button", { type: "submit" }, "It is there"),
-    h("button", { type: "button", onClick: () => settle(entry, { send_again: true }) }, "It is not: send it again"));
+    h("button", { type: "button", onClick: () => settle(entry, { send_again: true }) }, "It is not: send it again"),
+    entry.status === "unsure"
+      ? h("button", { type: "button", onClick: () => settle(entry, { ask_crm: true }) }, "Ask iMIS")
+      : null);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const landed = key.value.trim();
@@ -133,7 +136,7 @@ function settleForm(entry, settle) {
   return form;
 }
 
-async function showToCheck() {
+async function showToCheck(notice = null) {
   let entries;
   try {
     entries = await call("/api/v1/records/to-check");
@@ -144,14 +147,15 @@ async function showToCheck() {
     return;
   }
   const settle = async (entry, choice) => {
-    await call(`/api/v1/records/to-check/${entry.number}`, { method: "POST", json: choice });
-    await showToCheck();
+    const answer = await call(`/api/v1/records/to-check/${entry.number}`, { method: "POST", json: choice });
+    await showToCheck(answer.crm_said ? `iMIS cannot tell yet: ${answer.crm_said}` : null);
     const heading = document.getElementById("to-check-title");
     if (heading) heading.focus();
   };
   replaceContent(app,
     h("p", {}, h("a", { href: "#/" }, "← Search")),
     h("h2", { id: "to-check-title", tabindex: "-1" }, `Records to check (${entries.length})`),
+    notice ? h("p", { class: "notice", role: "status" }, notice) : null,
     h("p", { class: "muted" }, "Each may or may not be in the CRM, was refused, or lacks a file. Look in the CRM, then say what you found."),
     entries.length ? h("ul", { class: "checks" }, entries.map((entry) => toCheckView(entry, settle)))
       : h("p", { class: "muted" }, "No record needs checking."));
@@ -199,8 +203,8 @@ async function recordView(item, highlight) {
   let content;
   if (item.crm !== "builtin") {
     // The record is in the CRM (iMIS): mailfiler's ledger says what was filed; the CRM shows it.
-    content = h("p", {}, `Filed in iMIS as record ${item.id}. `,
-      item.link ? h("a", { href: item.link, target: "_blank", rel: "noopener noreferrer" }, "Open the contact in iMIS") : null);
+    content = h("p", {}, `Filed in iMIS as ${isInteraction ? "interaction" : "activity"} ${item.id}. `,
+      item.link ? h("a", { href: item.link, target: "_blank", rel: "noopener noreferrer" }, "Open it in iMIS") : null);
   } else if (isInteraction) {
     content = h("iframe", {
       title: `Message: ${item.subject}`,
