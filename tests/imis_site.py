@@ -40,6 +40,9 @@ def seeded() -> StandIn:
         standin.parties[row.contact_id] = Party(
             row.contact_id, row.full_name, list(row.emails), row.organization
         )
+    # The staff's own parties: a user's address is their party's.
+    standin.parties["201"] = Party("201", "Jane Doe", ["jdoe@acme.example"], "Acme")
+    standin.parties["202"] = Party("202", "Ada Admin", ["admin@acme.example"], "Acme")
     standin.users = {
         "manager": User(MANAGER_PASSWORD, ["SysAdmin"]),
         "jdoe": User(PASSWORDS["jdoe"], ["Staff"], "201", "jdoe@acme.example"),

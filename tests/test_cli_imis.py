@@ -85,11 +85,15 @@ def test_the_address_changes_only_with_the_password(mf: Cli, site: Site) -> None
         assert "never sends the stored background password to a new address" in alone.output
         account = mf("options", "set", "--cloud-id", mf.cloud_id, "--background-account", "X")
         assert account.exit_code == 2 and "needs its password" in account.output
+        # Refused changes send nothing anywhere (init's own check asked the first site once).
+        assert other.standin.token_requests == [] and site.standin.token_requests == ["MANAGER"]
         moved = mf("options", "set", "--cloud-id", mf.cloud_id, "--imis-url", other.url,
                    "--background-password-stdin", stdin=MANAGER_PASSWORD + "\n")  # fmt: skip
         assert moved.exit_code == 0, moved.output
         assert f"Files into iMIS at {other.url} as MANAGER" in moved.output
-        assert other.standin.token_requests == [] and site.standin.token_requests == []
+        # The accepted change is checked at the new site, with the password given for it.
+        assert other.standin.token_requests == ["MANAGER"]
+        assert site.standin.token_requests == ["MANAGER"]
 
 
 @pytest.mark.parametrize(

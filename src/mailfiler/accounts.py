@@ -236,6 +236,34 @@ def _site_text(url: str) -> str:
     return url.strip().rstrip("/")
 
 
+def set_site_facts(
+    session: Session, cloud_id: str, facts_json: Mapping[str, Any], *, for_site: str | None = None
+) -> bool:
+    """Keep what the CRM's set-up check learnt of the site (``crm_settings["site"]``).
+    ``for_site``: the address the check asked; when the organisation has moved since, the
+    facts describe another site and are not kept (False)."""
+    row = _organisation_row(session, cloud_id)
+    settings = dict(row.crm_settings or {})
+    if for_site is not None and _site_text(str(settings.get("url") or "")) != _site_text(for_site):
+        return False
+    settings["site"] = dict(facts_json)
+    row.crm_settings = settings
+    row.options_version = (row.options_version or 0) + 1
+    session.flush()
+    return True
+
+
+def stored_background_passwords(session: Session) -> dict[str, str]:
+    """Cloud ID -> the stored (encrypted) background password, for every organisation that
+    has one (those that file into a CRM of their own, such as iMIS)."""
+    found = session.execute(
+        select(Organisation.cloud_id, Organisation.background_secret)
+        .where(Organisation.background_secret.is_not(None))
+        .order_by(Organisation.cloud_id_key)
+    )
+    return {cloud_id: secret for cloud_id, secret in found if secret}
+
+
 # The background password is stored sealed with the address and account it was set for, so
 # that the connector sends it there and nowhere else, whatever later changes the address.
 # Secrets stored before hold the bare password: they go to the address the organisation has.

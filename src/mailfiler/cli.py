@@ -26,6 +26,7 @@ from rich.markup import escape
 if TYPE_CHECKING:  # loaded by the commands that need them: --help starts at once
     from rich.table import Table
 
+    from mailfiler.connectors.registry import SetUpCheck
     from mailfiler.core.options import Options
     from mailfiler.core.people import Line
     from mailfiler.core.plan import Choices, Kind, SavePlan
@@ -237,6 +238,8 @@ def init(
         where = service.settings.database_url
         into = f", filing into iMIS at {url}" if crm == "imis" else ""
         out.print(f"Created organisation {tenant.cloud_id} ({tenant.name}) in {where}{into}")
+        if crm == "imis":
+            _check_the_change(service, tenant.cloud_id)
 
 
 @users_app.command("add")
@@ -249,17 +252,20 @@ def users_add(
         bool, typer.Option("--password-stdin", help="Read their password from standard input.")
     ] = False,
 ) -> None:
-    """Add a user to an organisation."""
-    from mailfiler import accounts
-
+    """Add a user to an organisation (one whose users sign in to iMIS adds them in iMIS)."""
     password = _password_from_stdin(password_stdin)
     with _errors():
         service = _service()
-        with service.unit() as session:
-            tenant = accounts.tenant(session, cloud_id)
-            row = accounts.add_user(session, tenant, username, email, roles.split(","), password)
-            roles_text = ", ".join(row.roles) or "none"
-            out.print(f"Added user {row.username} to {tenant.cloud_id} with roles {roles_text}")
+        organisation, user = service.run(
+            cloud_id,
+            None,
+            lambda c: (
+                c.tenant.cloud_id,
+                service.add_user(c, username, email, roles.split(","), password),
+            ),
+        )
+    roles_text = ", ".join(user.roles) or "none"
+    out.print(f"Added user {user.username} to {organisation} with roles {roles_text}")
 
 
 @users_app.command("list")
@@ -835,11 +841,17 @@ def settle(
 
 @options_app.command("show")
 def options_show(cloud_id: CloudId) -> None:
-    """Print the organisation's options as JSON."""
+    """Print the organisation's options as JSON, with its CRM's settings ("crm": the site,
+    the background account, whether its password is stored (never the password), the
+    mapping, and what the set-up check learnt of the site)."""
+    from mailfiler.service import crm_settings_view
+
     with _errors():
         service = _service()
-        options = service.run(cloud_id, None, lambda c: c.tenant.options)
-    out.print(json.dumps(options.to_json(), indent=2), markup=False, highlight=False)
+        tenant = service.run(cloud_id, None, lambda c: c.tenant)
+    crm = {**crm_settings_view(tenant), "site": tenant.crm_settings.get("site")}
+    shown = {**tenant.options.to_json(), "crm": crm}
+    out.print(json.dumps(shown, indent=2), markup=False, highlight=False)
 
 
 @options_app.command("set")
@@ -913,6 +925,11 @@ def options_set(
     if updated.crm != "builtin":
         where = updated.crm_settings.get("url")
         out.print(f"Files into iMIS at {where} as {updated.background_account}")
+        # What the check looks at changed: the site, the account, its password, the search.
+        searched = any(name.startswith("search_") for name in mapping)
+        if imis_url or background_account or password is not None or searched:
+            with _errors():
+                _check_the_change(service, updated.cloud_id)
 
 
 @app.command()
@@ -963,6 +980,7 @@ def serve(
     with _errors():
         service = _service()  # migrate once, before the workers start
         settings = service.settings
+        _say_set_up_warnings(service.set_up_warnings())  # once, not once per worker
     os.environ["MAILFILER_DB"] = settings.database_url
     os.environ["MAILFILER_BLOBS"] = str(settings.blobs_dir.resolve())
     os.environ["MAILFILER_MAX_MESSAGE_BYTES"] = str(settings.max_message_bytes)
@@ -1014,6 +1032,72 @@ def rotate_key() -> None:
         "Every stored secret opens with the first key: once every server process has it first, "
         f"the others can be dropped from {secrets.KEY_VARIABLE}"
     )
+
+
+# -- an organisation that files into iMIS ------------------------------------------------------
+
+imis_app = typer.Typer(help="An organisation that files into iMIS.", no_args_is_help=True)
+app.add_typer(imis_app, name="imis")
+
+
+@imis_app.command("check")
+def imis_check(cloud_id: CloudId, as_json: JsonFlag = False) -> None:
+    """Check the iMIS set-up as the background account: the site and the password, a user's
+    roles, each entity mailfiler writes, the search query and its columns, and whether iMIS
+    takes files on an Activity. Nothing is written in iMIS. Each line is ✓ or what to fix;
+    exit code 0 when every line is ✓, 1 otherwise (2: no such organisation, or not iMIS)."""
+    with _errors():
+        checked = _run_check(_service(), cloud_id)
+    if as_json:
+        shown = {**checked.public(), "site": checked.facts.to_json()}
+        out.print(json.dumps(shown, ensure_ascii=False), markup=False, highlight=False)
+    else:
+        _show_check(checked)
+    raise typer.Exit(0 if checked.ok else 1)
+
+
+def _run_check(service: Service, cloud_id: str) -> SetUpCheck:
+    """The set-up check, each pause for iMIS said as it starts (an administrator waits)."""
+    from mailfiler.connectors.patience import INTERACTIVE, Patience, patient
+
+    with patient(Patience(INTERACTIVE, _say_pause)):
+        return service.check_crm(cloud_id)
+
+
+def _show_check(checked: SetUpCheck) -> None:
+    for line in checked.lines:
+        mark = "[green]✓[/green]" if line.ok else "[red]✗[/red]"
+        out.print(f"{mark} {escape(line.what)}: {escape(line.says)}")
+
+
+def _check_the_change(service: Service, cloud_id: str) -> None:
+    """After a change of the site, the background account, its password or the search: the
+    set-up check. The change is kept whatever the check finds (a site that cannot be reached
+    today must not block the change that points mailfiler at it), and the command says so."""
+    out.print("Checking the iMIS set-up:")
+    checked = _run_check(service, cloud_id)
+    _show_check(checked)
+    if not checked.ok:
+        out.print(
+            "The settings are stored as given. Fix what is marked ✗, then check again: "
+            f"mailfiler imis check --cloud-id {cloud_id}"
+        )
+
+
+def _say_set_up_warnings(warnings: list[str]) -> None:
+    """What the server's administrator must fix before some organisations can work: on the
+    terminal, and as a warning for the log the deployment configured (a handler of its own,
+    so that an unconfigured log does not print it on the terminal a second time)."""
+    import logging
+
+    from mailfiler import logs
+
+    log = logs.get_logger("mailfiler.serve")
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    for warning in warnings:
+        log.warning("%s", warning)
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", markup=True, highlight=False)
 
 
 def main() -> None:

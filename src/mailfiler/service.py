@@ -6,16 +6,16 @@ none of them opens a transaction or talks to a connector itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from mailfiler import accounts, reader_pool, saving, signin, uploads
+from mailfiler import accounts, logs, reader_pool, saving, signin, uploads
 from mailfiler.accounts import Tenant
 from mailfiler.config import Settings
 from mailfiler.connectors import registry
@@ -43,11 +43,14 @@ from mailfiler.core.plan import (
     file_outcomes,
     plan,
 )
-from mailfiler.errors import NotFound, Refused, SystemFault, TooLarge
+from mailfiler.errors import BadRequest, NotFound, Refused, SystemFault, TooLarge
 from mailfiler.storage import BlobStore, Database, ledger
+from mailfiler.storage import secrets as stored_secrets
 from mailfiler.uploads import MessageCache
 
 T = TypeVar("T")
+
+log = logs.get_logger("mailfiler.service")
 
 
 @dataclass(frozen=True)
@@ -398,3 +401,91 @@ class Service:
         return Review(
             ref, message, outcome, files, actions, types, mode, attachments_missing, saved
         )
+
+    # -- the CRM's set-up -------------------------------------------------------------------
+
+    def check_crm(self, cloud_id: str) -> registry.SetUpCheck:
+        """Check the organisation's CRM set-up (``mailfiler imis check``) and keep what it
+        learnt of the site. Three steps, none inside another: the organisation read in a
+        short unit, the CRM asked outside any (it may take seconds: no transaction waits on
+        it), what was learnt stored in another short unit."""
+        with self.unit(reading=True) as session:
+            tenant = accounts.tenant(session, cloud_id)
+        checked = registry.set_up_check(tenant, self.settings.allow_local_crm)
+        for line in checked.lines:
+            if not line.ok:  # what iMIS answered is for the administrator's log only
+                log.warning(
+                    "the CRM set-up of %s: %s: %s (%s)",
+                    tenant.cloud_id, line.what, line.says, line.detail or "no detail",
+                )  # fmt: skip
+        kept = checked.facts_to_store(tenant.crm_settings.get("site"))
+        if kept is not None:
+            with self.unit() as session:
+                accounts.set_site_facts(session, cloud_id, kept, for_site=checked.facts.site)
+        return checked
+
+    def set_up_warnings(self) -> list[str]:
+        """What the server's administrator must fix in this installation before some of its
+        organisations can work (said once, when ``mailfiler serve`` starts): the keys that
+        open the background passwords kept for their CRMs."""
+        with self.unit(reading=True) as session:
+            stored = accounts.stored_background_passwords(session)
+        if not stored:
+            return []
+        try:
+            keys = stored_secrets.keys()
+        except stored_secrets.KeyUnusable as error:
+            return [f"{error}. Until it is, staff of {_named(stored)} cannot sign in or save"]
+        unreadable = []
+        for cloud_id, secret in stored.items():
+            try:
+                keys.decrypt(secret)
+            except stored_secrets.Unreadable:
+                unreadable.append(cloud_id)
+        if not unreadable:
+            return []
+        return [
+            f"no key in {stored_secrets.KEY_VARIABLE} opens the background password of "
+            f"{_named(unreadable)}: put back the key it was stored with (then run mailfiler "
+            "rotate-key), or set the password again (mailfiler options set "
+            "--background-password-stdin). Until then, their staff cannot sign in or save"
+        ]
+
+    # -- users ----------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        context: Context,
+        username: str,
+        email: str = "",
+        roles: Iterable[str] = (),
+        password: str | None = None,
+    ) -> accounts.Member:
+        """A user of mailfiler's own. Refused for an organisation whose CRM signs its users
+        in (iMIS): its users are the CRM's, added there, and remembered at their first
+        sign-in."""
+        if registry.user_check(context.tenant) is not None:
+            crm, name = context.crm.capabilities.crm, context.tenant.cloud_id
+            raise BadRequest(f"{name}'s users sign in with their {crm} accounts: add them in {crm}")
+        row = accounts.add_user(context.session, context.tenant, username, email, roles, password)
+        return accounts.member(row)
+
+
+def crm_settings_view(tenant: Tenant) -> dict[str, Any]:
+    """An organisation's CRM settings as its administrators see them (the Options screen,
+    ``mailfiler options show``): where, as which account, whether a background password is
+    kept (never the password itself), and the mapping."""
+    return {
+        "kind": "imis" if tenant.crm == "imis" else "builtin",
+        "url": tenant.crm_settings.get("url"),
+        "background_account": tenant.background_account,
+        "background_password_set": bool(tenant.background_secret),
+        "mapping": dict(tenant.crm_settings.get("mapping") or {}),
+    }
+
+
+def _named(cloud_ids: Iterable[str], most: int = 5) -> str:
+    """Some organisations by their Cloud IDs: the first few, and how many more."""
+    listed = list(cloud_ids)
+    more = f" and {len(listed) - most} more" if len(listed) > most else ""
+    return ", ".join(listed[:most]) + more

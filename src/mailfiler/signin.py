@@ -51,7 +51,7 @@ MAX_FAILURES_PER_ADDRESS: Final = 20
 
 WRONG_CREDENTIALS: Final = "the Cloud ID, user name or password is not right"
 # Said to the user when the installation's set-up fails them: not their password.
-NOT_SET_UP: Final = "mailfiler is not fully set up for your organisation: ask your administrator"
+NOT_SET_UP: Final = stored_secrets.NOT_SET_UP
 SIGN_IN_ENDED: Final = "your sign-in has ended: sign in again"
 
 log = logs.get_logger("mailfiler.signin")

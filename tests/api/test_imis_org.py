@@ -76,7 +76,9 @@ def test_imis_down_at_sign_in_is_a_clear_503_and_counts_no_failure(
     with recorded_pauses():
         answer = sign_in(client, org)
     assert answer.status_code == 503
-    assert answer.json()["detail"] == "Mailfiler cannot reach the iMIS site at http://127.0.0.1:9"
+    assert (
+        answer.json()["detail"] == "Mailfiler cannot reach your iMIS site: tell your administrator"
+    )
 
 
 def test_reading_and_saving_a_message_files_it_in_imis(
@@ -314,7 +316,7 @@ def test_a_broken_site_never_blocks_the_change_that_repairs_it(
         with_call = {**options, "activity_types": [*options["activity_types"], call]}
         broken = client.put("/api/v1/options", json=with_call, headers=auth)
         assert broken.status_code == 503
-        unreachable = "Mailfiler cannot reach the iMIS site at http://127.0.0.1:9"
+        unreachable = "Mailfiler cannot reach your iMIS site: tell your administrator"
         assert broken.json()["detail"] == unreachable
         assert site.standin.requests[asked:] == []
         repaired = {**with_call, "crm": {"url": site.url, "background_password": MANAGER_PASSWORD}}

@@ -168,6 +168,16 @@ def _crm_activity_types(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str])
     assert staff.status_code == 403
 
 
+@case("POST", "/api/v1/options/check")
+def _check_the_set_up(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None:
+    # B's own CRM only (the built-in one: nothing to check); B's staff may not ask.
+    answer = b.client.post("/api/v1/options/check", headers=hb)
+    assert answer.status_code == 400
+    assert b.org.cloud_id in answer.json()["detail"] and a.org.cloud_id not in answer.text
+    staff = b.client.post("/api/v1/options/check", headers=b.sign_in())
+    assert staff.status_code == 403
+
+
 @case("GET", "/api/v1/users")
 def _users(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None:
     b.client.post(

@@ -54,7 +54,7 @@ def test_an_organisation_at_anothers_site_with_a_wrong_password_reads_and_writes
     intruder = new_imis_org(service, site, password="not-the-victims-password")
     intruder.user = "admin"
     for n in range(5):
-        with pytest.raises(ConnectorUnavailable, match="refused the background account"):
+        with pytest.raises(ConnectorUnavailable, match="refused mailfiler's background account"):
             intruder.file(only_at_the_victims(intruder, 10 + n))
     assert site.standin.token_requests == ["MANAGER"] * 2  # one failed login for five tries
     assert len(site.standin.requests) == seen  # it read nothing there
@@ -68,7 +68,7 @@ def test_an_organisation_at_anothers_site_with_a_wrong_password_reads_and_writes
     # Setting the password again forgets the refusal at once (and only then is it tried).
     with service.unit() as session:
         accounts.set_crm(session, intruder.cloud_id, background_password="still-not-it")
-    with pytest.raises(ConnectorUnavailable, match="refused the background account"):
+    with pytest.raises(ConnectorUnavailable, match="refused mailfiler's background account"):
         intruder.file(only_at_the_victims(intruder, 20))
     assert site.standin.token_requests == ["MANAGER"] * 3
 

@@ -286,6 +286,8 @@ class MessagePublic(Model):
     # says "already saved" for the kind about to be saved, not for the other.
     saved: dict[str, dict[str, str]] = {}
     max_total_emails: int = 50  # so the pane's "over the limit" follows the selection
+    crm: str = "the built-in CRM"  # the CRM's name, in the sentences the pane shows
+    new_contact_note: str | None = None  # what adding a contact cannot promise
 
 
 # -- saving it --------------------------------------------------------------------------
@@ -410,6 +412,21 @@ class OptionsUpdate(Incoming):
     activity_types: list[ActivityTypeSetup] = []
     default_activity_type: str = ""
     crm: CrmUpdate | None = None
+
+
+class SetUpLine(Model):
+    """One thing the CRM set-up check looked at: right (``ok``), or what to fix."""
+
+    what: str
+    ok: bool
+    says: str = Field(description="What was found, or one sentence of what to fix.")
+
+
+class SetUpCheckPublic(Model):
+    """The CRM set-up check ("Test the connection"): ``ok`` when every line is."""
+
+    ok: bool
+    lines: list[SetUpLine]
 
 
 class UserPublic(Model):

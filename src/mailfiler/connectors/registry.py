@@ -27,7 +27,9 @@ from mailfiler.connectors.base import (
 )
 from mailfiler.connectors.builtin.connector import BuiltinCRM
 from mailfiler.connectors.imis import accounts as imis_accounts
+from mailfiler.connectors.imis import check as imis_check
 from mailfiler.connectors.imis import site_address
+from mailfiler.connectors.imis.check import SetUpCheck as SetUpCheck  # the service's answer
 from mailfiler.connectors.imis.client import Holder, ImisClient, fingerprint
 from mailfiler.connectors.imis.connector import ImisCRM
 from mailfiler.connectors.imis.mapping import IMIS_EMAIL_ACTIVITY, ImisMapping
@@ -35,6 +37,7 @@ from mailfiler.connectors.ledger_records import LedgerRecords
 from mailfiler.core.options import ActivityType
 from mailfiler.errors import BadRequest, ConnectorUnavailable, MailfilerError, SystemFault
 from mailfiler.storage import BlobStore, Database
+from mailfiler.storage import secrets as stored_secrets
 
 log = logging.getLogger("mailfiler.imis")
 
@@ -109,7 +112,11 @@ def _imis_client(tenant: Tenant, allow_local: bool | None) -> ImisClient:
 
 def _background_password(tenant: Tenant, site: str) -> str:
     """The stored password, for the address and account it was set for and no other."""
-    sealed = accounts.background_password(tenant.background_secret or "")
+    try:
+        sealed = accounts.background_password(tenant.background_secret or "")
+    except (stored_secrets.KeyUnusable, stored_secrets.Unreadable) as error:
+        log.error("the background password of %s cannot be read: %s", tenant.cloud_id, error)
+        raise ConnectorUnavailable(stored_secrets.NOT_SET_UP) from error
     if sealed.url is not None and not (
         site_address.same_site(sealed.url, site)
         and (sealed.account or "").lower() == tenant.background_account.lower()
@@ -129,8 +136,19 @@ def _imis(tenant: Tenant, needs: Needs) -> ImisCRM:
     return ImisCRM(
         _imis_client(tenant, needs.allow_local_crm),
         edition=tenant.options.edition,
-        site=tenant.crm_settings.get("site"),  # what the set-up check learnt of the site
+        site=_site_facts(tenant),
     )
+
+
+def _site_facts(tenant: Tenant) -> Mapping[str, Any] | None:
+    """What the set-up check learnt of the site, if it was of the address set now (the
+    address can change without a check)."""
+    facts = tenant.crm_settings.get("site")
+    url = _imis_site(tenant)
+    if not isinstance(facts, dict) or not url:
+        return None
+    learnt_at = str(facts.get("site") or "")
+    return facts if learnt_at and site_address.same_site(learnt_at, url) else None
 
 
 def _builtin(tenant: Tenant, needs: Needs) -> BuiltinCRM:
@@ -269,3 +287,18 @@ def describe_user(
         return None
     name, email, roles = found
     return RemoteUser(name, email, roles, UserAccess(""), system_clock())
+
+
+def set_up_check(tenant: Tenant, allow_local: bool | None = None) -> SetUpCheck:
+    """What an administrator must fix in the organisation's CRM set-up, line by line, and
+    what was learnt of its site (``mailfiler imis check``); ``BadRequest`` for a CRM that
+    has no set-up of its own."""
+    if tenant.crm != "imis":
+        raise BadRequest(
+            f"{tenant.cloud_id} files into mailfiler's built-in CRM: it has no CRM set-up to check"
+        )
+    return imis_check.check(
+        _imis_client(tenant, allow_local),
+        cloud_id=tenant.cloud_id,
+        activities=tenant.options.edition == "enterprise",
+    )

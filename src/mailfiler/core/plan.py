@@ -95,6 +95,8 @@ class Capabilities:
     # reservation whose writer died may be written again. False (the safe
     # default): such a record becomes "unsure" and someone checks the CRM.
     rewrite_abandoned: bool = False
+    # What adding a contact cannot promise, said before it is added ("" when nothing).
+    new_contact_note: str = ""
 
 
 @dataclass(frozen=True)

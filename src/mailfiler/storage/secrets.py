@@ -43,6 +43,11 @@ MISSING: Final = (
 )
 
 
+# What staff read when the installation cannot open a secret: what to fix is logged for the
+# administrator (the key's name is a server setting, not theirs).
+NOT_SET_UP: Final = "mailfiler is not fully set up for your organisation: ask your administrator"
+
+
 class KeyUnusable(SystemFault):
     """``MAILFILER_SECRET_KEY`` is missing, or one of its keys is too short."""
 

@@ -619,6 +619,8 @@ def public(review: Review, caller: Caller) -> MessagePublic:
         notes=[sentence(n) for n in review.outcome.notes],
         saved=review.saved,
         max_total_emails=options.max_total_emails,
+        crm=caller.crm.capabilities.crm,
+        new_contact_note=sentence(caller.crm.capabilities.new_contact_note) or None,
     )
 
 

@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from contextlib import contextmanager
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from mailfiler import accounts
 from mailfiler.accounts import Tenant
-from mailfiler.api.deps import Admin, Caller, ServiceDep
+from mailfiler.api.deps import Admin, Caller, ServiceDep, Token, admin, signed_in
 from mailfiler.api.schemas import (
     ActivityFieldSetup,
     ActivityTypeSetup,
     CrmPublic,
     OptionsPublic,
     OptionsUpdate,
+    SetUpCheckPublic,
 )
 from mailfiler.connectors import registry
 from mailfiler.core.options import ActivityType, Options, may_change_options
 from mailfiler.errors import BadRequest
+from mailfiler.service import Context, Service, crm_settings_view
 
 router = APIRouter(prefix="/options", tags=["options"])
 
 
 def public(tenant: Tenant, can_change: bool) -> OptionsPublic:
-    crm = CrmPublic(
-        kind="imis" if tenant.crm == "imis" else "builtin",
-        url=tenant.crm_settings.get("url"),
-        background_account=tenant.background_account,
-        background_password_set=bool(tenant.background_secret),
-        mapping=dict(tenant.crm_settings.get("mapping") or {}),
-    )
+    crm = CrmPublic.model_validate(crm_settings_view(tenant))
     return OptionsPublic.model_validate(
         {**tenant.options.to_json(), "can_change": can_change, "crm": crm}
     )
@@ -113,3 +112,29 @@ def crm_activity_types(caller: Admin) -> list[ActivityTypeSetup]:
         )
         for t in caller.crm.activity_types()
     ]
+
+
+@router.post(
+    "/check",
+    response_model=SetUpCheckPublic,
+    responses={400: {"description": "The organisation files into the built-in CRM."}},
+)
+async def check_the_set_up(service: ServiceDep, token: Token, request: Request) -> SetUpCheckPublic:
+    """Check the CRM's set-up as it is saved ("Test the connection"): each line ✓, or one
+    sentence of what to fix; what iMIS answered goes to the server's log. What the check
+    learns of the site is kept for the connector.
+
+    No transaction is open while iMIS is asked (it may take seconds): the caller is
+    signed in and their roles read in a unit of work closed before the check starts.
+    """
+    caller = await run_in_threadpool(_signed_in_briefly, service, token, request)
+    await admin(caller)  # the "change options" roles
+    checked = await run_in_threadpool(service.check_crm, caller.tenant.cloud_id)
+    return SetUpCheckPublic.model_validate(checked.public())
+
+
+def _signed_in_briefly(service: Service, token: str, request: Request) -> Context:
+    """The caller, from a unit of work closed at once (``deps.signed_in``, renewing the
+    sign-in as every request does); their organisation and roles stay readable."""
+    with contextmanager(signed_in)(service, token, request) as caller:
+        return caller

@@ -5,14 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mailfiler import accounts, signin
-from mailfiler.api.deps import Admin
+from mailfiler.api.deps import Admin, ServiceDep
 from mailfiler.api.schemas import UserCreate, UserPublic, UserUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
 def public(row: accounts.UserRow) -> UserPublic:
-    user = accounts.member(row)
+    return public_member(accounts.member(row))
+
+
+def public_member(user: accounts.Member) -> UserPublic:
     return UserPublic(
         username=user.username, email=user.email, roles=list(user.roles), disabled=user.disabled
     )
@@ -27,13 +30,14 @@ def list_users(caller: Admin) -> list[UserPublic]:
     "",
     response_model=UserPublic,
     status_code=201,
-    responses={409: {"description": "A user of that name exists already."}},
+    responses={
+        400: {"description": "The organisation's users sign in to its CRM: added there."},
+        409: {"description": "A user of that name exists already."},
+    },
 )
-def add_user(body: UserCreate, caller: Admin) -> UserPublic:
-    user = accounts.add_user(
-        caller.session, caller.tenant, body.username, body.email, body.roles, body.password
-    )
-    return public(user)
+def add_user(body: UserCreate, caller: Admin, service: ServiceDep) -> UserPublic:
+    user = service.add_user(caller, body.username, body.email, body.roles, body.password)
+    return public_member(user)
 
 
 @router.patch("/{username}", response_model=UserPublic)

@@ -17,6 +17,7 @@ from mailfiler.clock import system_clock
 from mailfiler.connectors.base import RemoteUser, UserAccess
 from mailfiler.connectors.imis import wire
 from mailfiler.connectors.imis.client import ImisClient
+from mailfiler.connectors.imis.parties import contact_of
 from mailfiler.errors import ConnectorUnavailable
 
 log = logging.getLogger("mailfiler.imis")
@@ -70,9 +71,7 @@ def describe(background: ImisClient, username: str) -> tuple[str, str, tuple[str
             "mailfiler cannot read your roles in iMIS, so it cannot tell what you may do: "
             "tell your administrator"
         )
-    party = user.get("Party") if isinstance(user.get("Party"), dict) else {}
-    email = str((party or {}).get("Email") or "")
-    return str(user.get("UserName") or name), email, roles
+    return str(user.get("UserName") or name), _email(background, user.get("Party")), roles
 
 
 class RolesUnread(ConnectorUnavailable):
@@ -102,3 +101,19 @@ def _role_names(roles: Any) -> tuple[str, ...] | None:
         wire.unwrap(r.get("RoleName") if isinstance(r, dict) else r) for r in wire.values(roles)
     )
     return tuple(str(n) for n in names if n)
+
+
+def _email(background: ImisClient, party: Any) -> str:
+    """The user's own address: their party's (``UserData.Party`` is a reference to it; a
+    user name can differ from it)."""
+    if not isinstance(party, dict):
+        return ""
+    if party.get("Email"):
+        return str(party["Email"])
+    party_id = str(party.get("PartyId") or party.get("Id") or "")
+    if not party_id or "/" in party_id:
+        return ""
+    found = background.get(f"/api/Party/{party_id}")
+    return (
+        contact_of(found).emails[0] if isinstance(found, dict) and contact_of(found).emails else ""
+    )

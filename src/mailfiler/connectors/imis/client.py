@@ -70,6 +70,20 @@ class SiteUnreachable(ConnectorUnavailable):
     """The site could not be reached, or was busy, for longer than the caller's patience."""
 
 
+# Kinds of the failures above, each with its own sentence, so that the set-up check tells an
+# administrator which one to fix (staff are told only whom to ask).
+class NotAnImisSite(SiteUnreachable):
+    """Something answers at the address, but not as iMIS does (no token from ``/token``)."""
+
+
+class SiteBusy(SiteUnreachable):
+    """The site kept answering 429 for longer than the caller's patience."""
+
+
+class TooManyRefused(BackgroundAccountRefused):
+    """Passwords were refused for the account so often that none is tried for an hour."""
+
+
 class UserTokenEnded(Unauthenticated):
     """The signed-in user's own iMIS token is no longer accepted: they sign in again."""
 
@@ -77,6 +91,15 @@ class UserTokenEnded(Unauthenticated):
 class SiteRefused(BadRequest):
     """iMIS answered a read with a refusal (400 or 403): the site works, and says no (a
     query that does not exist, a filter it does not take, a right the account lacks)."""
+
+    def __init__(self, reason: str, status: int) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class SiteFailed(ConnectorUnavailable):
+    """iMIS answered a read with another error (a 5xx, a 405): ``status`` says which, so that
+    the set-up check can tell a resource that takes no GET (405) from a site that fails."""
 
     def __init__(self, reason: str, status: int) -> None:
         super().__init__(reason)
@@ -213,9 +236,9 @@ def _token_from(site: str, answer: httpx2.Response, now: float) -> Token | None:
     except ValueError:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-        # Not an iMIS token answer: said as "cannot reach", whatever answered (a name of
-        # some other server's answer would tell what listens there).
-        raise _unreachable(site, f"POST /token answered {answer.status_code}")
+        # Not an iMIS token answer: what answered is logged, never said (a name of some
+        # other server's answer would tell what listens there).
+        raise _not_imis(site, f"POST /token answered {answer.status_code}")
     try:
         lifetime = float(body.get("expires_in") or TOKEN_LIFETIME)
     except (TypeError, ValueError):
@@ -228,9 +251,31 @@ def _token_from(site: str, answer: httpx2.Response, now: float) -> Token | None:
     )
 
 
+# What staff are told of a site or a background account that does not work: one sentence
+# they can act on, naming no address, account or setting (those are the administrator's, in
+# the log and in ``mailfiler imis check``).
+UNREACHABLE: Final = "mailfiler cannot reach your iMIS site: tell your administrator"
+NOT_IMIS: Final = (
+    "the iMIS address mailfiler has for your organisation does not answer as iMIS: "
+    "tell your administrator"
+)
+REFUSED: Final = "iMIS refused mailfiler's background account: tell your administrator"
+
+
 def _unreachable(site: str, detail: Exception | str) -> SiteUnreachable:
-    log.warning("cannot reach the iMIS site %s: %s", site, _why(detail))
-    return SiteUnreachable(f"mailfiler cannot reach the iMIS site at {site}")
+    log.warning(
+        "cannot reach the iMIS site %s: %s (check the address and that the site is up: "
+        "mailfiler imis check)", site, _why(detail),
+    )  # fmt: skip
+    return SiteUnreachable(UNREACHABLE)
+
+
+def _not_imis(site: str, detail: str) -> NotAnImisSite:
+    log.warning(
+        "the address %s does not answer as an iMIS site: %s (it should be the site's own "
+        "address, such as https://acme.imiscloud.com, without /api)", site, detail,
+    )  # fmt: skip
+    return NotAnImisSite(NOT_IMIS)
 
 
 # -- the background account ----------------------------------------------------------------
@@ -346,22 +391,16 @@ class ImisClient:
                 "for %d minutes",
                 self.site, self.account, self.holder.organisation, REFUSAL_MEMORY // 60,
             )  # fmt: skip
-        return BackgroundAccountRefused(
-            f"iMIS refused the background account {self.account}: an administrator must "
-            "update the background account's password"
-        )
+        return BackgroundAccountRefused(REFUSED)
 
     def _too_many_refused(self) -> BackgroundAccountRefused:
         log.warning(
             "iMIS at %s refused %d passwords of %s for the background account %s within an "
-            "hour: no other is tried there before the hour is over",
+            "hour: no other is tried there before the hour is over, so that guesses cannot "
+            "lock the account at iMIS; check the password, then set it again after the hour",
             self.site, MOST_REFUSED_PASSWORDS, self.holder.organisation, self.account,
         )  # fmt: skip
-        return BackgroundAccountRefused(
-            f"iMIS refused {MOST_REFUSED_PASSWORDS} passwords for the background account "
-            f"{self.account} within an hour: mailfiler tries no other there for now, so that "
-            "guesses cannot lock the account at iMIS; check the password and try again later"
-        )
+        return TooManyRefused(REFUSED)
 
     def _raise_problem(self) -> None:
         if self._problem is not None:
@@ -434,16 +473,13 @@ class ImisClient:
                     return None
                 if status in (400, 403):  # the site refuses the request: it is not down
                     raise SiteRefused(_refusal(answer) or reason, status)
-                raise ConnectorUnavailable(reason)
+                raise SiteFailed(reason, status)
             if not answer.content:
                 return None
             try:
                 return answer.json()
             except ValueError as error:
-                log.warning("iMIS at %s answered %s %s with no JSON", self.site, method, path)
-                raise ConnectorUnavailable(
-                    f"the iMIS site at {self.site} answered in a form mailfiler does not read"
-                ) from error
+                raise _not_imis(self.site, f"{method} {path} answered with no JSON") from error
 
     def _send(self, send: Callable[[], httpx2.Response], write: bool) -> httpx2.Response:
         """The answer to a request, sent again after a pause while that may help and the
@@ -498,7 +534,7 @@ class ImisClient:
             return _unreachable(self.site, failure)
         later = f" (it asks mailfiler to wait {int(wait)} seconds)" if asked is not None else ""
         log.warning("iMIS at %s kept answering 429%s: not waiting longer", self.site, later)
-        return SiteUnreachable(f"the iMIS site at {self.site} is busy{later}: try again later")
+        return SiteBusy(f"your iMIS site is busy{later}: try again later")
 
 
 def _back_off(attempt: int) -> float:

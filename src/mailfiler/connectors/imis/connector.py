@@ -71,6 +71,9 @@ class ImisCRM:
             activities=edition == "enterprise",
             activity_attachments=self.writer.activity_files,
             interaction_date=False,
+            # PrimaryOrganization with only a Name may not link to an organisation record.
+            new_contact_note="iMIS takes the organisation by its name only: it may not be "
+            "linked to the organisation's own record, so check it in iMIS",
         )
 
     # -- contacts -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // options cover, with the activity types, their fields, default values,
 // field mapping and roles.
 
+import { call } from "/shared/api.js";
 import { h } from "/shared/dom.js";
 
 const TOKENS = [
@@ -137,6 +138,7 @@ export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
     const account = h("input", { id: "opt-crm-account", value: before.account, autocomplete: "off" });
     const password = h("input", { id: "opt-crm-password", type: "password", autocomplete: "new-password", "aria-describedby": "opt-crm-why" });
     const why = h("p", { id: "opt-crm-why", class: "muted" });
+    let unsaved = false;
     const sameAddress = (one, other) => one.trim().replace(/\/+$/, "").toLowerCase() === other.trim().replace(/\/+$/, "").toLowerCase();
     function update() {
       crm.url = url.value.trim();
@@ -145,17 +147,47 @@ export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
       const moved = !sameAddress(url.value, before.url);
       const renamed = account.value.trim().toLowerCase() !== before.account.toLowerCase();
       password.required = moved || renamed;
+      unsaved = moved || renamed || Boolean(password.value);
       why.textContent = moved || renamed
         ? `A new ${moved ? "address" : "account"} needs the background account's password for it: mailfiler never sends the stored password to another address or account.`
         : (crm.background_password_set ? "Leave it empty to keep the stored password; it is never shown." : "Not set yet: iMIS cannot be used without it.");
     }
     for (const input of [url, account, password]) input.addEventListener("input", update);
     update();
+    // "Test the connection": the server checks the saved settings against iMIS (the site,
+    // the password, the entities, the search query) and answers a line per part, each
+    // right or with what to fix; what iMIS answered stays in the server's log.
+    const lines = h("ul", { class: "check-lines", "aria-label": "What the test found" });
+    const checked = h("p", { class: "muted", role: "status", id: "opt-crm-check-status" });
+    const test = h("button", { type: "button", id: "opt-crm-check", onClick: async () => {
+      lines.replaceChildren();
+      if (unsaved) {
+        checked.textContent = "The test uses the saved settings: save the options first.";
+        return;
+      }
+      test.disabled = true;
+      checked.textContent = "Testing the connection to iMIS…";
+      try {
+        const answer = await call("/api/v1/options/check", { method: "POST" });
+        lines.replaceChildren(...answer.lines.map((line) => h("li", { class: line.ok ? "right" : "to-fix" },
+          h("span", { class: "mark", "aria-hidden": "true" }, line.ok ? "✓" : "✗"),
+          h("span", { class: "visually-hidden" }, line.ok ? "Right: " : "To fix: "),
+          h("span", {}, h("strong", {}, `${line.what}: `), line.says))));
+        const toFix = answer.lines.filter((line) => !line.ok).length;
+        checked.textContent = answer.ok ? "Every part of the set-up works."
+          : `${toFix} ${toFix === 1 ? "part needs" : "parts need"} fixing (marked ✗).`;
+      } catch (failure) {
+        checked.textContent = failure.message;
+      } finally {
+        test.disabled = false;
+      }
+    } }, "Test the connection");
     return {
       element: h("fieldset", { class: "card crm-setup" }, h("legend", {}, "iMIS"),
         field("opt-crm-url", "iMIS address", url, "The site's https:// address, e.g. https://acme.imiscloud.com"),
         field("opt-crm-account", "Background account", account, "Every record is written as this iMIS account."),
-        h("label", { for: "opt-crm-password" }, "Background account's password"), password, why),
+        h("label", { for: "opt-crm-password" }, "Background account's password"), password, why,
+        h("div", { class: "row" }, test), checked, lines),
       saved: (answer) => {
         // What was saved is the new starting point; the password is not kept on the page.
         const now = (answer && answer.crm) || crm;

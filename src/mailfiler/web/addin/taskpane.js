@@ -14,6 +14,8 @@ const app = document.getElementById("app");
 const headerActions = document.getElementById("header-actions");
 const LINES = ["from", "to", "cc", "bcc"];
 const LINE_NAMES = { from: "From", to: "To", cc: "Cc", bcc: "Bcc", added: "Added" };
+// After this long, a save still under way says the CRM is slow (not that the pane is stuck).
+const SLOW_AFTER_MS = 8000;
 
 const state = {
   host: null,          // "outlook" or "browser"
@@ -379,7 +381,8 @@ function addContactView(entry) {
     h("label", { for: "new-name" }, "Full name"),
     h("input", { id: "new-name", name: "full_name", required: true, value: entry.name || "" }),
     h("label", { for: "new-org" }, "Organisation"),
-    h("input", { id: "new-org", name: "organization" }),
+    h("input", { id: "new-org", name: "organization", "aria-describedby": state.review.new_contact_note ? "new-org-note" : null }),
+    state.review.new_contact_note ? h("p", { id: "new-org-note", class: "muted" }, state.review.new_contact_note) : null,
     h("label", { for: "new-email" }, "Email"),
     h("input", { id: "new-email", name: "email", required: true, value: entry.address }),
     h("div", { class: "row" },
@@ -570,6 +573,13 @@ async function save(kind, activity = null) {
   state.busy = "Saving…";
   state.error = "";
   render();
+  // A CRM can take minutes to write (iMIS can): say so, rather than look stuck.
+  const slow = setTimeout(() => {
+    if (state.busy === "Saving…") {
+      state.busy = `${review.crm || "The CRM"} is slow to answer… still saving: keep this pane open.`;
+      render();
+    }
+  }, SLOW_AFTER_MS);
   try {
     const path = `/api/v1/messages/${encodeURIComponent(review.message_ref)}/${kind === "interaction" ? "interactions" : "activities"}`;
     const answer = await guarded(() => call(path, { method: "POST", json: request }), () => save(kind, activity));
@@ -583,6 +593,8 @@ async function save(kind, activity = null) {
     state.busy = "";
     state.error = failure instanceof Problem ? failure.message : String(failure);
     render();
+  } finally {
+    clearTimeout(slow);
   }
 }
 
@@ -612,6 +624,10 @@ function renderResults() {
     count("unsure") ? `${count("unsure")} to check` : null,
     `${notSaved.length + results.results.filter((r) => !filed.includes(r.status)).length} not saved`].filter(Boolean).join(", ");
   const tone = { saved: "good", duplicate: "warn", partial: "warn" };
+  // Every file the save did not keep, with why (those left out by the user are no news).
+  const files = [...(results.attachments || []), ...(results.eml ? [results.eml] : [])];
+  const filesNotSaved = files.filter((f) => ["failed", "excluded"].includes(f.status)
+    && !/^left out by you/i.test(f.reason) && results.results.some((r) => ["saved", "partial"].includes(r.status)));
   replaceContent(app,
     h("h2", { id: "results-title", tabindex: "-1" }, state.review.subject || "(no subject)"),
     h("p", { class: "summary-line", role: "status" }, summary),
@@ -628,6 +644,9 @@ function renderResults() {
       h("ul", { class: "not-saved" }, notSaved.map((p) => h("li", { class: `not-saved-entry ${p.status}` },
         h("strong", {}, p.address || p.name), " ", h("span", { class: "badge" }, words[p.status] || p.status),
         h("p", { class: "reason" }, p.reason))))) : null,
+    filesNotSaved.length ? h("section", { "aria-label": "Files not saved" }, h("h3", {}, "Files not saved"),
+      h("ul", { class: "not-saved" }, filesNotSaved.map((f) => h("li", {},
+        h("strong", {}, f.name), " ", h("p", { class: "reason" }, f.reason))))) : null,
     results.attachments_note ? h("p", { class: "notice" }, results.attachments_note) : null,
     h("div", { class: "row" },
       // Back to the message as it now is: what was just saved shows as saved.
