@@ -29,7 +29,8 @@ if TYPE_CHECKING:  # loaded by the commands that need them: --help starts at onc
     from mailfiler.connectors.registry import SetUpCheck
     from mailfiler.core.options import Options
     from mailfiler.core.people import Line
-    from mailfiler.core.plan import Choices, Kind, SavePlan
+    from mailfiler.core.plan import Choices, SavePlan
+    from mailfiler.core.rules import Kind
     from mailfiler.service import Service
     from mailfiler.sources import Source
 

@@ -31,14 +31,13 @@ from mailfiler.connectors.base import (
     Written,
 )
 from mailfiler.core.plan import (
-    UNSURE_BEFORE,
     Capabilities,
     FileOutcome,
-    Kind,
     ParticipantOutcome,
     PlannedRecord,
     SavePlan,
 )
+from mailfiler.core.rules import UNSURE_BEFORE, Kind
 from mailfiler.errors import ConnectorUnavailable, MailfilerError, SystemFault
 from mailfiler.storage import ledger
 

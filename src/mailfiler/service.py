@@ -37,12 +37,12 @@ from mailfiler.core.plan import (
     Choices,
     FileOutcome,
     Filer,
-    Kind,
     SavePlan,
     activity_fields,
     file_outcomes,
     plan,
 )
+from mailfiler.core.rules import Kind
 from mailfiler.errors import BadRequest, NotFound, Refused, SystemFault, TooLarge
 from mailfiler.storage import BlobStore, Database, ledger
 from mailfiler.storage import secrets as stored_secrets

@@ -15,7 +15,8 @@ from mailfiler.core.message import Address, BodyPart, Message
 from mailfiler.core.mime import read_rfc5322
 from mailfiler.core.options import Options
 from mailfiler.core.people import participants
-from mailfiler.core.plan import Choices, Filed, Filer, SavePlan, plan, to_line
+from mailfiler.core.plan import Choices, Filer, SavePlan, plan, to_line
+from mailfiler.core.rules import Filed
 from mailfiler.errors import BadRequest
 from tests.conftest import fixture_bytes, fixture_contacts
 

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The status words are defined once, with the rules.
-from mailfiler.core.plan import FileStatus, Status
+from mailfiler.core.plan import FileStatus
+from mailfiler.core.rules import Status
 
 
 class Model(BaseModel):

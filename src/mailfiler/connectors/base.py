@@ -20,7 +20,8 @@ from typing import Any, Literal, Protocol
 
 from mailfiler.core.match import Contact
 from mailfiler.core.options import ActivityType
-from mailfiler.core.plan import Capabilities, Kind, PlannedRecord
+from mailfiler.core.plan import Capabilities, PlannedRecord
+from mailfiler.core.rules import Kind
 
 __all__ = [
     "Capabilities",

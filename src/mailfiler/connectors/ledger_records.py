@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailfiler.accounts import Tenant
 from mailfiler.connectors.base import StoredFile, StoredRecord
-from mailfiler.core.plan import Kind
+from mailfiler.core.rules import Kind
 from mailfiler.errors import NotFound
 from mailfiler.storage import ledger
 from mailfiler.storage.tables import FilingEntry

@@ -33,15 +33,20 @@ from mailfiler.core.options import (
     interaction_action,
 )
 from mailfiler.core.people import Line
+from mailfiler.core.rules import (
+    LINE_NAMES,
+    Filed,
+    Kind,
+    May,
+    Role,
+    Status,
+    Who,
+    may_decides,
+    who_decides,
+)
 from mailfiler.errors import BadRequest
 
-Kind = Literal["interaction", "activity"]
 KINDS: tuple[Kind, ...] = ("interaction", "activity")
-
-Status = Literal[
-    "would_save", "saved", "no_contact", "ambiguous", "duplicate", "excluded",
-    "not_permitted", "over_limit", "failed", "unsure", "partial",
-]  # fmt: skip
 # "failed": the CRM did not take the record (the reason says why); saving the
 # message again writes it, and only it.
 # "unsure": the CRM never answered the write, so the record may exist: it is
@@ -49,13 +54,6 @@ Status = Literal[
 # "partial": the record was written, but not all its files: a later save of
 # the message sends only the missing files.
 FileStatus = Literal["would_save", "saved", "empty", "excluded", "in_eml", "failed"]
-
-# Where a participant comes from: a line of the message, or added by the user.
-Role = Line | Literal["added"]
-
-_LINE_NAMES: dict[Role, str] = {
-    "from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc", "added": "added",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -97,15 +95,6 @@ class Capabilities:
     rewrite_abandoned: bool = False
     # What adding a contact cannot promise, said before it is added ("" when nothing).
     new_contact_note: str = ""
-
-
-@dataclass(frozen=True)
-class Filed:
-    """What the filing ledger holds for a message and a contact, as the plan needs it."""
-
-    state: Literal["saved", "partial", "unsure"]
-    record_id: str  # "" when unsure and never confirmed
-    missing_files: tuple[str, ...] = ()  # partial: the files that did not land, by saved name
 
 
 @dataclass(frozen=True)
@@ -217,7 +206,9 @@ def plan(
         if activity_type is not None
         else interaction_action(options, filer.roles)
     )
-    outcomes = _participants(matches, added, choices, permission, options, filed, choices.kind)
+    outcomes = _participants(
+        matches, added, choices, permission, options, filed, choices.kind, future=not records_too
+    )
     to_save = list(
         dict.fromkeys(o.contact_id for o in outcomes if o.status == "would_save" and o.contact_id)
     )
@@ -348,21 +339,30 @@ def _participants(
     options: Options,
     filed: Mapping[str, Filed],
     kind: Kind,
+    future: bool = False,
 ) -> tuple[ParticipantOutcome, ...]:
+    """Each participant through ``rules.WHO``, then those who would be saved through
+    ``rules.MAY``; one record per contact per save."""
+    who = Who(choices.lines, choices.removed, choices.contact_ids, choices.picks)
     first_line: dict[str, Role] = {}
     outcomes: list[ParticipantOutcome] = []
     for match in matches:
         p = match.participant
-        status, reason, contact = _decide(match, choices, first_line)
+        verdict = who_decides(match, who)
+        contact, reason = verdict.contact, verdict.reason
+        if contact is not None and contact.id in first_line:
+            earlier = LINE_NAMES[first_line[contact.id]]
+            reason = f"{contact.full_name} ({contact.id}) is also on the {earlier} line: one "
+            reason += "record per save"
+        elif contact is not None:
+            first_line[contact.id] = p.line
         outcomes.append(
             ParticipantOutcome(
                 line=p.line, address=p.address, name=p.name, is_self=p.is_self,
-                status=status, contacts=match.contacts, reason=reason,
+                status=verdict.status, contacts=match.contacts, reason=reason,
                 contact_id=contact.id if contact else None,
             )
         )  # fmt: skip
-        if contact is not None and status == "would_save":
-            first_line.setdefault(contact.id, p.line)
     chosen_elsewhere = [
         c
         for m in matches
@@ -381,95 +381,20 @@ def _participants(
                 reason=f"{contact.full_name} ({contact.id}), added by you", contact_id=contact.id,
             )
         )  # fmt: skip
-    chosen = [o for o in outcomes if o.status == "would_save"]
-    distinct = len({o.contact_id for o in chosen})
-    result = []
-    for outcome in outcomes:
-        if outcome.status == "would_save":
-            outcome = _allowed(outcome, permission, options, distinct, filed, kind)
-        result.append(outcome)
-    return tuple(result)
+    saving = {o.contact_id for o in outcomes if o.status == "would_save" and o.contact_id}
+    may = May(permission, options, len(saving), filed, kind, future)
+    return tuple(_may(o, may) if o.status == "would_save" else o for o in outcomes)
 
 
-def _decide(
-    match: Match, choices: Choices, first_line: dict[str, Role]
-) -> tuple[Status, str, Contact | None]:
-    p = match.participant
-    line_name = _LINE_NAMES[p.line]
-    if choices.lines is not None and p.line not in choices.lines:
-        return "excluded", f"the {line_name} line is filtered out", None
-    if p.is_self and p.line in ("from", "bcc"):
-        return (
-            "excluded",
-            "this is you: you are filed only when listed explicitly on To or Cc",
-            None,
-        )
-    if p.key in choices.removed:
-        return "excluded", "removed from this save", None
-    if not match.contacts:
-        return "no_contact", match.reason, None
-    contact = match.contacts[0]
-    how = "picked" if len(match.contacts) > 1 else "matched by email address"
-    if len(match.contacts) > 1:
-        picked = choices.picks.get(p.key)
-        chosen = next((c for c in match.contacts if c.id == picked), None)
-        if chosen is None and choices.contact_ids is not None:
-            # A contact the user chose by name (added by search) is the one meant.
-            chosen = next((c for c in match.contacts if c.id in choices.contact_ids), None)
-            how = "chosen by you"
-        if chosen is None:
-            reason = match.reason
-            if picked:
-                reason = f"the picked contact {picked} does not hold this address; " + reason
-            return "ambiguous", reason, None
-        contact = chosen
-    if choices.contact_ids is not None and contact.id not in choices.contact_ids:
-        return "excluded", f"{contact.full_name} ({contact.id}) was not kept for this save", None
-    if contact.id in first_line:
-        earlier = _LINE_NAMES[first_line[contact.id]]
-        reason = f"{contact.full_name} ({contact.id}) is also on the {earlier} line"
-        return "would_save", reason + ": one record per save", contact
-    return "would_save", f"{contact.full_name} ({contact.id}), {how}", contact
-
-
-def _allowed(
-    outcome: ParticipantOutcome,
-    permission: Action,
-    options: Options,
-    distinct: int,
-    filed: Mapping[str, Filed],
-    kind: Kind,
-) -> ParticipantOutcome:
-    if permission.state != "allowed":
-        return replace(outcome, status="not_permitted", reason=permission.reason)
-    if distinct > options.max_total_emails:
-        return replace(
-            outcome,
-            status="over_limit",
-            reason=(
-                f"this save would file to {distinct} contacts; your organisation allows at most "
-                f"{options.max_total_emails} per save (Max Total Emails): nothing was saved"
-            ),
-        )
-    earlier = filed.get(outcome.contact_id or "")
-    if earlier is None or options.allow_duplicates:
+def _may(outcome: ParticipantOutcome, may: May) -> ParticipantOutcome:
+    verdict = may_decides(outcome.contact_id or "", may)
+    if verdict is None:
         return outcome
-    record_id = earlier.record_id or None
-    if earlier.state == "unsure":
-        return replace(outcome, status="unsure", record_id=record_id, reason=UNSURE_BEFORE)
-    if earlier.state == "partial":
-        missing = ", ".join(earlier.missing_files)
-        reason = f"already saved as {kind} {record_id} without {missing}: only those are sent"
-        return replace(outcome, record_id=record_id, reason=reason)
-    reason = f"this message is already saved as {kind} {record_id} for this contact"
-    return replace(outcome, status="duplicate", record_id=record_id, reason=reason)
-
-
-UNSURE_BEFORE = (
-    "an earlier save of this message for this contact may have been written (the CRM did not "
-    "answer): it is not sent again until someone checks the CRM and settles it "
-    "(mailfiler settle, or Records to check on the staff site)"
-)
+    earlier = may.filed.get(outcome.contact_id or "")
+    record_id = (earlier.record_id or None) if earlier and verdict.status != "over_limit" else None
+    if verdict.status in ("not_permitted", "over_limit"):
+        record_id = None
+    return replace(outcome, status=verdict.status, reason=verdict.reason, record_id=record_id)
 
 
 # -- the To field ------------------------------------------------------------------

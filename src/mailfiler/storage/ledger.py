@@ -26,7 +26,7 @@ from typing import Any, Final, Literal, cast
 from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from mailfiler.core.plan import Filed
+from mailfiler.core.rules import Filed
 from mailfiler.errors import BadRequest, Conflict, NotFound
 from mailfiler.storage import writers
 from mailfiler.storage.database import insert_into

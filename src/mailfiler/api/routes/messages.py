@@ -54,7 +54,8 @@ from mailfiler.core.compose import eml_bytes
 from mailfiler.core.limits import size_in_words
 from mailfiler.core.message import Address, Attachment, BodyPart, Message
 from mailfiler.core.options import Action, Options
-from mailfiler.core.plan import Choices, FileOutcome, Kind, SavePlan, results_by_contact
+from mailfiler.core.plan import Choices, FileOutcome, SavePlan, results_by_contact
+from mailfiler.core.rules import Kind
 from mailfiler.core.words import sentence
 from mailfiler.errors import BadRequest, InvalidMessage, TooLarge
 from mailfiler.service import Context, Review, Service

@@ -57,7 +57,8 @@ from mailfiler.core.addresses import address_key, looks_like_address
 from mailfiler.core.filenames import clean_filename
 from mailfiler.core.mime_params import clean_content_id, clean_content_type
 from mailfiler.core.options import EMAIL_ACTIVITY, ActivityType
-from mailfiler.core.plan import Capabilities, Kind, PlannedFile, PlannedRecord
+from mailfiler.core.plan import Capabilities, PlannedFile, PlannedRecord
+from mailfiler.core.rules import Kind
 from mailfiler.core.search import distinctive, query_forms, searchable
 from mailfiler.errors import BadRequest, Conflict, NotFound
 from mailfiler.storage.blobs import BlobStore, sha256_of
