@@ -41,6 +41,7 @@ from mailfiler.core.plan import (
     activity_fields,
     file_outcomes,
     plan,
+    why_not_save,
 )
 from mailfiler.core.rules import Kind
 from mailfiler.errors import BadRequest, NotFound, Refused, SystemFault, TooLarge
@@ -93,6 +94,16 @@ class Review:
     mode: str
     attachments_missing: bool
     saved: dict[str, dict[str, str]]  # kind -> contact ID -> record ID
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a save would do now: each contact and file with why, and why not at all."""
+
+    message: Message
+    outcome: SavePlan
+    files: tuple[FileOutcome, ...]
+    refusal: str | None  # why it would write nothing (its Save is disabled with it)
 
 
 @dataclass(frozen=True)
@@ -347,6 +358,14 @@ class Service:
         upload = self._find(context, ref)
         message = self._message(ref, upload)
         return self._review(context, ref, message, upload.mode, upload.attachments_missing)
+
+    def preview(self, context: Context, ref: str, choices: Choices) -> Preview:
+        """What saving a message read before would do now, with these choices: the same
+        planning the save runs (the pane asks at each change, and decides nothing itself)."""
+        message = self._message(ref, self._find(context, ref))
+        outcome = self._plan(context, message, choices, records_too=False)
+        files = file_outcomes(message, choices, context.crm.capabilities)
+        return Preview(message, outcome, files, why_not_save(outcome))
 
     def _upload_key(self, session: Session) -> bytes:
         if self._key is None:  # read once: it never changes

@@ -99,6 +99,12 @@ def _save_i(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None:
     assert answer.status_code == 404
 
 
+@case("POST", "/api/v1/messages/{ref}/preview")
+def _preview(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None:
+    answer = b.client.post(f"/api/v1/messages/{ids['ref']}/preview", json={}, headers=hb)
+    assert answer.status_code == 404
+
+
 @case("POST", "/api/v1/messages/{ref}/activities")
 def _save_a(a: Api, b: Api, ids: dict[str, str], hb: dict[str, str]) -> None:
     answer = b.client.post(f"/api/v1/messages/{ids['ref']}/activities", json={}, headers=hb)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The status words are defined once, with the rules.
 from mailfiler.core.plan import FileStatus
-from mailfiler.core.rules import Status
+from mailfiler.core.rules import Kind, Status
 
 
 class Model(BaseModel):
@@ -311,6 +311,27 @@ class SaveRequest(Incoming):
         default={}, description="For a shared address, the contact chosen: address -> contact ID."
     )
     activity: ActivityChoice | None = None
+
+
+class PreviewRequest(SaveRequest):
+    """The choices the user has made so far, and the kind about to be saved."""
+
+    kind: Kind = "interaction"
+
+
+class SaveVerdict(Model):
+    allowed: bool
+    reason: str  # why not, when it is not allowed ("" when it is)
+
+
+class PreviewPublic(Model):
+    """What saving would do now, with these choices: the pane shows it as it is."""
+
+    kind: Kind
+    participants: list[ParticipantPublic]
+    attachments: list[AttachmentPublic]
+    notes: list[str]
+    save: SaveVerdict
 
 
 class SaveResult(Model):

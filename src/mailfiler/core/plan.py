@@ -575,3 +575,20 @@ def results_by_contact(outcome: SavePlan, contact_ids: Sequence[str]) -> list[Co
         else:
             results.append(ContactResult(contact_id, found.status, found.record_id, found.reason))
     return results
+
+
+def why_not_save(outcome: SavePlan) -> str | None:
+    """Why a save with these choices would write nothing (its button is disabled with this
+    sentence); None when it would write something."""
+    statuses = [p.status for p in outcome.participants]
+    over = next((p.reason for p in outcome.participants if p.status == "over_limit"), None)
+    if over:
+        return over
+    if "would_save" in statuses:
+        return None
+    refused = next((p.reason for p in outcome.participants if p.status == "not_permitted"), None)
+    if refused:
+        return refused
+    if "duplicate" in statuses:
+        return "this message is already saved for every contact chosen"
+    return "no contact is chosen: nothing would be saved"

@@ -45,9 +45,12 @@ from mailfiler.api.schemas import (
     ComposedMessage,
     MessagePublic,
     ParticipantPublic,
+    PreviewPublic,
+    PreviewRequest,
     SaveRequest,
     SaveResponse,
     SaveResult,
+    SaveVerdict,
 )
 from mailfiler.core.addresses import address_key
 from mailfiler.core.compose import eml_bytes
@@ -232,6 +235,22 @@ def save_interactions(
 ) -> SaveResponse:
     """Write one Interaction per kept contact."""
     return _save("interaction", ref, body, token, service, request)
+
+
+@router.post("/{ref}/preview", response_model=PreviewPublic)
+def preview_save(
+    ref: str, body: PreviewRequest, caller: Caller, service: ServiceDep
+) -> PreviewPublic:
+    """What saving would do now with these choices (writes nothing): every contact and file
+    with why, and whether Save may be pressed, with why not. The pane asks at each change."""
+    seen = service.preview(caller, ref, _choices(body.kind, body))
+    return PreviewPublic(
+        kind=body.kind,
+        participants=participants_public(seen.outcome, caller.tenant.options),
+        attachments=[attachment_public(f, seen.message) for f in seen.files],
+        notes=[sentence(n) for n in seen.outcome.notes],
+        save=SaveVerdict(allowed=seen.refusal is None, reason=sentence(seen.refusal or "")),
+    )
 
 
 @router.post("/{ref}/activities", response_model=SaveResponse)
@@ -625,9 +644,8 @@ def public(review: Review, caller: Caller) -> MessagePublic:
     )
 
 
-def _save(
-    kind: Kind, ref: str, body: SaveRequest, token: str, service: Service, request: Request
-) -> SaveResponse:
+def _choices(kind: Kind, body: SaveRequest) -> Choices:
+    """The user's choices, as the save and its preview both take them."""
     picks = {address_key(address): contact_id for address, contact_id in body.picks.items()}
     kept = None
     if body.contact_ids is not None:
@@ -638,7 +656,7 @@ def _save(
         )
     except ValueError as error:
         raise BadRequest("attachment_ids are the ids given when the message was read") from error
-    choices = Choices(
+    return Choices(
         kind=kind,
         contact_ids=kept,
         picks=picks,
@@ -647,6 +665,13 @@ def _save(
         activity_type=body.activity.type if body.activity else None,
         fields=body.activity.fields if body.activity else {},
     )
+
+
+def _save(
+    kind: Kind, ref: str, body: SaveRequest, token: str, service: Service, request: Request
+) -> SaveResponse:
+    choices = _choices(kind, body)
+    picks = dict(choices.picks)
     # The service opens (and, after a lost race, reopens) the unit of work itself.
     done = service.save(token, ref, choices)
     request.state.expires_at = done.expires_at
