@@ -41,7 +41,7 @@ from bench.hostile_mail import FAMILIES, HEADERS  # noqa: E402
 def measure(data: bytes) -> dict[str, object]:
     """Read ``data`` here; CPU seconds, peak RSS growth and the outcome."""
     from mailfiler.errors import InvalidMessage
-    from mailfiler.reader_worker import read
+    from mailfiler.service.reader_worker import read
 
     before = resource.getrusage(resource.RUSAGE_SELF)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -31,13 +31,14 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.api import PASSWORD, bench_database, message, organisation  # noqa: E402
-from mailfiler import accounts, service, signin, uploads  # noqa: E402
+from mailfiler import accounts, service, uploads  # noqa: E402
+from mailfiler.accounts import signin
 from mailfiler.api.routes import messages  # noqa: E402
 from mailfiler.config import Settings  # noqa: E402
 from mailfiler.connectors.builtin import connector  # noqa: E402
 from mailfiler.core.people import participants  # noqa: E402
 from mailfiler.core.read import read_message  # noqa: E402
-from mailfiler.sandbox import run_limited  # noqa: E402
+from mailfiler.service.sandbox import run_limited  # noqa: E402
 
 TIMES: dict[str, list[float]] = {}
 

@@ -27,7 +27,7 @@ with atheris.instrument_imports(include=["mailfiler", "email"]):
     from mailfiler.core.body import activity_body, interaction_body
     from mailfiler.core.compose import eml_bytes
     from mailfiler.errors import InvalidMessage
-    from mailfiler.reader_worker import read
+    from mailfiler.service.reader_worker import read
 
 
 def one_input(data: bytes) -> None:

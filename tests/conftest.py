@@ -27,10 +27,10 @@ from mailfiler import accounts
 from mailfiler.config import Settings
 from mailfiler.connectors.base import ContactRow, StoredRecord
 from mailfiler.connectors.builtin.connector import BuiltinCRM
-from mailfiler.contacts_csv import read_contacts
 from mailfiler.core.message import Message
 from mailfiler.core.plan import Choices, SavePlan
 from mailfiler.service import Service
+from mailfiler.service.contacts_csv import read_contacts
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"

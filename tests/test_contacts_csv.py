@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mailfiler.contacts_csv import read_contacts
+from mailfiler.service.contacts_csv import read_contacts
 
 
 def test_rows_are_read_with_their_addresses_and_organisation() -> None:

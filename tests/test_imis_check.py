@@ -21,13 +21,13 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from mailfiler import accounts, cli
+from mailfiler.accounts.signin import NOT_SET_UP
 from mailfiler.api.app import create_app
 from mailfiler.connectors import patience
 from mailfiler.connectors.imis.check import SetUpCheck, SiteFacts
 from mailfiler.connectors.imis.client import forget_tokens
 from mailfiler.core.words import sentence
 from mailfiler.service import Service
-from mailfiler.signin import NOT_SET_UP
 from mailfiler.storage.secrets import KEY_VARIABLE
 from tests.conftest import fixture_bytes, free_port, serving
 from tests.imis_site import recorded_pauses  # its import sets the key and allows local sites

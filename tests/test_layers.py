@@ -9,7 +9,7 @@ CORE = Path(__file__).resolve().parents[1] / "src" / "mailfiler" / "core"
 
 FORBIDDEN = (
     "mailfiler.connectors", "mailfiler.api", "mailfiler.cli", "mailfiler.service",
-    "mailfiler.sandbox", "mailfiler.accounts", "mailfiler.config", "mailfiler.web",
+    "mailfiler.service.sandbox", "mailfiler.accounts", "mailfiler.config", "mailfiler.web",
     "sqlalchemy", "alembic", "psycopg", "fastapi", "starlette", "httpx", "uvicorn", "typer",
     "rich", "imapclient", "os", "io", "pathlib", "socket", "subprocess", "sqlite3", "urllib",
     "http", "shutil", "tempfile", "resource", "select", "multiprocessing", "threading", "requests",

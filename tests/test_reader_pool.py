@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bench.hostile_mail import many_parts
-from mailfiler import reader_pool
 from mailfiler.errors import InvalidMessage
-from mailfiler.reader_pool import ReaderPool
-from mailfiler.sandbox import SECONDS
+from mailfiler.service import reader_pool
+from mailfiler.service.reader_pool import ReaderPool
+from mailfiler.service.sandbox import SECONDS
 from tests.conftest import corpus_path, fixture_bytes
 from tests.test_sandbox import outside_memory_limit, read_under_hard_limits
 

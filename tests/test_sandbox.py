@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from mailfiler import sandbox
 from mailfiler.errors import InvalidMessage
+from mailfiler.service import sandbox
 from tests.conftest import ROOT, corpus_path, fixture_bytes
 
 
@@ -74,8 +74,8 @@ READ_EACH = """
 import json, resource, sys
 from mailfiler.core.read import read_message
 from mailfiler.errors import InvalidMessage
-from mailfiler.reader_pool import ReaderPool
-from mailfiler.sandbox import mapped_bytes, run_limited
+from mailfiler.service.reader_pool import ReaderPool
+from mailfiler.service.sandbox import mapped_bytes, run_limited
 
 def limits(data):
     return [resource.getrlimit(resource.RLIMIT_AS), resource.getrlimit(resource.RLIMIT_CPU)]

@@ -13,14 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailfiler.accounts import background_password
 from mailfiler.api.app import create_app
 from mailfiler.config import Settings
 from mailfiler.connectors.imis.client import forget_tokens
 from mailfiler.errors import BadRequest
 from mailfiler.service import Service
 from mailfiler.storage import secrets
-from mailfiler.storage.secrets import KEY_VARIABLE, KeyUnusable, Unreadable
+from mailfiler.storage.secrets import KEY_VARIABLE, KeyUnusable, Unreadable, background_password
 from mailfiler.storage.tables import Organisation, SignInSession, User
 from tests.api.test_imis_org import headers
 from tests.conftest import fixture_bytes, new_org, new_postgresql_database

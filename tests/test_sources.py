@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mailfiler.sources import find, looks_like_mail, messages
+from mailfiler.service.sources import find, looks_like_mail, messages
 
 
 def test_folders_are_walked_and_non_mail_is_set_aside(tmp_path: Path) -> None:

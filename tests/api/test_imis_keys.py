@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
+from mailfiler.accounts.signin import MAX_FAILURES_PER_USER
 from mailfiler.api.app import create_app
 from mailfiler.service import Service
-from mailfiler.signin import MAX_FAILURES_PER_USER
 from mailfiler.storage.secrets import KEY_VARIABLE
 from mailfiler.storage.tables import SignInThrottle
 from tests.api.test_imis_org import headers, sign_in

@@ -17,9 +17,8 @@ import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
-from mailfiler import uploads
 from mailfiler.api.app import create_app
-from mailfiler.service import Service
+from mailfiler.service import Service, uploads
 from tests.api.conftest import PASSWORDS, Api
 from tests.conftest import fixture_bytes, new_org, serving
 

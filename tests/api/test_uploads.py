@@ -13,10 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from mailfiler import uploads
 from mailfiler.api.app import create_app
 from mailfiler.errors import Throttled
-from mailfiler.service import Service
+from mailfiler.service import Service, uploads
 from mailfiler.storage.database import Database
 from mailfiler.storage.tables import Base, SignInSession
 from tests.api.conftest import Api

@@ -15,7 +15,7 @@ import pytest
 from mailfiler.core.body import activity_body, interaction_body
 from mailfiler.core.compose import eml_bytes
 from mailfiler.errors import InvalidMessage
-from mailfiler.reader_worker import read
+from mailfiler.service.reader_worker import read
 
 FINDS = sorted((Path(__file__).parents[1] / "fixtures" / "fuzz").iterdir())
 

@@ -6,7 +6,7 @@ import pytest
 
 from mailfiler.core.read import read_message
 from mailfiler.errors import InvalidMessage
-from mailfiler.sandbox import run_limited
+from mailfiler.service.sandbox import run_limited
 from tests.conftest import corpus_path
 
 

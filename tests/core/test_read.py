@@ -17,7 +17,7 @@ from mailfiler.core.mbox import is_mbox, split_mbox
 from mailfiler.core.message import Message
 from mailfiler.core.read import kind_of, read_message
 from mailfiler.errors import InvalidMessage
-from mailfiler.sandbox import run_limited
+from mailfiler.service.sandbox import run_limited
 from tests.conftest import CORPUS, corpus_path
 
 

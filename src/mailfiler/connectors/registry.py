@@ -15,7 +15,6 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from mailfiler import accounts
-from mailfiler.accounts import Tenant
 from mailfiler.clock import Clock, system_clock
 from mailfiler.config import get_settings
 from mailfiler.connectors.base import (
@@ -33,9 +32,10 @@ from mailfiler.connectors.imis.check import SetUpCheck as SetUpCheck  # the serv
 from mailfiler.connectors.imis.client import Holder, ImisClient, fingerprint
 from mailfiler.connectors.imis.connector import ImisCRM
 from mailfiler.connectors.imis.mapping import IMIS_EMAIL_ACTIVITY, ImisMapping
-from mailfiler.connectors.ledger_records import LedgerRecords
 from mailfiler.core.options import ActivityType
+from mailfiler.core.organisation import Tenant
 from mailfiler.errors import BadRequest, ConnectorUnavailable, MailfilerError, SystemFault
+from mailfiler.service.records import LedgerRecords
 from mailfiler.storage import BlobStore, Database
 from mailfiler.storage import secrets as stored_secrets
 
@@ -113,7 +113,7 @@ def _imis_client(tenant: Tenant, allow_local: bool | None) -> ImisClient:
 def _background_password(tenant: Tenant, site: str) -> str:
     """The stored password, for the address and account it was set for and no other."""
     try:
-        sealed = accounts.background_password(tenant.background_secret or "")
+        sealed = stored_secrets.background_password(tenant.background_secret or "")
     except (stored_secrets.KeyUnusable, stored_secrets.Unreadable) as error:
         log.error("the background password of %s cannot be read: %s", tenant.cloud_id, error)
         raise ConnectorUnavailable(stored_secrets.NOT_SET_UP) from error

@@ -3,7 +3,7 @@
 Outlook and TNEF parsers are third-party code that hostile files have driven
 into endless allocation (see corpus/README.txt). ``core`` stays pure: it asks
 for a ``Contain`` and calls the risky parser through it. The service passes
-``mailfiler.sandbox.run_limited`` (a child process under memory and time
+``mailfiler.service.sandbox.run_limited`` (a child process under memory and time
 limits); tests of pure rules may pass ``run_inline``.
 """
 

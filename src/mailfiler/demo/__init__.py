@@ -14,10 +14,10 @@ from rich.table import Table
 from mailfiler import accounts
 from mailfiler.connectors import registry
 from mailfiler.connectors.base import ContactRow
-from mailfiler.contacts_csv import read_contacts
 from mailfiler.core.plan import Choices
 from mailfiler.errors import NotFound
 from mailfiler.service import Service
+from mailfiler.service.contacts_csv import read_contacts
 
 HERE = Path(__file__).parent
 CLOUD_ID = "DEMO"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -209,3 +210,32 @@ def _rotate_rows(
     if rotated:  # by primary key: many rows in one statement
         session.execute(update(table), rotated)
     return len(rotated), unreadable
+
+
+# -- a CRM's background password, with the address and account it was set for --
+
+# The background password is stored sealed with the address and account it was set for, so
+# that the connector sends it there and nowhere else, whatever later changes the address.
+# Secrets stored before hold the bare password: they go to the address the organisation has.
+_SEALED: Final = "mailfiler-background-password-v2\n"
+
+
+@dataclass(frozen=True)
+class BackgroundPassword:
+    password: str
+    url: str | None  # None: stored before passwords were sealed with their address
+    account: str | None
+
+
+def seal_background(url: str, account: str, password: str) -> str:
+    sealed = json.dumps({"url": url, "account": account, "password": password})
+    return encrypt(_SEALED + sealed)
+
+
+def background_password(stored: str) -> BackgroundPassword:
+    """The stored background password, with the address and account it was set for."""
+    text = decrypt(stored)
+    if not text.startswith(_SEALED):
+        return BackgroundPassword(text, None, None)
+    sealed = json.loads(text[len(_SEALED) :])
+    return BackgroundPassword(str(sealed["password"]), str(sealed["url"]), str(sealed["account"]))

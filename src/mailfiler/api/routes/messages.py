@@ -32,7 +32,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.types import Message as ASGIMessage
 from starlette.types import Receive
 
-from mailfiler import logs, uploads
+from mailfiler import logs
 from mailfiler.api.deps import Caller, ServiceDep, Token, service_of
 from mailfiler.api.routes.contacts import public as contact_public
 from mailfiler.api.schemas import (
@@ -61,7 +61,7 @@ from mailfiler.core.plan import Choices, FileOutcome, SavePlan, results_by_conta
 from mailfiler.core.rules import Kind
 from mailfiler.core.words import sentence
 from mailfiler.errors import BadRequest, InvalidMessage, TooLarge
-from mailfiler.service import Context, Review, Service
+from mailfiler.service import Context, Review, Service, uploads
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 log = logs.get_logger("mailfiler.api.messages")

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from mailfiler import accounts
-from mailfiler.accounts import Tenant
 from mailfiler.api.deps import Admin, Caller, ServiceDep, Token, admin, signed_in
 from mailfiler.api.schemas import (
     ActivityFieldSetup,
@@ -20,6 +19,7 @@ from mailfiler.api.schemas import (
 )
 from mailfiler.connectors import registry
 from mailfiler.core.options import ActivityType, Options, may_change_options
+from mailfiler.core.organisation import Tenant
 from mailfiler.errors import BadRequest
 from mailfiler.service import Context, Service, crm_settings_view
 

@@ -16,7 +16,7 @@ from mailfiler.api.deps import Admin, ServiceDep
 from mailfiler.api.schemas import RecordToCheck, SettleRequest
 from mailfiler.connectors.base import StillUnknown
 from mailfiler.core.words import sentence
-from mailfiler.report import to_check_report
+from mailfiler.service.views import to_check_report
 from mailfiler.storage.ledger import ToCheck
 
 router = APIRouter(prefix="/records", tags=["records"])

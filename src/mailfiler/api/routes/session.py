@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from mailfiler import accounts, signin
+from mailfiler import accounts
+from mailfiler.accounts import signin
 from mailfiler.api.deps import Caller, ServiceDep, Token
 from mailfiler.api.schemas import SessionCreate, SessionPublic, SessionUser
 from mailfiler.connectors import registry

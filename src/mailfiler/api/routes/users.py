@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mailfiler import accounts, signin
+from mailfiler import accounts
+from mailfiler.accounts import signin
 from mailfiler.api.deps import Admin, ServiceDep
 from mailfiler.api.schemas import UserCreate, UserPublic, UserUpdate
 

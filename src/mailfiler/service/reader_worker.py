@@ -24,8 +24,13 @@ from typing import IO
 from mailfiler.core.message import Message
 from mailfiler.core.read import read_message
 from mailfiler.errors import InvalidMessage
-from mailfiler.reader_pool import _ANSWER, _FRAME
-from mailfiler.sandbox import mapped_bytes, needs_more_memory, run_limited, within_hard_limit
+from mailfiler.service.reader_pool import _ANSWER, _FRAME
+from mailfiler.service.sandbox import (
+    mapped_bytes,
+    needs_more_memory,
+    run_limited,
+    within_hard_limit,
+)
 
 RETIRE_ABOVE = 160 * 1024 * 1024  # resident bytes
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # loaded by the commands that need them: --help starts at onc
     from mailfiler.core.plan import Choices, SavePlan
     from mailfiler.core.rules import Kind
     from mailfiler.service import Service
-    from mailfiler.sources import Source
+    from mailfiler.service.sources import Source
 
 from mailfiler.errors import (
     BadRequest,
@@ -306,7 +306,7 @@ def contacts_import(
     """Add or update contacts from a CSV file (emails separated by ';'). All rows or none."""
     from mailfiler import accounts
     from mailfiler.connectors import registry
-    from mailfiler.contacts_csv import read_contacts
+    from mailfiler.service.contacts_csv import read_contacts
 
     try:
         text = csv_file.read_text(encoding="utf-8-sig")
@@ -478,7 +478,7 @@ def _process(
     """File (or inspect) every message; the exit code (see the module's docstring)."""
     from mailfiler.connectors.patience import Patience, patient
     from mailfiler.errors import ConnectorUnavailable
-    from mailfiler.sources import find, messages
+    from mailfiler.service.sources import find, messages
 
     found = find(paths)
     if found.missing:
@@ -562,7 +562,7 @@ def _one(
     """One message's report; ``crm_error``: the CRM could not be reached for it (the
     system's fault, apart from ``error``: the message's own)."""
     from mailfiler.errors import ConnectorUnavailable
-    from mailfiler.report import message_report
+    from mailfiler.service.views import message_report
 
     crm_error: str | None = None
     if source.data is None:
@@ -724,7 +724,7 @@ def records(
     as_json: JsonFlag = False,
 ) -> None:
     """List what is stored (newest first), then the records that need someone."""
-    from mailfiler.report import record_report, to_check_report
+    from mailfiler.service.views import record_report, to_check_report
 
     with _errors():
         service = _service()
@@ -805,7 +805,7 @@ def settle(
     import getpass
 
     from mailfiler.connectors.base import StillUnknown
-    from mailfiler.report import to_check_report
+    from mailfiler.service.views import to_check_report
 
     if [landed is not None, send_again, ask_crm].count(True) != 1:
         _fail(

@@ -11,8 +11,8 @@ from collections.abc import Callable, Collection
 
 from sqlalchemy.orm import Session
 
-from mailfiler.accounts import Tenant
 from mailfiler.connectors.base import StoredFile, StoredRecord
+from mailfiler.core.organisation import Tenant
 from mailfiler.core.rules import Kind
 from mailfiler.errors import NotFound
 from mailfiler.storage import ledger

@@ -27,8 +27,8 @@ from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 
 from mailfiler import accounts, logs
-from mailfiler.accounts import Tenant
 from mailfiler.connectors.base import RemoteUser, UserAccess
+from mailfiler.core.organisation import Tenant
 from mailfiler.errors import NotFound, SystemFault, Throttled, Unauthenticated
 from mailfiler.storage import secrets as stored_secrets
 from mailfiler.storage.database import insert_into, rows
@@ -54,7 +54,7 @@ WRONG_CREDENTIALS: Final = "the Cloud ID, user name or password is not right"
 NOT_SET_UP: Final = stored_secrets.NOT_SET_UP
 SIGN_IN_ENDED: Final = "your sign-in has ended: sign in again"
 
-log = logs.get_logger("mailfiler.signin")
+log = logs.get_logger("mailfiler.accounts.signin")
 
 
 def token_hash(token: str) -> str:

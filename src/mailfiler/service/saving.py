@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from mailfiler.accounts import Tenant
 from mailfiler.clock import Clock
 from mailfiler.connectors.base import (
     Connector,
@@ -30,6 +29,7 @@ from mailfiler.connectors.base import (
     WriteOutcome,
     Written,
 )
+from mailfiler.core.organisation import Tenant
 from mailfiler.core.plan import (
     Capabilities,
     FileOutcome,

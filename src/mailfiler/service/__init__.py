@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from mailfiler import accounts, logs, reader_pool, saving, signin, uploads
-from mailfiler.accounts import Tenant
+from mailfiler import accounts, logs
+from mailfiler.accounts import signin
 from mailfiler.config import Settings
 from mailfiler.connectors import registry
 from mailfiler.connectors.base import Connector, Found, RecordReader, UserAccess
@@ -31,6 +31,7 @@ from mailfiler.core.options import (
     add_contact_action,
     interaction_action,
 )
+from mailfiler.core.organisation import Tenant
 from mailfiler.core.people import participants
 from mailfiler.core.plan import (
     KINDS,
@@ -45,9 +46,10 @@ from mailfiler.core.plan import (
 )
 from mailfiler.core.rules import Kind
 from mailfiler.errors import BadRequest, NotFound, Refused, SystemFault, TooLarge
+from mailfiler.service import reader_pool, saving, uploads
+from mailfiler.service.uploads import MessageCache
 from mailfiler.storage import BlobStore, Database, ledger
 from mailfiler.storage import secrets as stored_secrets
-from mailfiler.uploads import MessageCache
 
 T = TypeVar("T")
 

@@ -6,11 +6,10 @@ commit. Passwords are hashed with Argon2id.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from argon2 import PasswordHasher
@@ -26,6 +25,7 @@ from mailfiler.core.options import (
     Options,
     validate,
 )
+from mailfiler.core.organisation import Tenant
 from mailfiler.core.plan import Filer
 from mailfiler.errors import BadRequest, Conflict, Throttled, UnknownOrganisation, UnknownUser
 from mailfiler.storage import secrets as stored_secrets
@@ -89,21 +89,6 @@ class Member:
 
 def member(row: User) -> Member:
     return Member(row.id, row.username, row.email, tuple(row.roles or ()), row.disabled)
-
-
-@dataclass(frozen=True)
-class Tenant:
-    """An organisation as the rest of mailfiler sees it."""
-
-    id: int
-    cloud_id: str
-    name: str
-    background_account: str
-    options: Options
-    crm: str = "builtin"  # which connector files for it (connectors/registry.py)
-    crm_settings: Mapping[str, Any] = field(default_factory=dict)
-    # The background account's password for a remote CRM, encrypted; never shown.
-    background_secret: str | None = field(default=None, repr=False)
 
 
 # -- organisations ----------------------------------------------------------------
@@ -227,7 +212,7 @@ def _set_crm(
     if background_password is not None:
         if not background_password:
             raise BadRequest("the background account's password is empty")
-        row.background_secret = _sealed_background(
+        row.background_secret = stored_secrets.seal_background(
             str(settings.get("url") or ""), row.background_account, background_password
         )
 
@@ -262,33 +247,6 @@ def stored_background_passwords(session: Session) -> dict[str, str]:
         .order_by(Organisation.cloud_id_key)
     )
     return {cloud_id: secret for cloud_id, secret in found if secret}
-
-
-# The background password is stored sealed with the address and account it was set for, so
-# that the connector sends it there and nowhere else, whatever later changes the address.
-# Secrets stored before hold the bare password: they go to the address the organisation has.
-_SEALED: Final = "mailfiler-background-password-v2\n"
-
-
-@dataclass(frozen=True)
-class BackgroundPassword:
-    password: str
-    url: str | None  # None: stored before passwords were sealed with their address
-    account: str | None
-
-
-def _sealed_background(url: str, account: str, password: str) -> str:
-    sealed = json.dumps({"url": url, "account": account, "password": password})
-    return stored_secrets.encrypt(_SEALED + sealed)
-
-
-def background_password(stored: str) -> BackgroundPassword:
-    """The stored background password, with the address and account it was set for."""
-    text = stored_secrets.decrypt(stored)
-    if not text.startswith(_SEALED):
-        return BackgroundPassword(text, None, None)
-    sealed = json.loads(text[len(_SEALED) :])
-    return BackgroundPassword(str(sealed["password"]), str(sealed["url"]), str(sealed["account"]))
 
 
 def _organisation_row(session: Session, cloud_id: str) -> Organisation:

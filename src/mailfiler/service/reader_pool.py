@@ -5,7 +5,7 @@ slow, 100 000 parts, an Outlook file that makes its parser allocate without
 end. In the server process such a message would hold the event loop (or a
 thread and the GIL) and could take the process down with it. So the server
 and the CLI hand each message to a small pool of worker processes
-(``python -m mailfiler.reader_worker``, started fresh, not forked from a
+(``python -m mailfiler.service.reader_worker``, started fresh, not forked from a
 busy server): each read runs under an address-space limit that grows with
 the message (``MEMORY_BASE`` + ``MEMORY_PER_INPUT_BYTE`` a byte) and a CPU
 limit (``SECONDS``), and a worker that runs past either is killed and
@@ -37,7 +37,7 @@ from mailfiler.core.message import Message
 from mailfiler.errors import InvalidMessage
 
 # The same limits as a contained parser's (sandbox.py): one limit for every format.
-from mailfiler.sandbox import MEMORY_BASE, MEMORY_PER_INPUT_BYTE, SECONDS
+from mailfiler.service.sandbox import MEMORY_BASE, MEMORY_PER_INPUT_BYTE, SECONDS
 
 _FRAME = struct.Struct("!QQQ")  # payload length, memory limit, CPU seconds
 _ANSWER = struct.Struct("!Q")
@@ -103,7 +103,9 @@ class _Worker:
 class ReaderPool:
     """Worker processes that read messages, started when first needed."""
 
-    def __init__(self, size: int | None = None, module: str = "mailfiler.reader_worker") -> None:
+    def __init__(
+        self, size: int | None = None, module: str = "mailfiler.service.reader_worker"
+    ) -> None:
         self.size = size or max(os.cpu_count() or 1, 2)
         self.module = module
         self._slots = threading.BoundedSemaphore(self.size)
@@ -114,7 +116,7 @@ class ReaderPool:
 
     def read(self, data: bytes) -> Message:
         """The message in ``data``; ``InvalidMessage`` with the reason when it is not one."""
-        message = self.run("mailfiler.reader_worker:read", data)
+        message = self.run("mailfiler.service.reader_worker:read", data)
         assert isinstance(message, Message)
         # The worker does not send back the bytes it was given.
         return replace(message, original=data) if message.format == "eml" else message
