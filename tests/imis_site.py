@@ -80,9 +80,9 @@ def new_imis_org(
     cloud_id = "I" + uuid.uuid4().hex[:10].upper()
     with service.unit() as session:
         accounts.create_organisation(
-            session, cloud_id, "Acme on iMIS", "MANAGER", edition, crm="imis",
+            session, cloud_id, "Acme on iMIS", "MANAGER", edition, crm="imis", remote=True,
             crm_url=site.url, background_password=password,
-            activity_types=registry.starting_activity_types("imis"),
+            activity_types=registry.kind("imis").starting_activity_types,
         )  # fmt: skip
         accounts.set_crm(session, cloud_id, mapping={"search_query": SEARCH_QUERY})
     return Org(service, cloud_id)

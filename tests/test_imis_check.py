@@ -110,8 +110,8 @@ def organisation(
     cloud_id = "K" + uuid.uuid4().hex[:10].upper()
     with service.unit() as session:
         accounts.create_organisation(
-            session, cloud_id, "Acme on iMIS", "MANAGER", edition, crm="imis", crm_url=url,
-            background_password=password,
+            session, cloud_id, "Acme on iMIS", "MANAGER", edition, crm="imis", remote=True,
+            crm_url=url, background_password=password,
         )  # fmt: skip
         accounts.set_crm(session, cloud_id, mapping={"search_query": QUERY, **mapping})
     return cloud_id

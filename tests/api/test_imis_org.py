@@ -269,8 +269,9 @@ def test_addresses_an_admin_may_not_aim_the_server_at(
 
     monkeypatch.setattr(site_address, "system_resolver", resolver)
     strict = Service(replace(service.settings, allow_local_crm=False), service.database)
+    with TestClient(create_app(service.settings, service)) as tests:
+        auth = headers(client=tests, org=org, username="admin")  # (the stand-in is local)
     with TestClient(create_app(strict.settings, strict)) as production:
-        auth = headers(client=production, org=org, username="admin")
         options = _options(production, auth)
         options["crm"] = {"url": url, "background_password": MANAGER_PASSWORD}
         with recorded_pauses():

@@ -69,7 +69,7 @@ def test_a_mapping_stored_before_its_checks_neither_locks_out_nor_blocks_its_rep
     # One value is changed although others stored are wrong; None puts a default back.
     with service.unit() as session:
         tenant = accounts.tenant(session, org.cloud_id)
-    changed = registry.checked_mapping(tenant, {"retries": 2, "page_size": None})
+    changed = registry.of(tenant).remote.check_mapping(tenant, {"retries": 2, "page_size": None})
     assert changed["retries"] == 2 and changed["page_size"] == 500
     assert changed["interaction_entity"] == "CommunicationLogRecipient"
     assert changed["timeout_seconds"] == 15.0

@@ -31,9 +31,6 @@ from mailfiler.errors import BadRequest, Conflict, Throttled, UnknownOrganisatio
 from mailfiler.storage import secrets as stored_secrets
 from mailfiler.storage.tables import ActivityTypeSetup, Organisation, User, now
 
-# The CRMs an organisation can file into (connectors/registry.py builds them).
-CRMS: Final = ("builtin", "imis")
-
 # A user's row, for the callers that change one (the table stays behind this name).
 UserRow = User
 
@@ -102,12 +99,14 @@ def create_organisation(
     edition: str = "enterprise",
     *,
     crm: str = "builtin",
+    remote: bool = False,
     crm_url: str | None = None,
     background_password: str | None = None,
     activity_types: tuple[ActivityType, ...] | None = None,
 ) -> Tenant:
-    """A new organisation. ``activity_types``: what it starts with (the CRM's own default,
-    ``registry.starting_activity_types``); the built-in set-up when None."""
+    """A new organisation filing into the CRM kind ``crm`` (``remote``: a CRM elsewhere, at
+    ``crm_url``, signed in to with the background account's password). ``activity_types``:
+    what it starts with (the CRM kind's own); the built-in set-up when None."""
     cloud_id = cloud_id.strip()
     if not cloud_id or not cloud_id.replace("-", "").replace("_", "").isalnum():
         raise BadRequest("a Cloud ID is letters, digits, '-' and '_'")
@@ -117,8 +116,6 @@ def create_organisation(
         raise BadRequest("an organisation needs a background account (typically MANAGER)")
     if session.scalar(select(Organisation).where(Organisation.cloud_id_key == cloud_id.lower())):
         raise Conflict(f"an organisation with Cloud ID {cloud_id} exists already")
-    if crm not in CRMS:
-        raise BadRequest(f"the CRM is one of {', '.join(CRMS)}")
     row = Organisation(
         cloud_id=cloud_id,
         cloud_id_key=cloud_id.lower(),
@@ -134,11 +131,15 @@ def create_organisation(
     options = Options()
     if activity_types is not None:
         options = replace(options, activity_types=activity_types)
-    if crm != "builtin":
+    if remote:
         if not crm_url:
-            raise BadRequest("an iMIS organisation needs its site's address (--imis-url)")
+            raise BadRequest(
+                "an organisation filing into iMIS needs its site's address (--imis-url)"
+            )
         if not background_password:
-            raise BadRequest("an iMIS organisation needs its background account's password")
+            raise BadRequest(
+                "an organisation filing into iMIS needs its background account's password"
+            )
         _set_crm(row, url=crm_url, background_password=background_password)
     _write_activity_types(session, row.id, options)
     return tenant(session, cloud_id)
@@ -159,24 +160,24 @@ def set_crm(
     session: Session,
     cloud_id: str,
     *,
+    remote: bool = True,
     url: str | None = None,
     background_account: str | None = None,
     background_password: str | None = None,
     mapping: Mapping[str, Any] | None = None,
 ) -> Tenant:
     """Change where a remote CRM is and how mailfiler signs in to it (never shown back).
-    ``url``: as ``registry.accepted_site`` gives it; ``mapping``: the whole entity and field
-    mapping, as ``registry.checked_mapping`` gives it.
+    ``url`` and ``mapping``: as the CRM kind's settings checked them
+    (``service.organisations.change_crm``).
 
     A new address or account needs the password in the same change: the stored password
     is sealed with the address and account it was set for, and never sent elsewhere.
     """
     row = _organisation_row(session, cloud_id)
-    if row.crm == "builtin" and (url or background_password or mapping):
+    if not remote and (url or background_password or mapping):
         raise BadRequest(f"{row.cloud_id} files into the built-in CRM: it has no CRM address")
     if background_account is not None and not background_account.strip():
         raise BadRequest("the background account needs a name (typically MANAGER)")
-    remote = row.crm != "builtin"
     current = dict(row.crm_settings or {}).get("url")
     if remote and background_password is None:
         if url is not None and _site_text(url) != current:
@@ -206,7 +207,7 @@ def _set_crm(
         if not url.startswith(("https://", "http://")) or " " in url:
             raise BadRequest(f"{url!r} is not the address of an iMIS site (https://…)")
         settings["url"] = url
-    if mapping is not None:  # checked by the connector (registry.checked_mapping)
+    if mapping is not None:  # checked by the CRM kind's settings
         settings["mapping"] = dict(mapping)
     row.crm_settings = settings
     if background_password is not None:

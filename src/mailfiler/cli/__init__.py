@@ -26,7 +26,7 @@ from rich.markup import escape
 if TYPE_CHECKING:  # loaded by the commands that need them: --help starts at once
     from rich.table import Table
 
-    from mailfiler.connectors.registry import SetUpCheck
+    from mailfiler.connectors.kinds import SetUpCheck
     from mailfiler.core.options import Options
     from mailfiler.core.people import Line
     from mailfiler.core.plan import Choices, SavePlan
@@ -222,24 +222,19 @@ def init(
     ] = False,
 ) -> None:
     """Create an organisation (and the database, on first use)."""
-    from mailfiler import accounts
-    from mailfiler.connectors import registry
-
     password = _password_from_stdin(background_password_stdin)
     with _errors():
         service = _service(creating=True)
-        # Checked before it is kept (looked up, never called): an address mailfiler may call.
-        url = registry.accepted_site(crm, imis_url, allow_local=service.settings.allow_local_crm)
-        with service.unit() as session:
-            tenant = accounts.create_organisation(
-                session, cloud_id, name, background_account, edition,
-                crm=crm, crm_url=url, background_password=password,
-                activity_types=registry.starting_activity_types(crm),
-            )  # fmt: skip
+        tenant = service.create_organisation(
+            cloud_id, name, background_account, edition, crm=crm, url=imis_url,
+            background_password=password,
+        )  # fmt: skip
         where = service.settings.database_url
-        into = f", filing into iMIS at {url}" if crm == "imis" else ""
+        kind = service.crm_kind(tenant)
+        url = tenant.crm_settings.get("url")
+        into = f", filing into {kind.label} at {url}" if kind.remote else ""
         out.print(f"Created organisation {tenant.cloud_id} ({tenant.name}) in {where}{into}")
-        if crm == "imis":
+        if kind.remote:
             _check_the_change(service, tenant.cloud_id)
 
 
@@ -272,16 +267,13 @@ def users_add(
 @users_app.command("list")
 def users_list(cloud_id: CloudId, as_json: JsonFlag = False) -> None:
     """List an organisation's users."""
-    from mailfiler import accounts
-
     with _errors():
         service = _service()
-        with service.unit() as session:
-            rows = accounts.users(session, accounts.tenant(session, cloud_id))
-            listed: list[dict[str, Any]] = [
-                {"username": u.username, "email": u.email, "roles": u.roles, "disabled": u.disabled}
-                for u in rows
-            ]
+        rows = service.run(cloud_id, None, service.users)
+    listed: list[dict[str, Any]] = [
+        {"username": u.username, "email": u.email, "roles": list(u.roles), "disabled": u.disabled}
+        for u in rows
+    ]
     if as_json:
         out.print_json(data=listed)
         return
@@ -304,8 +296,6 @@ def contacts_import(
     cloud_id: CloudId,
 ) -> None:
     """Add or update contacts from a CSV file (emails separated by ';'). All rows or none."""
-    from mailfiler import accounts
-    from mailfiler.connectors import registry
     from mailfiler.service.contacts_csv import read_contacts
 
     try:
@@ -319,16 +309,11 @@ def contacts_import(
         _fail(f"nothing was imported: {len(problems)} row(s) need fixing", 1)
     with _errors():
         service = _service()
-        with service.unit() as session:
-            tenant = accounts.tenant(session, cloud_id)
-            crm = registry.contact_import(tenant, service.needs(session))
-            try:
-                added, updated = crm.upsert_contacts(rows)
-            except BadRequest as error:
-                _fail(f"nothing was imported: {error}", 1)
-    out.print(
-        f"Imported {len(rows)} contact(s) into {tenant.cloud_id}: {added} added, {updated} updated"
-    )
+        try:
+            added, updated = service.import_contacts(cloud_id, rows)
+        except BadRequest as error:
+            _fail(f"nothing was imported: {error}", 1)
+    out.print(f"Imported {len(rows)} contact(s) into {cloud_id}: {added} added, {updated} updated")
 
 
 @contacts_app.command("search")
@@ -888,9 +873,7 @@ def options_set(
 ) -> None:
     """Change options (each value is JSON; plain words are taken as text), or the CRM's address
     and background account."""
-    from mailfiler import accounts
-    from mailfiler.connectors import registry
-    from mailfiler.core.options import Options
+    from mailfiler.service.organisations import CrmChange
 
     changes: dict[str, Any] = {}
     mapping: dict[str, Any] = {}
@@ -910,25 +893,19 @@ def options_set(
             2,
         )
     password = _password_from_stdin(background_password_stdin)
+    crm = CrmChange(
+        url=imis_url, background_account=background_account, background_password=password,
+        mapping=mapping or None,
+    )  # fmt: skip
     with _errors():
         service = _service()
-        with service.unit() as session:
-            tenant = accounts.tenant(session, cloud_id)
-            if mapping or imis_url or background_account or password is not None:
-                tenant = registry.change_crm(
-                    session, tenant, url=imis_url, background_account=background_account,
-                    background_password=password, mapping=mapping or None,
-                    allow_local=service.settings.allow_local_crm,
-                )  # fmt: skip
-            merged = {**tenant.options.to_json(), **changes}
-            updated = accounts.set_options(session, cloud_id, Options.from_json(merged))
+        updated = service.change_settings(cloud_id, changes, crm)
     out.print(json.dumps(updated.options.to_json(), indent=2), markup=False, highlight=False)
-    if updated.crm != "builtin":
+    kind = service.crm_kind(updated)
+    if kind.remote:
         where = updated.crm_settings.get("url")
-        out.print(f"Files into iMIS at {where} as {updated.background_account}")
-        # What the check looks at changed: the site, the account, its password, the search.
-        searched = any(name.startswith("search_") for name in mapping)
-        if imis_url or background_account or password is not None or searched:
+        out.print(f"Files into {kind.label} at {where} as {updated.background_account}")
+        if crm.checked_by_the_set_up():
             with _errors():
                 _check_the_change(service, updated.cloud_id)
 

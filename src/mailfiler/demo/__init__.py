@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.table import Table
 
 from mailfiler import accounts
-from mailfiler.connectors import registry
 from mailfiler.connectors.base import ContactRow
 from mailfiler.core.plan import Choices
 from mailfiler.errors import NotFound
@@ -44,7 +43,7 @@ def ensure_demo(service: Service) -> None:
                 ("Staff", "SysAdmin"),
                 PASSWORD,
             )
-        registry.contact_import(tenant, service.needs(session)).upsert_contacts(_contacts())
+    service.import_contacts(CLOUD_ID, _contacts())
 
 
 def _contacts() -> list[ContactRow]:

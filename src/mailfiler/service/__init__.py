@@ -6,7 +6,7 @@ none of them opens a transaction or talks to a connector itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,7 +19,8 @@ from mailfiler import accounts, logs
 from mailfiler.accounts import signin
 from mailfiler.config import Settings
 from mailfiler.connectors import registry
-from mailfiler.connectors.base import Connector, Found, RecordReader, UserAccess
+from mailfiler.connectors.base import Connector, ContactRow, Found, RecordReader, UserAccess
+from mailfiler.connectors.kinds import CrmKind, Needs, SetUpCheck, UserCheck
 from mailfiler.core.limits import size_in_words
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
@@ -46,7 +47,8 @@ from mailfiler.core.plan import (
 )
 from mailfiler.core.rules import Kind
 from mailfiler.errors import BadRequest, NotFound, Refused, SystemFault, TooLarge
-from mailfiler.service import reader_pool, saving, uploads
+from mailfiler.service import organisations, reader_pool, saving, uploads
+from mailfiler.service.records import LedgerRecords
 from mailfiler.service.uploads import MessageCache
 from mailfiler.storage import BlobStore, Database, ledger
 from mailfiler.storage import secrets as stored_secrets
@@ -96,6 +98,16 @@ class Review:
     mode: str
     attachments_missing: bool
     saved: dict[str, dict[str, str]]  # kind -> contact ID -> record ID
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A sign-in: its token, until when, the organisation and the user."""
+
+    token: str
+    expires_at: datetime
+    organisation: Tenant
+    user: accounts.Member
 
 
 @dataclass(frozen=True)
@@ -181,14 +193,15 @@ class Service:
         try:
             return accounts.user(session, tenant, username)
         except NotFound:
-            remote = registry.describe_user(tenant, username)
+            describe = registry.of(tenant).describe_user
+            remote = describe(tenant, username, self.settings.allow_local_crm) if describe else None
             if remote is None:
                 raise
             return accounts.remember_remote_user(session, tenant, remote)
 
-    def needs(self, session: Session) -> registry.Needs:
+    def needs(self, session: Session) -> Needs:
         """What a connector may need from this installation, for one unit of work."""
-        return registry.Needs(
+        return Needs(
             session, self.database, self.blobs, self.settings.clock,
             allow_local_crm=self.settings.allow_local_crm,
         )  # fmt: skip
@@ -202,8 +215,15 @@ class Service:
         crm_token: str | None = None,
     ) -> Context:
         needs = self.needs(session)
-        crm = registry.connector(tenant, needs)
-        records = registry.record_reader(tenant, needs)
+        kind = registry.of(tenant)
+        crm = kind.connect(tenant, needs)
+        # What was filed: the CRM's own records where it shows them, else the ledger's.
+        records: RecordReader
+        if kind.records is not None:
+            records = kind.records(tenant, needs)
+        else:
+            link = kind.record_link(tenant) if kind.record_link else (lambda c, r: None)
+            records = LedgerRecords(session, tenant, link)
         return Context(session, tenant, user, crm, records, expires_at, crm_token)
 
     def run(self, cloud_id: str, username: str | None, work: Callable[[Context], T]) -> T:
@@ -423,16 +443,45 @@ class Service:
             ref, message, outcome, files, actions, types, mode, attachments_missing, saved
         )
 
+    # -- signing in --------------------------------------------------------------------------
+
+    def sign_in(self, cloud_id: str, username: str, password: str, client: str) -> SignedIn:
+        """A bearer token for the user (their CRM checks the password where it keeps them);
+        ``Unauthenticated`` or ``Throttled`` otherwise, counted as ``signin.attempt`` says."""
+        attempt = signin.attempt(
+            self.unit, cloud_id, username, password, client, remote=self._password_check
+        )
+        if attempt.failure is not None:
+            raise attempt.failure
+        assert attempt.user and attempt.token and attempt.expires_at
+        with self.unit(reading=True) as session:
+            tenant = accounts.tenant(session, cloud_id)
+        return SignedIn(attempt.token, attempt.expires_at, tenant, accounts.member(attempt.user))
+
+    def sign_out(self, token: str) -> None:
+        with self.unit() as session:
+            signin.sign_out(session, token)
+
+    def _password_check(self, tenant: Tenant) -> UserCheck | None:
+        sign_in = registry.of(tenant).sign_in
+        return sign_in(tenant, self.settings.allow_local_crm) if sign_in else None
+
     # -- the CRM's set-up -------------------------------------------------------------------
 
-    def check_crm(self, cloud_id: str) -> registry.SetUpCheck:
+    def check_crm(self, cloud_id: str) -> SetUpCheck:
         """Check the organisation's CRM set-up (``mailfiler imis check``) and keep what it
         learnt of the site. Three steps, none inside another: the organisation read in a
         short unit, the CRM asked outside any (it may take seconds: no transaction waits on
         it), what was learnt stored in another short unit."""
         with self.unit(reading=True) as session:
             tenant = accounts.tenant(session, cloud_id)
-        checked = registry.set_up_check(tenant, self.settings.allow_local_crm)
+        remote = registry.of(tenant).remote
+        if remote is None:
+            raise BadRequest(
+                f"{tenant.cloud_id} files into mailfiler's built-in CRM: it has no CRM set-up "
+                "to check"
+            )
+        checked = remote.set_up_check(tenant, self.settings.allow_local_crm)
         for line in checked.lines:
             if not line.ok:  # what iMIS answered is for the administrator's log only
                 log.warning(
@@ -472,7 +521,74 @@ class Service:
             "--background-password-stdin). Until then, their staff cannot sign in or save"
         ]
 
+    # -- organisations and their set-up ------------------------------------------------------
+
+    def create_organisation(
+        self,
+        cloud_id: str,
+        name: str,
+        background_account: str,
+        edition: str = "enterprise",
+        *,
+        crm: str = "builtin",
+        url: str | None = None,
+        background_password: str | None = None,
+    ) -> Tenant:
+        return organisations.create(
+            self.unit, cloud_id, name, background_account, edition, crm=crm, url=url,
+            background_password=background_password,
+            allow_local=self.settings.allow_local_crm,
+        )  # fmt: skip
+
+    def organisation(self, cloud_id: str) -> Tenant:
+        with self.unit(reading=True) as session:
+            return accounts.tenant(session, cloud_id)
+
+    def crm_kind(self, tenant: Tenant) -> CrmKind:
+        """The organisation's kind of CRM: its name, label, what it has (``connectors.kinds``)."""
+        return registry.of(tenant)
+
+    def change_options(
+        self, context: Context, options: Options, crm: organisations.CrmChange
+    ) -> Tenant:
+        """Replace an organisation's options and, with ``crm``, where its CRM is."""
+        return organisations.change_options(
+            context.session, context.tenant, options, crm, needs=self.needs(context.session)
+        )
+
+    def change_settings(
+        self, cloud_id: str, changes: Mapping[str, Any], crm: organisations.CrmChange
+    ) -> Tenant:
+        """Options given by name (``mailfiler options set``), and where the CRM is."""
+        with self.unit() as session:
+            tenant = accounts.tenant(session, cloud_id)
+            if crm:
+                tenant = organisations.change_crm(
+                    session, tenant, crm, self.settings.allow_local_crm
+                )
+            merged = {**tenant.options.to_json(), **changes}
+            return accounts.set_options(session, cloud_id, Options.from_json(merged))
+
+    def import_contacts(self, cloud_id: str, rows: Iterable[ContactRow]) -> tuple[int, int]:
+        """Contacts added or updated from a file, all or none: (added, updated)."""
+        with self.unit() as session:
+            tenant = accounts.tenant(session, cloud_id)
+            kind = registry.of(tenant)
+            if kind.contacts is None:
+                raise BadRequest(
+                    f"the contacts of {tenant.cloud_id} are in {kind.label}: add them there"
+                )
+            return kind.contacts(tenant, self.needs(session)).upsert_contacts(rows)
+
     # -- users ----------------------------------------------------------------------------
+
+    def users(self, context: Context) -> list[accounts.Member]:
+        return list(organisations.users(context.session, context.tenant))
+
+    def change_user(
+        self, context: Context, username: str, change: organisations.UserChange
+    ) -> accounts.Member:
+        return organisations.change_user(context.session, context.tenant, username, change)
 
     def add_user(
         self,
@@ -485,7 +601,7 @@ class Service:
         """A user of mailfiler's own. Refused for an organisation whose CRM signs its users
         in (iMIS): its users are the CRM's, added there, and remembered at their first
         sign-in."""
-        if registry.user_check(context.tenant) is not None:
+        if registry.of(context.tenant).sign_in is not None:
             crm, name = context.crm.capabilities.crm, context.tenant.cloud_id
             raise BadRequest(f"{name}'s users sign in with their {crm} accounts: add them in {crm}")
         row = accounts.add_user(context.session, context.tenant, username, email, roles, password)
@@ -497,7 +613,7 @@ def crm_settings_view(tenant: Tenant) -> dict[str, Any]:
     ``mailfiler options show``): where, as which account, whether a background password is
     kept (never the password itself), and the mapping."""
     return {
-        "kind": "imis" if tenant.crm == "imis" else "builtin",
+        "kind": tenant.crm,
         "url": tenant.crm_settings.get("url"),
         "background_account": tenant.background_account,
         "background_password_set": bool(tenant.background_secret),

@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from mailfiler import accounts
 from mailfiler.api.deps import Admin, Caller, ServiceDep, Token, admin, signed_in
 from mailfiler.api.schemas import (
     ActivityFieldSetup,
@@ -17,11 +16,10 @@ from mailfiler.api.schemas import (
     OptionsUpdate,
     SetUpCheckPublic,
 )
-from mailfiler.connectors import registry
-from mailfiler.core.options import ActivityType, Options, may_change_options
+from mailfiler.core.options import Options, may_change_options
 from mailfiler.core.organisation import Tenant
-from mailfiler.errors import BadRequest
 from mailfiler.service import Context, Service, crm_settings_view
+from mailfiler.service.organisations import CrmChange
 
 router = APIRouter(prefix="/options", tags=["options"])
 
@@ -48,57 +46,15 @@ def change_options(body: OptionsUpdate, caller: Admin, service: ServiceDep) -> O
     being saved says it is: a site that has broken never blocks the change that repairs it.
     """
     options = Options.from_json(body.model_dump(exclude={"crm"}))
-    tenant = caller.tenant
     crm = body.crm
-    if crm is not None and crm.kind not in (None, tenant.crm):
-        raise BadRequest("an organisation's CRM is chosen when it is made (mailfiler init --crm)")
-    if crm is not None and (tenant.crm != "builtin" or crm.url or crm.background_password):
-        tenant = registry.change_crm(
-            caller.session,
-            tenant,
-            url=crm.url,
-            background_account=crm.background_account,
-            background_password=crm.background_password,
-            mapping=crm.mapping or None,
-            allow_local=service.settings.allow_local_crm,
-        )
-    added = _set_up_anew(options, caller.tenant.options)
-    if tenant.crm != "builtin" and added:
-        now = registry.connector(tenant, service.needs(caller.session))
-        _check_against_the_crm(added, now.activity_types(), now.capabilities.crm)
-    updated = accounts.set_options(caller.session, tenant.cloud_id, options)
+    change = CrmChange()
+    if crm is not None:
+        change = CrmChange(
+            kind=crm.kind, url=crm.url, background_account=crm.background_account,
+            background_password=crm.background_password, mapping=crm.mapping or None,
+        )  # fmt: skip
+    updated = service.change_options(caller, options, change)
     return public(updated, may_change_options(updated.options, caller.filer.roles))
-
-
-def _set_up_anew(options: Options, before: Options) -> list[ActivityType]:
-    """The activity types whose code or fields differ from what was set up before: only
-    those need the CRM's word (labels, defaults and roles are mailfiler's own)."""
-    known = {(t.code.upper(), frozenset(t.field_names())) for t in before.activity_types}
-    return [
-        t for t in options.activity_types
-        if (t.code.upper(), frozenset(t.field_names())) not in known
-    ]  # fmt: skip
-
-
-def _check_against_the_crm(
-    activity_types: list[ActivityType], offered: list[ActivityType], crm: str
-) -> None:
-    """Every activity type set up is one the CRM has (not a system type), with its fields."""
-    by_code = {t.code.upper(): t for t in offered}
-    for activity_type in activity_types:
-        found = by_code.get(activity_type.code.upper())
-        if found is None:
-            codes = ", ".join(sorted(by_code)) or "none"
-            raise BadRequest(
-                f"{crm} has no activity type {activity_type.code} that can be added "
-                f"(system types such as DUES cannot); it offers: {codes}"
-            )
-        unknown = set(activity_type.field_names()) - set(found.field_names())
-        if unknown:
-            raise BadRequest(
-                f"activity type {activity_type.code} in {crm} has no field "
-                f"{', '.join(sorted(unknown))}; its fields: {', '.join(found.field_names())}"
-            )
 
 
 @router.get("/activity-types", response_model=list[ActivityTypeSetup])

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from mailfiler import accounts
-from mailfiler.accounts import signin
 from mailfiler.api.deps import Caller, ServiceDep, Token
 from mailfiler.api.schemas import SessionCreate, SessionPublic, SessionUser
-from mailfiler.connectors import registry
 
 router = APIRouter(prefix="/session", tags=["sign-in"])
 
@@ -20,26 +17,14 @@ def _client(request: Request) -> str:
 @router.post("", response_model=SessionPublic, status_code=201)
 def sign_in(body: SessionCreate, request: Request, service: ServiceDep) -> SessionPublic:
     """Sign in with a Cloud ID, user name and password: a bearer token valid 24 hours."""
-    attempt = signin.attempt(
-        service.unit,
-        body.cloud_id,
-        body.username,
-        body.password,
-        _client(request),
-        remote=registry.user_check,
-    )
-    if attempt.failure is not None:
-        raise attempt.failure
-    assert attempt.user and attempt.token and attempt.expires_at
-    with service.unit(reading=True) as session:
-        tenant = accounts.tenant(session, body.cloud_id)
+    done = service.sign_in(body.cloud_id, body.username, body.password, _client(request))
     return SessionPublic(
-        token=attempt.token,
-        expires_at=attempt.expires_at,
-        cloud_id=tenant.cloud_id,
-        organisation=tenant.name,
+        token=done.token,
+        expires_at=done.expires_at,
+        cloud_id=done.organisation.cloud_id,
+        organisation=done.organisation.name,
         user=SessionUser(
-            username=attempt.user.username, roles=list(attempt.user.roles), email=attempt.user.email
+            username=done.user.username, roles=list(done.user.roles), email=done.user.email
         ),
     )
 
@@ -60,6 +45,5 @@ def who_am_i(caller: Caller, token: Token) -> SessionPublic:
 
 @router.delete("", status_code=204)
 def sign_out(service: ServiceDep, token: Token) -> Response:
-    with service.unit() as session:
-        signin.sign_out(session, token)
+    service.sign_out(token)
     return Response(status_code=204)

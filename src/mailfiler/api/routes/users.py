@@ -5,15 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mailfiler import accounts
-from mailfiler.accounts import signin
 from mailfiler.api.deps import Admin, ServiceDep
 from mailfiler.api.schemas import UserCreate, UserPublic, UserUpdate
+from mailfiler.service.organisations import UserChange
 
 router = APIRouter(prefix="/users", tags=["users"])
-
-
-def public(row: accounts.UserRow) -> UserPublic:
-    return public_member(accounts.member(row))
 
 
 def public_member(user: accounts.Member) -> UserPublic:
@@ -23,8 +19,8 @@ def public_member(user: accounts.Member) -> UserPublic:
 
 
 @router.get("", response_model=list[UserPublic])
-def list_users(caller: Admin) -> list[UserPublic]:
-    return [public(u) for u in accounts.users(caller.session, caller.tenant)]
+def list_users(caller: Admin, service: ServiceDep) -> list[UserPublic]:
+    return [public_member(u) for u in service.users(caller)]
 
 
 @router.post(
@@ -42,18 +38,7 @@ def add_user(body: UserCreate, caller: Admin, service: ServiceDep) -> UserPublic
 
 
 @router.patch("/{username}", response_model=UserPublic)
-def change_user(username: str, body: UserUpdate, caller: Admin) -> UserPublic:
+def change_user(username: str, body: UserUpdate, caller: Admin, service: ServiceDep) -> UserPublic:
     """Disabling a user, or changing their password, ends their sign-ins at once."""
-    user = accounts.user(caller.session, caller.tenant, username)
-    if body.email is not None:
-        user.email = body.email.strip()
-    if body.roles is not None:
-        accounts.set_roles(user, body.roles)
-    if body.password is not None:
-        accounts.set_password(user, body.password)
-        signin.sign_out_everywhere(caller.session, user)
-    if body.disabled is not None:
-        accounts.set_disabled(user, body.disabled)
-        if body.disabled:
-            signin.sign_out_everywhere(caller.session, user)
-    return public(user)
+    change = UserChange(body.email, body.roles, body.password, body.disabled)
+    return public_member(service.change_user(caller, username, change))

@@ -1,0 +1,23 @@
+"""mailfiler's own CRM as a kind of CRM (``connectors.kinds``): in mailfiler's database,
+its contacts imported from a file, its records shown by the staff site itself."""
+
+from __future__ import annotations
+
+from mailfiler.connectors.builtin.connector import BuiltinCRM
+from mailfiler.connectors.kinds import CrmKind, Needs
+from mailfiler.core.organisation import Tenant
+
+
+def _connect(tenant: Tenant, needs: Needs) -> BuiltinCRM:
+    return BuiltinCRM(
+        needs.session, tenant.id, needs.blobs, database=needs.database, clock=needs.clock
+    )
+
+
+BUILTIN = CrmKind(
+    name="builtin",
+    label="the built-in CRM",
+    connect=_connect,
+    records=_connect,
+    contacts=_connect,
+)

@@ -1,0 +1,102 @@
+"""A kind of CRM, as one small named object: what mailfiler needs to know of a CRM to file
+into it, and nothing of any CRM in particular (each is in its own folder: ``builtin/kind.py``,
+``imis/kind.py``). ``registry`` holds the table of them.
+
+A kind says its name and how to connect to an organisation's CRM; and, where the CRM has
+them, how its users sign in (the CRM checks their passwords), how its contacts are
+imported, the activity types an organisation starts with, where a filed record opens,
+and its settings: where the CRM is (an address, a background account) and how they are
+checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from mailfiler.clock import Clock
+from mailfiler.connectors.base import Connector, ContactImport, RecordReader, RemoteUser
+from mailfiler.core.options import ActivityType
+from mailfiler.core.organisation import Tenant
+from mailfiler.storage import BlobStore, Database
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a connector may need from the installation, for one unit of work."""
+
+    session: Session
+    database: Database
+    blobs: BlobStore
+    clock: Clock
+    # The installation allows CRM sites at loopback, private and link-local addresses
+    # (Settings.allow_local_crm: the tests' stand-in sites).
+    allow_local_crm: bool = False
+
+
+# A user's password checked by the CRM: who they are there, or None when it is wrong.
+UserCheck = Callable[[str, str], RemoteUser | None]
+# Where a filed record opens in the CRM: (contact ID, record ID) -> an address, or None.
+RecordLink = Callable[[str, str], str | None]
+
+
+class SetUpLine(Protocol):
+    @property
+    def what(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def says(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+
+
+class SiteFacts(Protocol):
+    @property
+    def site(self) -> str: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class SetUpCheck(Protocol):
+    """What a CRM's set-up check found, line by line, and learnt of its site."""
+
+    @property
+    def lines(self) -> Sequence[SetUpLine]: ...
+    @property
+    def facts(self) -> SiteFacts: ...
+    @property
+    def ok(self) -> bool: ...
+
+    def public(self) -> dict[str, Any]: ...
+
+    def facts_to_store(self, stored: Mapping[str, Any] | None) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class RemoteSettings:
+    """A CRM elsewhere: an address, a background account and its password, a mapping."""
+
+    accept_site: Callable[[str, bool], str]  # (address, allow local) -> as kept; BadRequest
+    same_site: Callable[[Tenant, str], bool]  # is this the address the organisation has?
+    check_mapping: Callable[[Tenant, Mapping[str, Any]], dict[str, Any]]
+    set_up_check: Callable[[Tenant, bool], SetUpCheck]
+
+
+@dataclass(frozen=True)
+class CrmKind:
+    name: str  # as organisations are set to it ("builtin", "imis")
+    label: str  # in the sentences people read ("the built-in CRM", "iMIS")
+    connect: Callable[[Tenant, Needs], Connector]
+    # The CRM shows what was filed itself (the built-in one); None: the ledger says it.
+    records: Callable[[Tenant, Needs], RecordReader] | None = None
+    record_link: Callable[[Tenant], RecordLink] | None = None
+    # Its users sign in there (the CRM checks their passwords, says their roles).
+    sign_in: Callable[[Tenant, bool], UserCheck] | None = None
+    describe_user: Callable[[Tenant, str, bool], RemoteUser | None] | None = None
+    contacts: Callable[[Tenant, Needs], ContactImport] | None = None  # imported from a file
+    starting_activity_types: tuple[ActivityType, ...] | None = None  # None: the default
+    remote: RemoteSettings | None = None  # where it is, and how that is checked
