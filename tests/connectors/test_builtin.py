@@ -125,17 +125,18 @@ def test_a_file_sent_to_many_contacts_is_stored_once(org: Org) -> None:
     assert len(digests) == 2  # two attachments, each stored once for three records
 
     def count(c):  # type: ignore[no-untyped-def]
-        blobs = c.session.scalar(
-            select(func.count()).select_from(Blob).where(Blob.sha256.in_(digests))
-        )
-        rows = c.session.scalar(
-            select(func.count())
-            .select_from(StoredAttachment)
-            .where(
-                StoredAttachment.sha256.in_(digests),
-                StoredAttachment.organisation_id == c.tenant.id,
+        with org.service.unit(reading=True) as session:
+            blobs = session.scalar(
+                select(func.count()).select_from(Blob).where(Blob.sha256.in_(digests))
             )
-        )
+            rows = session.scalar(
+                select(func.count())
+                .select_from(StoredAttachment)
+                .where(
+                    StoredAttachment.sha256.in_(digests),
+                    StoredAttachment.organisation_id == c.tenant.id,
+                )
+            )
         return blobs, rows
 
     assert org.service.run(org.cloud_id, None, count) == (2, 6)

@@ -403,6 +403,10 @@ def _find_user(session: Session, organisation_id: int, username: str) -> User | 
     )
 
 
+def find_user(session: Session, organisation: Tenant, username: str) -> User | None:
+    return _find_user(session, organisation.id, username)
+
+
 def user(session: Session, organisation: Tenant, username: str) -> User:
     row = _find_user(session, organisation.id, username)
     if row is None:

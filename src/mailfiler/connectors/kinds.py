@@ -12,6 +12,7 @@ checked.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,15 +22,19 @@ from mailfiler.clock import Clock
 from mailfiler.connectors.base import Connector, ContactImport, RecordReader, RemoteUser
 from mailfiler.core.options import ActivityType
 from mailfiler.core.organisation import Tenant
-from mailfiler.storage import BlobStore, Database
+from mailfiler.storage import BlobStore
+
+# Short units of work of mailfiler's database (``Service.unit``): ``units()`` or
+# ``units(reading=True)``, a session committed when the block ends.
+Units = Callable[..., AbstractContextManager[Session]]
 
 
 @dataclass(frozen=True)
 class Needs:
-    """What a connector may need from the installation, for one unit of work."""
+    """What a connector may need from the installation: the built-in CRM keeps its contacts
+    and records in mailfiler's database, each call in a short unit of its own."""
 
-    session: Session
-    database: Database
+    units: Units
     blobs: BlobStore
     clock: Clock
     # The installation allows CRM sites at loopback, private and link-local addresses

@@ -7,7 +7,7 @@ none of them opens a transaction or talks to a connector itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -46,7 +46,7 @@ from mailfiler.core.plan import (
     why_not_save,
 )
 from mailfiler.core.rules import Kind
-from mailfiler.errors import BadRequest, NotFound, Refused, SystemFault, TooLarge
+from mailfiler.errors import BadRequest, NotFound, Refused, SystemFault, TooLarge, UnknownUser
 from mailfiler.service import organisations, reader_pool, saving, uploads
 from mailfiler.service.records import LedgerRecords
 from mailfiler.service.uploads import MessageCache
@@ -60,9 +60,10 @@ log = logs.get_logger("mailfiler.service")
 
 @dataclass(frozen=True)
 class Context:
-    """Everything one unit of work needs: the session, the organisation, the user, the CRM."""
+    """Who is asking, as every use case takes it: the organisation, the user, its CRM. It
+    holds no database session: each use case opens the short units of work it needs, and
+    calls the CRM outside them."""
 
-    session: Session
     tenant: Tenant
     user: accounts.Member | None
     crm: Connector
@@ -165,56 +166,53 @@ class Service:
 
     @contextmanager
     def context(self, cloud_id: str, username: str | None = None) -> Iterator[Context]:
-        with self.unit() as session:
+        """The organisation and user named (the command line's ``--cloud-id``, ``--user``)."""
+        with self.unit(reading=True) as session:
             tenant = accounts.tenant(session, cloud_id)
-            user = None
-            if username is not None:
-                row = self._user_row(session, tenant, username)
-                if row.disabled:
-                    raise Refused(f"user {row.username} is disabled")
-                user = accounts.member(row)
-            yield self._context(session, tenant, user)
+        user = self._member(tenant, username) if username is not None else None
+        yield self._context(tenant, user)
 
     @contextmanager
     def signed_in(self, token: str, reading: bool = False) -> Iterator[Context]:
-        """A unit of work for the user behind a bearer token (renewing the token).
-
-        ``reading``: for work that writes nothing but the token's renewal
-        (reading a message): no transaction around it.
-        """
+        """The user behind a bearer token (renewed in a short unit of its own)."""
         with self.unit(reading) as session:
             who = signin.authenticate(session, token)
             tenant = accounts.tenant_of(session, who.organisation)
-            yield self._context(session, tenant, who.user, who.expires_at, who.crm_token)
+        yield self._context(tenant, who.user, who.expires_at, who.crm_token)
 
-    def _user_row(self, session: Session, tenant: Tenant, username: str) -> accounts.UserRow:
-        """The user's row; for an organisation whose users are the CRM's (iMIS), made from
-        what the CRM says of them the first time (as their sign-in would)."""
-        try:
-            return accounts.user(session, tenant, username)
-        except NotFound:
+    def _member(self, tenant: Tenant, username: str) -> accounts.Member:
+        """A user; for an organisation whose users are the CRM's (iMIS), remembered from
+        what the CRM says of them the first time (as their sign-in would), the CRM asked
+        outside any unit of work."""
+        with self.unit(reading=True) as session:
+            found = accounts.find_user(session, tenant, username)
+            member = accounts.member(found) if found is not None else None
+        if member is None:
             describe = registry.of(tenant).describe_user
             remote = describe(tenant, username, self.settings.allow_local_crm) if describe else None
             if remote is None:
-                raise
-            return accounts.remember_remote_user(session, tenant, remote)
+                raise UnknownUser(f"no user {username} in {tenant.cloud_id}")
+            with self.unit() as session:
+                member = accounts.member(accounts.remember_remote_user(session, tenant, remote))
+        if member.disabled:
+            raise Refused(f"user {member.username} is disabled")
+        return member
 
-    def needs(self, session: Session) -> Needs:
-        """What a connector may need from this installation, for one unit of work."""
+    def needs(self) -> Needs:
+        """What a connector may need from this installation."""
         return Needs(
-            session, self.database, self.blobs, self.settings.clock,
+            self.unit, self.blobs, self.settings.clock,
             allow_local_crm=self.settings.allow_local_crm,
         )  # fmt: skip
 
     def _context(
         self,
-        session: Session,
         tenant: Tenant,
         user: accounts.Member | None,
         expires_at: datetime | None = None,
         crm_token: str | None = None,
     ) -> Context:
-        needs = self.needs(session)
+        needs = self.needs()
         kind = registry.of(tenant)
         crm = kind.connect(tenant, needs)
         # What was filed: the CRM's own records where it shows them, else the ledger's.
@@ -223,8 +221,8 @@ class Service:
             records = kind.records(tenant, needs)
         else:
             link = kind.record_link(tenant) if kind.record_link else (lambda c, r: None)
-            records = LedgerRecords(session, tenant, link)
-        return Context(session, tenant, user, crm, records, expires_at, crm_token)
+            records = LedgerRecords(self.unit, tenant, link)
+        return Context(tenant, user, crm, records, expires_at, crm_token)
 
     def run(self, cloud_id: str, username: str | None, work: Callable[[Context], T]) -> T:
         with self.context(cloud_id, username) as context:
@@ -273,18 +271,16 @@ class Service:
         """
         with open_context() as context:
             message = message_of(context)
+        with self.unit(reading=True) as session:
             unsure = ledger.to_check(
-                context.session, context.tenant.id, states=(ledger.UNSURE,),
+                session, context.tenant.id, states=(ledger.UNSURE,),
                 kind=choices.kind, message_key=message.key,
             )  # fmt: skip
-            if not unsure:
-                decided = self._plan(context, message, choices)
         if unsure:
             # Written perhaps, by an earlier save: the CRM is asked first, then the plan
-            # knows which it holds (outside any transaction of mailfiler's).
+            # knows which it holds.
             saving.ask_the_crm(self.unit, context.tenant, context.crm, unsure, self.settings.clock)
-            with open_context() as context:
-                decided = self._plan(context, message, choices)
+        decided = self._plan(context, message, choices)
         outcome = saving.carry_out(
             self.unit, context.tenant, context.crm, decided, self.settings.clock
         )
@@ -301,13 +297,11 @@ class Service:
         for contact_id in sorted((choices.contact_ids or frozenset()) - candidates):
             with suppress(NotFound):  # an unknown ID is reported by results_by_contact
                 added.append(context.crm.contact(contact_id))
-        filed = ledger.filed(
-            context.session,
-            context.tenant.id,
-            choices.kind,
-            message.key,
-            candidates | {c.id for c in added},
-        )
+        with self.unit(reading=True) as session:
+            filed = ledger.filed(
+                session, context.tenant.id, choices.kind, message.key,
+                candidates | {c.id for c in added},
+            )  # fmt: skip
         return plan(
             message,
             matches,
@@ -328,22 +322,21 @@ class Service:
     ) -> list[ledger.ToCheck]:
         """Unsure, failed and partial records (a save whose writer died found first)."""
         capabilities = context.crm.capabilities
-        ledger.recover(
-            context.session, context.tenant.id, self.settings.clock(),
-            crm=capabilities.crm, rewrite_abandoned=capabilities.rewrite_abandoned,
-        )  # fmt: skip
-        return ledger.to_check(context.session, context.tenant.id, contact_id)
+        with self.unit() as session:
+            ledger.recover(
+                session, context.tenant.id, self.settings.clock(),
+                crm=capabilities.crm, rewrite_abandoned=capabilities.rewrite_abandoned,
+            )  # fmt: skip
+            return ledger.to_check(session, context.tenant.id, contact_id)
 
     def ask_the_crm(
         self, context: Context, number: int | None = None
     ) -> list[tuple[ledger.ToCheck, Found]]:
         """Unsure records (one, by its number, or all of the organisation's) looked for in
         the CRM and settled where it can tell."""
-        entries = [
-            e
-            for e in ledger.to_check(context.session, context.tenant.id, states=(ledger.UNSURE,))
-            if number is None or e.number == number
-        ]
+        with self.unit(reading=True) as session:
+            unsure = ledger.to_check(session, context.tenant.id, states=(ledger.UNSURE,))
+        entries = [e for e in unsure if number is None or e.number == number]
         if number is not None and not entries:
             raise NotFound(f"no unsure record has the number {number}")
         return saving.ask_the_crm(
@@ -354,10 +347,11 @@ class Service:
         self, context: Context, number: int, landed: str | None, by: str
     ) -> ledger.ToCheck:
         """Someone checked the CRM: the record is there (with its key), or is to be sent again."""
-        return ledger.settle_by_hand(
-            context.session, context.tenant.id, number, landed=landed, by=by,
-            moment=self.settings.clock(), crm=context.crm.capabilities.crm,
-        )  # fmt: skip
+        with self.unit() as session:
+            return ledger.settle_by_hand(
+                session, context.tenant.id, number, landed=landed, by=by,
+                moment=self.settings.clock(), crm=context.crm.capabilities.crm,
+            )  # fmt: skip
 
     # -- the web service's read -> review -> save ------------------------------------------
 
@@ -371,7 +365,7 @@ class Service:
         """Read a message that arrived, keep it for the save, and say what saving it would do."""
         message = self.read(arrival.data())
         user = context.signed_in_user
-        key = self._upload_key(context.session)
+        key = self._upload_key()
         ref = uploads.store(arrival, key, context.tenant.id, user.id, mode, attachments_missing)
         self.messages.put(ref, message)
         return self._review(context, ref, message, mode, attachments_missing)
@@ -389,13 +383,14 @@ class Service:
         files = file_outcomes(message, choices, context.crm.capabilities)
         return Preview(message, outcome, files, why_not_save(outcome))
 
-    def _upload_key(self, session: Session) -> bytes:
+    def _upload_key(self) -> bytes:
         if self._key is None:  # read once: it never changes
-            self._key = uploads.signing_key(session)
+            with self.unit(reading=True) as session:
+                self._key = uploads.signing_key(session)
         return self._key
 
     def _find(self, context: Context, ref: str) -> uploads.Upload:
-        key = self._upload_key(context.session)
+        key = self._upload_key()
         return uploads.find(key, context.tenant.id, context.signed_in_user.id, ref)
 
     def _message(self, ref: str, upload: uploads.Upload) -> Message:
@@ -429,16 +424,17 @@ class Service:
         outcome = self._plan(context, message, Choices(kind=kind), records_too=False)
         files = file_outcomes(message, Choices(kind=kind), context.crm.capabilities)
         contact_ids = {c.id for p in outcome.participants for c in p.contacts}
-        saved: dict[str, dict[str, str]] = {
-            other: {
-                contact_id: held.record_id
-                for contact_id, held in ledger.filed(
-                    context.session, context.tenant.id, other, message.key, contact_ids
-                ).items()
-                if held.state != "unsure"  # never confirmed: not "already saved"
+        with self.unit(reading=True) as session:
+            saved: dict[str, dict[str, str]] = {
+                other: {
+                    contact_id: held.record_id
+                    for contact_id, held in ledger.filed(
+                        session, context.tenant.id, other, message.key, contact_ids
+                    ).items()
+                    if held.state != "unsure"  # never confirmed: not "already saved"
+                }
+                for other in KINDS
             }
-            for other in KINDS
-        }
         return Review(
             ref, message, outcome, files, actions, types, mode, attachments_missing, saved
         )
@@ -552,9 +548,10 @@ class Service:
         self, context: Context, options: Options, crm: organisations.CrmChange
     ) -> Tenant:
         """Replace an organisation's options and, with ``crm``, where its CRM is."""
-        return organisations.change_options(
-            context.session, context.tenant, options, crm, needs=self.needs(context.session)
-        )
+        with self.unit() as session:
+            return organisations.change_options(
+                session, context.tenant, options, crm, needs=self.needs()
+            )
 
     def change_settings(
         self, cloud_id: str, changes: Mapping[str, Any], crm: organisations.CrmChange
@@ -578,17 +575,22 @@ class Service:
                 raise BadRequest(
                     f"the contacts of {tenant.cloud_id} are in {kind.label}: add them there"
                 )
-            return kind.contacts(tenant, self.needs(session)).upsert_contacts(rows)
+            # One unit for the whole file: all rows or none.
+            return kind.contacts(
+                tenant, replace(self.needs(), units=lambda **_: nullcontext(session))
+            ).upsert_contacts(rows)
 
     # -- users ----------------------------------------------------------------------------
 
     def users(self, context: Context) -> list[accounts.Member]:
-        return list(organisations.users(context.session, context.tenant))
+        with self.unit(reading=True) as session:
+            return list(organisations.users(session, context.tenant))
 
     def change_user(
         self, context: Context, username: str, change: organisations.UserChange
     ) -> accounts.Member:
-        return organisations.change_user(context.session, context.tenant, username, change)
+        with self.unit() as session:
+            return organisations.change_user(session, context.tenant, username, change)
 
     def add_user(
         self,
@@ -604,8 +606,9 @@ class Service:
         if registry.of(context.tenant).sign_in is not None:
             crm, name = context.crm.capabilities.crm, context.tenant.cloud_id
             raise BadRequest(f"{name}'s users sign in with their {crm} accounts: add them in {crm}")
-        row = accounts.add_user(context.session, context.tenant, username, email, roles, password)
-        return accounts.member(row)
+        with self.unit() as session:
+            row = accounts.add_user(session, context.tenant, username, email, roles, password)
+            return accounts.member(row)
 
 
 def crm_settings_view(tenant: Tenant) -> dict[str, Any]:

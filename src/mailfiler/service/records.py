@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
-from sqlalchemy.orm import Session
-
 from mailfiler.connectors.base import StoredFile, StoredRecord
+from mailfiler.connectors.kinds import Units
 from mailfiler.core.organisation import Tenant
 from mailfiler.core.rules import Kind
 from mailfiler.errors import NotFound
@@ -21,10 +20,10 @@ from mailfiler.storage.tables import FilingEntry
 
 class LedgerRecords:
     def __init__(
-        self, session: Session, tenant: Tenant, link: Callable[[str, str], str | None]
+        self, units: Units, tenant: Tenant, link: Callable[[str, str], str | None]
     ) -> None:
         """``link(contact_id, record_id)``: where the record opens in the CRM."""
-        self.session = session
+        self.units = units
         self.tenant = tenant
         self.link = link
 
@@ -35,13 +34,15 @@ class LedgerRecords:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[StoredRecord]:
-        entries = ledger.for_contact(
-            self.session, self.tenant.id, contact_id, kinds, limit or 1000, offset
-        )
-        return [self._record(e) for e in entries]
+        with self.units(reading=True) as session:
+            entries = ledger.for_contact(
+                session, self.tenant.id, contact_id, kinds, limit or 1000, offset
+            )
+            return [self._record(e) for e in entries]
 
     def count_records(self, contact_id: str | None = None) -> int:
-        return ledger.count_for_contact(self.session, self.tenant.id, contact_id)
+        with self.units(reading=True) as session:
+            return ledger.count_for_contact(session, self.tenant.id, contact_id)
 
     def attachment(self, attachment_id: str) -> tuple[StoredFile, bytes]:
         raise NotFound(f"the files of {self.tenant.crm} records are in {self.tenant.crm}")

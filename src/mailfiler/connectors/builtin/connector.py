@@ -7,9 +7,12 @@ with any CRM, the write happens outside the caller's transaction.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -62,7 +65,7 @@ from mailfiler.core.rules import Kind
 from mailfiler.core.search import distinctive, query_forms, searchable
 from mailfiler.errors import BadRequest, Conflict, NotFound
 from mailfiler.storage.blobs import BlobStore, sha256_of
-from mailfiler.storage.database import Database, insert_into, rows
+from mailfiler.storage.database import insert_into, rows
 from mailfiler.storage.tables import Organisation
 
 _RECORD_TABLES: dict[Kind, type[Interaction] | type[Activity]] = {
@@ -100,6 +103,22 @@ _BY_ADDRESS = {postgres: _by_address(postgres) for postgres in (True, False)}
 CATALOGUE: tuple[ActivityType, ...] = (EMAIL_ACTIVITY,)
 
 
+Units = Callable[..., AbstractContextManager[Session]]
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _in_a_unit(method: Method) -> Method:
+    """The method runs in a short unit of work of its own (or of the call it is part of):
+    no transaction of mailfiler's stays open between a request's calls."""
+
+    @functools.wraps(method)
+    def in_a_unit(self: BuiltinCRM, *args: Any, **kwargs: Any) -> Any:
+        with self._unit():
+            return method(self, *args, **kwargs)
+
+    return cast(Method, in_a_unit)
+
+
 class BuiltinCRM:
     # Its write finds a record already written at its copy number (see ``write``),
     # so a reservation whose writer died may be written again.
@@ -107,21 +126,49 @@ class BuiltinCRM:
 
     def __init__(
         self,
-        session: Session,
+        units: Units | Session,
         organisation_id: int,
         blobs: BlobStore,
         *,
-        database: Database | None = None,
         clock: Clock = system_clock,
     ) -> None:
-        self.session = session  # for reading, and for writing when there is no ``database``
+        """``units``: short units of work of mailfiler's database, one opened for each call
+        (or, given a session, that session's own: a caller already in a unit of work)."""
+        if isinstance(units, Session):
+            given = units
+            self._units: Units = lambda *_, **__: nullcontext(given)
+        else:
+            self._units = units
+        self._open = threading.local()
         self.organisation_id = organisation_id
         self.blobs = blobs
-        self.database = database
         self.clock = clock
+
+    @property
+    def session(self) -> Session:
+        """The unit of work of the call under way (``_in_a_unit``)."""
+        session: Session | None = getattr(self._open, "session", None)
+        assert session is not None, "a built-in CRM call outside its unit of work"
+        return session
+
+    @contextmanager
+    def _unit(self) -> Iterator[Session]:
+        """This call's unit of work: the one already open (a call within a call), or a new
+        one, committed when the outermost call ends."""
+        open_now: Session | None = getattr(self._open, "session", None)
+        if open_now is not None:
+            yield open_now
+            return
+        with self._units() as session:
+            self._open.session = session
+            try:
+                yield session
+            finally:
+                self._open.session = None
 
     # -- contacts -----------------------------------------------------------
 
+    @_in_a_unit
     def find_contacts(self, addresses: Collection[str]) -> Mapping[str, Sequence[match.Contact]]:
         if not addresses:
             return {}
@@ -147,6 +194,7 @@ class BuiltinCRM:
             return column == any_(array)
         return column.in_(sorted(values))
 
+    @_in_a_unit
     def search(
         self, query: str, *, limit: int = 20, as_user: UserAccess | None = None
     ) -> list[match.Contact]:
@@ -194,6 +242,7 @@ class BuiltinCRM:
         ).bindparams(pattern=pattern)
         return Contact.id.in_(indexed)
 
+    @_in_a_unit
     def contact(self, contact_id: str) -> match.Contact:
         row = self._row(contact_id)
         return self._with_emails([row])[0]
@@ -203,6 +252,7 @@ class BuiltinCRM:
     ) -> match.Contact:
         return self.add_contact(full_name, emails, organization)
 
+    @_in_a_unit
     def add_contact(
         self,
         full_name: str,
@@ -218,6 +268,7 @@ class BuiltinCRM:
         self.upsert_contacts([ContactRow(contact_id, full_name, tuple(emails), organization)])
         return self.contact(contact_id)
 
+    @_in_a_unit
     def upsert_contacts(self, rows: Iterable[ContactRow]) -> tuple[int, int]:
         """Add or update contacts by ID (their addresses replaced); returns (added, updated)."""
         added = updated = highest = 0
@@ -335,9 +386,7 @@ class BuiltinCRM:
         if not records:
             return []
         try:
-            if self.database is None:
-                return self._write(self.session, records)
-            with self.database.unit_of_work() as session:
+            with self._unit() as session:
                 return self._write(session, records)
         except NotFound as error:
             return [Failed(str(error)) for _ in records]
@@ -483,6 +532,7 @@ class BuiltinCRM:
 
     # -- reading back ---------------------------------------------------------------
 
+    @_in_a_unit
     def records(
         self,
         contact_id: str | None = None,
@@ -512,6 +562,7 @@ class BuiltinCRM:
         end = None if limit is None else offset + limit
         return found[offset:end]
 
+    @_in_a_unit
     def count_records(self, contact_id: str | None = None) -> int:
         total = 0
         for table in _RECORD_TABLES.values():
@@ -545,6 +596,7 @@ class BuiltinCRM:
             grouped[owner].append(_stored_file(row))
         return {k: tuple(v) for k, v in grouped.items()}
 
+    @_in_a_unit
     def attachment(self, attachment_id: str) -> tuple[StoredFile, bytes]:
         """One stored file and its bytes; ``NotFound`` outside this organisation."""
         row = None

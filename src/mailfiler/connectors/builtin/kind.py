@@ -9,9 +9,7 @@ from mailfiler.core.organisation import Tenant
 
 
 def _connect(tenant: Tenant, needs: Needs) -> BuiltinCRM:
-    return BuiltinCRM(
-        needs.session, tenant.id, needs.blobs, database=needs.database, clock=needs.clock
-    )
+    return BuiltinCRM(needs.units, tenant.id, needs.blobs, clock=needs.clock)
 
 
 BUILTIN = CrmKind(
