@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench fuzz clean
+.PHONY: run test lint web bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,22 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench fuzz
 	$(BIN)/mypy src
 
-test: lint
+# The pages (src/mailfiler/web): type-checked against the API's types, linted, formatted,
+# their state's transitions unit-tested (package.json: npm run check).
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+web: $(NODE_STAMP)
+	npm run --silent check
+
+# The pages' types, from the API as it is now (tests/web/test_api_types.py says when stale).
+api-types: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python tools/api_types.py
+
+test: lint web
 	$(BIN)/pytest -n 2
 
 bench: $(STAMP)
@@ -32,4 +47,4 @@ fuzz: $(STAMP)
 	$(BIN)/python fuzz/run.py --seconds 3600
 
 clean:
-	rm -rf $(VENV) mailfiler.db mailfiler.db-* mailfiler-blobs .fuzz
+	rm -rf $(VENV) node_modules mailfiler.db mailfiler.db-* mailfiler-blobs .fuzz

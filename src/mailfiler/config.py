@@ -9,13 +9,21 @@ from pathlib import Path
 
 from mailfiler.clock import Clock, system_clock
 from mailfiler.errors import BadRequest
-from mailfiler.storage.database import normalise_url
 
 DEFAULT_DATABASE = "sqlite:///mailfiler.db"
 DEFAULT_MAX_MESSAGE_BYTES = 150 * 1024 * 1024
 DEFAULT_CRM_PATIENCE = 300.0  # seconds: ASI's own client waits up to 5 minutes for iMIS
 # Room for a hundred 5 MB messages a user a day, and still a few at the size limit.
 DEFAULT_UPLOAD_QUOTA_BYTES = 500_000_000
+
+
+def normalise_url(url: str) -> str:
+    """Accept a plain file path for SQLite, and postgresql:// meaning psycopg 3."""
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,8 @@ def test_a_pick_for_a_shared_address_and_a_contact_added_by_search(api: Api) -> 
         {
             "contact_id": "999",
             "status": "no_contact",
+            "label": "no contact",  # the status's words and tone come with it
+            "tone": "bad",
             "record_id": None,
             "reason": "No contact 999 was found",
         },

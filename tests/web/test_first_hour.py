@@ -84,3 +84,42 @@ def test_another_message_can_be_filed_without_reloading(pane: Pane) -> None:
     )
     page.dispatch_event("body", "drop", {"dataTransfer": transfer})
     expect(page.get_by_role("heading", name="Réunion du comité à Zürich")).to_be_visible()
+
+
+# -- the pane keeps no copy of a rule: it shows the server's answer for the choices now --
+
+
+def test_a_double_click_on_save_saves_once(pane: Pane) -> None:
+    page = review(pane, "text-only.eml")  # Ines and Ann
+    page.get_by_role("button", name="Save as Interaction").dblclick()
+    expect(page.locator(".summary-line")).to_have_text("2 saved, 0 not saved")
+    expect(page.locator(".result .badge")).to_have_text(["saved", "saved"])
+    assert len(pane.org.records("101")) == 1
+
+
+def test_a_contact_added_by_search_shows_it_was_saved_after_back(pane: Pane) -> None:
+    page = review(pane, "text-only.eml")
+    page.get_by_label("Add a contact").fill("Kim")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("button", name="Add Kim Moreau").click()
+    expect(badge(page, "Kim Moreau")).to_have_text("will be saved")
+    page.get_by_role("button", name="Save as Interaction").click()
+    expect(page.locator(".summary-line")).to_have_text("3 saved, 0 not saved")
+    page.get_by_role("button", name="Back to the message").click()
+    expect(badge(page, "Kim Moreau")).to_have_text("already saved as Interaction")
+    expect(badge(page, "Ann Archer")).to_have_text("already saved as Interaction")
+
+
+def test_over_the_limit_says_what_would_happen_and_save_is_disabled_with_why(pane: Pane) -> None:
+    pane.org.set_options(max_total_emails=3)
+    page = review(pane, "long-lines.eml")  # Ann and six colleagues: 7 contacts
+    expect(badge(page, "Bob Baker")).to_have_text("over the limit")
+    reason = page.locator(".entry", has_text="Bob Baker").locator(".reason")
+    expect(reason).to_contain_text("would")
+    expect(reason).not_to_contain_text("was saved")
+    save = page.get_by_role("button", name="Save as Interaction")
+    expect(save).to_be_disabled()
+    why = page.locator("#why-interaction")
+    expect(why).to_contain_text("Max Total Emails")
+    expect(save).to_have_attribute("aria-describedby", "why-interaction")
+    assert pane.org.records() == []

@@ -162,10 +162,16 @@ def test_the_activity_form_is_prefilled_and_editable(pane: Pane) -> None:
     assert activity.body == "Our logo is below."
 
 
-def test_a_second_save_says_already_saved(pane: Pane) -> None:
+def test_a_second_save_is_not_offered_once_every_contact_has_it(pane: Pane) -> None:
     page = review(pane, "text-only.eml")
     page.get_by_role("button", name="Save as Interaction").click()
     expect(page.locator(".result").first).to_contain_text("saved")
     page.get_by_role("button", name="Back to the message").click()
-    page.get_by_role("button", name="Save as Interaction").click()
-    expect(page.locator(".result").first).to_contain_text("already saved")
+    expect(page.locator(".entry .badge").last).to_have_text("already saved as Interaction")
+    again = page.get_by_role("button", name="Save as Interaction")
+    expect(again).to_be_disabled()
+    expect(page.locator("#why-interaction")).to_have_text(
+        "This message is already saved for every contact chosen"
+    )
+    # An Activity is another record: it can still be saved.
+    expect(page.get_by_role("button", name="Save as Activity")).to_be_enabled()

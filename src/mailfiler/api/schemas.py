@@ -14,10 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # The status words are defined once, with the rules.
 from mailfiler.core.plan import FileStatus
 from mailfiler.core.rules import Kind, Status
+from mailfiler.core.words import Tone
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class StatusWords(BaseModel):
+    """A status's words and tone, sent with it (``core.words``): no page keeps a map."""
+
+    label: str = Field(description="The status as people read it.")
+    tone: Tone = Field(description="How it is shown: good, warn, bad or plain.")
 
 
 class Incoming(Model):
@@ -132,7 +140,7 @@ class TimelinePage(Model):
     next_offset: int | None
 
 
-class RecordToCheck(Model):
+class RecordToCheck(Model, StatusWords):
     """A record that needs someone: the CRM never answered (unsure), refused it (failed), or
     took it without some of its files (partial)."""
 
@@ -219,7 +227,7 @@ class AddressPublic(Model):
     name: str
 
 
-class ParticipantPublic(Model):
+class ParticipantPublic(Model, StatusWords):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     role: str
@@ -232,7 +240,7 @@ class ParticipantPublic(Model):
     contact_id: str | None = None
 
 
-class AttachmentPublic(Model):
+class AttachmentPublic(Model, StatusWords):
     id: str
     name: str
     saved_as: str | None
@@ -269,6 +277,16 @@ class ActivityTypeOffer(Model):
     fields: list[ActivityFieldValue]
 
 
+class SaveVerdict(Model):
+    allowed: bool
+    reason: str  # why not, when it is not allowed ("" when it is)
+
+
+class SaveVerdicts(Model):
+    interaction: SaveVerdict
+    activity: SaveVerdict
+
+
 class MessagePublic(Model):
     message_ref: str
     subject: str
@@ -283,10 +301,9 @@ class MessagePublic(Model):
     actions: Actions
     activity_types: list[ActivityTypeOffer]
     notes: list[str]
-    # What this message is already saved as, by kind: contact ID -> record ID. The pane
-    # says "already saved" for the kind about to be saved, not for the other.
-    saved: dict[str, dict[str, str]] = {}
-    max_total_emails: int = 50  # so the pane's "over the limit" follows the selection
+    # Whether each Save button may be pressed, and why not (POST /preview says it again
+    # for the user's choices as they change them).
+    saves: SaveVerdicts
     crm: str = "the built-in CRM"  # the CRM's name, in the sentences the pane shows
     new_contact_note: str | None = None  # what adding a contact cannot promise
 
@@ -319,11 +336,6 @@ class PreviewRequest(SaveRequest):
     kind: Kind = "interaction"
 
 
-class SaveVerdict(Model):
-    allowed: bool
-    reason: str  # why not, when it is not allowed ("" when it is)
-
-
 class PreviewPublic(Model):
     """What saving would do now, with these choices: the pane shows it as it is."""
 
@@ -331,10 +343,11 @@ class PreviewPublic(Model):
     participants: list[ParticipantPublic]
     attachments: list[AttachmentPublic]
     notes: list[str]
-    save: SaveVerdict
+    save: SaveVerdict  # for the kind asked
+    saves: SaveVerdicts  # for each kind: each Save button's own
 
 
-class SaveResult(Model):
+class SaveResult(Model, StatusWords):
     contact_id: str
     status: Status
     record_id: str | None

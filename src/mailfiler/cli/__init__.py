@@ -26,12 +26,11 @@ from rich.markup import escape
 if TYPE_CHECKING:  # loaded by the commands that need them: --help starts at once
     from rich.table import Table
 
-    from mailfiler.connectors.kinds import SetUpCheck
     from mailfiler.core.options import Options
     from mailfiler.core.people import Line
     from mailfiler.core.plan import Choices, SavePlan
     from mailfiler.core.rules import Kind
-    from mailfiler.service import Service
+    from mailfiler.service import Service, SetUpCheck
     from mailfiler.service.sources import Source
 
 from mailfiler.errors import (
@@ -461,8 +460,8 @@ def _process(
     paths: list[str], cloud_id: str, user: str, choices: Choices, as_json: bool, save: bool
 ) -> int:
     """File (or inspect) every message; the exit code (see the module's docstring)."""
-    from mailfiler.connectors.patience import Patience, patient
     from mailfiler.errors import ConnectorUnavailable
+    from mailfiler.service import Patience, patient
     from mailfiler.service.sources import find, messages
 
     found = find(paths)
@@ -598,11 +597,8 @@ def _progress(
         yield (lambda: progress.advance(task)), paused
 
 
-_STYLE = {
-    "saved": "green", "would_save": "green", "duplicate": "yellow", "no_contact": "dim",
-    "ambiguous": "magenta", "excluded": "dim", "not_permitted": "red", "over_limit": "red",
-    "empty": "dim", "in_eml": "dim", "failed": "red", "unsure": "red", "partial": "yellow",
-}  # fmt: skip
+# A status's tone (sent with it, core.words) in the terminal's colours.
+_COLOUR = {"good": "green", "warn": "yellow", "bad": "red", "plain": "dim"}
 
 
 def _show_one(report: dict[str, Any]) -> None:
@@ -613,7 +609,7 @@ def _show_one(report: dict[str, Any]) -> None:
     table = _table("line", "address", "status", "contact", "reason", title="contacts")
     for r in report["results"]:
         who = f"{r['address']}" + (" (you)" if r["self"] else "")
-        style = _STYLE.get(r["status"], "")
+        style = _COLOUR[r["tone"]]
         contact = r["contact_id"] or ", ".join(r["contact_ids"])
         if r["record_id"]:
             contact += f" → record {r['record_id']}"
@@ -623,7 +619,7 @@ def _show_one(report: dict[str, Any]) -> None:
     if files:
         ftable = _table("file", "saved as", "size", "status", "reason", title="attachments")
         for f in files:
-            style = _STYLE.get(f["status"], "")
+            style = _COLOUR[f["tone"]]
             ftable.add_row(
                 f["name"],
                 f["saved_as"] or "",
@@ -750,7 +746,7 @@ def _show_to_check(needing: list[dict[str, Any]]) -> None:
         why = e["reason"]
         if e["missing_files"]:
             why += " (files: " + ", ".join(f["name"] for f in e["missing_files"]) + ")"
-        style = _STYLE.get(e["status"], "")
+        style = _COLOUR[e["tone"]]
         table.add_row(
             str(e["number"]), f"[{style}]{e['status']}[/{style}]", e["kind"], e["contact_id"],
             e["subject"][:50], why,
@@ -789,7 +785,7 @@ def settle(
     """Settle a record that needs someone, after checking the CRM."""
     import getpass
 
-    from mailfiler.connectors.base import StillUnknown
+    from mailfiler.service import StillUnknown
     from mailfiler.service.views import to_check_report
 
     if [landed is not None, send_again, ask_crm].count(True) != 1:
@@ -989,26 +985,21 @@ def rotate_key() -> None:
     drop the old key. Exit code 1 when a secret opens with none of the keys:
     those are named, and left as they were.
     """
-    from mailfiler.storage import secrets
+    from mailfiler.service import KEY_VARIABLE
 
     with _errors():
-        service = _service()
-        with service.unit() as session:
-            rotation = secrets.rotate(session)
+        rotation = _service().rotate_key()
     out.print(
-        f"Stored secrets re-encrypted with the first key of {secrets.KEY_VARIABLE}: "
-        f"{rotation.re_encrypted}"
+        f"Stored secrets re-encrypted with the first key of {KEY_VARIABLE}: {rotation.re_encrypted}"
     )
     if rotation.unreadable:
-        err.print(
-            f"Not re-encrypted (no key in {secrets.KEY_VARIABLE} opens them; left as they were):"
-        )
+        err.print(f"Not re-encrypted (no key in {KEY_VARIABLE} opens them; left as they were):")
         for name in rotation.unreadable:
             err.print(f"  {escape(name)}")
         raise typer.Exit(1)
     out.print(
         "Every stored secret opens with the first key: once every server process has it first, "
-        f"the others can be dropped from {secrets.KEY_VARIABLE}"
+        f"the others can be dropped from {KEY_VARIABLE}"
     )
 
 
@@ -1036,7 +1027,7 @@ def imis_check(cloud_id: CloudId, as_json: JsonFlag = False) -> None:
 
 def _run_check(service: Service, cloud_id: str) -> SetUpCheck:
     """The set-up check, each pause for iMIS said as it starts (an administrator waits)."""
-    from mailfiler.connectors.patience import INTERACTIVE, Patience, patient
+    from mailfiler.service import INTERACTIVE, Patience, patient
 
     with patient(Patience(INTERACTIVE, _say_pause)):
         return service.check_crm(cloud_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -29,10 +29,24 @@ from mailfiler.storage import BlobStore
 Units = Callable[..., AbstractContextManager[Session]]
 
 
+class StoredPassword(NamedTuple):
+    """A CRM password as the installation keeps it: with the address and account it was
+    set for (None for one kept before they were), so it is sent nowhere else."""
+
+    url: str | None
+    account: str | None
+    password: str
+
+
+def _no_password(stored: str) -> StoredPassword:
+    raise ValueError("this installation keeps no CRM passwords")
+
+
 @dataclass(frozen=True)
 class Needs:
     """What a connector may need from the installation: the built-in CRM keeps its contacts
-    and records in mailfiler's database, each call in a short unit of its own."""
+    and records in mailfiler's database, each call in a short unit of its own; a CRM
+    elsewhere has its background password opened by the installation's keys."""
 
     units: Units
     blobs: BlobStore
@@ -40,6 +54,9 @@ class Needs:
     # The installation allows CRM sites at loopback, private and link-local addresses
     # (Settings.allow_local_crm: the tests' stand-in sites).
     allow_local_crm: bool = False
+    # The stored (sealed) background password, opened; ConnectorUnavailable when the
+    # installation's keys cannot open it.
+    open_password: Callable[[str], StoredPassword] = _no_password
 
 
 # A user's password checked by the CRM: who they are there, or None when it is wrong.
@@ -88,7 +105,7 @@ class RemoteSettings:
     accept_site: Callable[[str, bool], str]  # (address, allow local) -> as kept; BadRequest
     same_site: Callable[[Tenant, str], bool]  # is this the address the organisation has?
     check_mapping: Callable[[Tenant, Mapping[str, Any]], dict[str, Any]]
-    set_up_check: Callable[[Tenant, bool], SetUpCheck]
+    set_up_check: Callable[[Tenant, Needs], SetUpCheck]
 
 
 @dataclass(frozen=True)
@@ -100,8 +117,8 @@ class CrmKind:
     records: Callable[[Tenant, Needs], RecordReader] | None = None
     record_link: Callable[[Tenant], RecordLink] | None = None
     # Its users sign in there (the CRM checks their passwords, says their roles).
-    sign_in: Callable[[Tenant, bool], UserCheck] | None = None
-    describe_user: Callable[[Tenant, str, bool], RemoteUser | None] | None = None
+    sign_in: Callable[[Tenant, Needs], UserCheck] | None = None
+    describe_user: Callable[[Tenant, str, Needs], RemoteUser | None] | None = None
     contacts: Callable[[Tenant, Needs], ContactImport] | None = None  # imported from a file
     starting_activity_types: tuple[ActivityType, ...] | None = None  # None: the default
     remote: RemoteSettings | None = None  # where it is, and how that is checked

@@ -7,6 +7,8 @@ a person (the API's answers, the command line), each starts with a capital.
 
 from __future__ import annotations
 
+from typing import Final, Literal, TypedDict
+
 
 def sentence(text: str) -> str:
     """``text`` starting with a capital letter (the rest as it is); a first word with a
@@ -15,3 +17,48 @@ def sentence(text: str) -> str:
     if any(letter.isupper() for letter in first[1:]):
         return text
     return text[:1].upper() + text[1:]
+
+
+# -- what a status says --------------------------------------------------------------------
+
+# The tone a status is shown in: good (green), warn (amber), bad (red), or plain.
+Tone = Literal["good", "warn", "bad", "plain"]
+
+# Every status of a contact, a file or a record, as people read it, with its tone. Defined
+# here once: the API sends both with each outcome, and the pane, the staff site and the
+# command line keep no map of their own.
+STATUS_WORDS: Final[dict[str, tuple[str, Tone]]] = {
+    "would_save": ("will be saved", "good"),
+    "saved": ("saved", "good"),
+    "duplicate": ("already saved", "warn"),
+    "partial": ("saved without a file", "warn"),
+    "ambiguous": ("shared address", "warn"),
+    "unsure": ("needs checking", "bad"),
+    "no_contact": ("no contact", "bad"),
+    "not_permitted": ("not permitted", "bad"),
+    "over_limit": ("over the limit", "bad"),
+    "failed": ("not saved", "bad"),
+    "excluded": ("left out", "plain"),
+    "empty": ("empty file", "plain"),
+    "in_eml": ("in the .eml file", "plain"),
+}
+KIND_NAMES: Final[dict[str, str]] = {"interaction": "Interaction", "activity": "Activity"}
+
+
+def status_words(status: str, kind: str | None = None) -> tuple[str, Tone]:
+    """A status's words and tone; "already saved" says as what when the kind is known."""
+    label, tone = STATUS_WORDS.get(status, (status.replace("_", " "), "plain"))
+    if status == "duplicate" and kind in KIND_NAMES:
+        label = f"already saved as {KIND_NAMES[kind]}"
+    return label, tone
+
+
+class Said(TypedDict):
+    label: str
+    tone: Tone
+
+
+def said(status: str, kind: str | None = None) -> Said:
+    """A status's words and tone, as the API and the reports send them beside it."""
+    label, tone = status_words(status, kind)
+    return {"label": label, "tone": tone}

@@ -5,18 +5,16 @@ Run twice, it files nothing new: the second run reports every save as a duplicat
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from mailfiler import accounts
-from mailfiler.connectors.base import ContactRow
 from mailfiler.core.plan import Choices
 from mailfiler.errors import NotFound
-from mailfiler.service import Service
+from mailfiler.service import ContactRow, Service
 from mailfiler.service.contacts_csv import read_contacts
+from mailfiler.service.organisations import CrmChange
 
 HERE = Path(__file__).parent
 CLOUD_ID = "DEMO"
@@ -26,23 +24,15 @@ PASSWORD = "demo-password"  # noqa: S105 - the demo's published sign-in, printed
 
 def ensure_demo(service: Service) -> None:
     """Create the DEMO organisation, its user and its contacts unless they exist."""
-    with service.unit() as session:
-        try:
-            tenant = accounts.tenant(session, CLOUD_ID)
-        except NotFound:
-            tenant = accounts.create_organisation(
-                session, CLOUD_ID, "Demo Association", "MANAGER", "enterprise"
-            )
-            profile = "/staff/#/contacts/{id}"  # the staff site's own contact page
-            accounts.set_options(session, CLOUD_ID, replace(tenant.options, profile_url=profile))
-            accounts.add_user(
-                session,
-                tenant,
-                USERNAME,
-                "jdoe@demo-association.org",
-                ("Staff", "SysAdmin"),
-                PASSWORD,
-            )
+    try:
+        service.organisation(CLOUD_ID)
+    except NotFound:
+        service.create_organisation(CLOUD_ID, "Demo Association", "MANAGER", "enterprise")
+        profile = "/staff/#/contacts/{id}"  # the staff site's own contact page
+        service.change_settings(CLOUD_ID, {"profile_url": profile}, CrmChange())
+        with service.context(CLOUD_ID) as context:
+            email, roles = "jdoe@demo-association.org", ("Staff", "SysAdmin")
+            service.add_user(context, USERNAME, email, roles, PASSWORD)
     service.import_contacts(CLOUD_ID, _contacts())
 
 

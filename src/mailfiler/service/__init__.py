@@ -1,7 +1,9 @@
-"""The one seam every entry point calls: read -> match -> plan -> apply, in one unit of work.
+"""The one door every entry point calls: each use case (reading, reviewing, saving, signing
+in and out, users, options and CRM settings, contacts, records, organisations) is a method.
 
-The CLI, the HTTP API and the capture mailbox all file through ``Service``;
-none of them opens a transaction or talks to a connector itself.
+The CLI, the HTTP API, the demo and the capture mailbox call ``Service`` and nothing below
+it: none opens a unit of work, imports storage or picks a connector (tests/test_layers.py).
+A use case opens short units of work of its own, and calls the CRM outside them.
 """
 
 from __future__ import annotations
@@ -16,11 +18,22 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mailfiler import accounts, logs
+
+# What the faces (the API, the CLI, the demo) name of the layers below, from here: they
+# import the service, core and errors, never accounts, connectors or storage.
+from mailfiler.accounts import Member as Member
 from mailfiler.accounts import signin
 from mailfiler.config import Settings
 from mailfiler.connectors import registry
-from mailfiler.connectors.base import Connector, ContactRow, Found, RecordReader, UserAccess
-from mailfiler.connectors.kinds import CrmKind, Needs, SetUpCheck, UserCheck
+from mailfiler.connectors.base import Connector, Found, RecordReader, UserAccess
+from mailfiler.connectors.base import ContactRow as ContactRow
+from mailfiler.connectors.base import StillUnknown as StillUnknown
+from mailfiler.connectors.base import StoredRecord as StoredRecord
+from mailfiler.connectors.kinds import CrmKind, Needs, StoredPassword, UserCheck
+from mailfiler.connectors.kinds import SetUpCheck as SetUpCheck
+from mailfiler.connectors.patience import INTERACTIVE as INTERACTIVE
+from mailfiler.connectors.patience import Patience as Patience
+from mailfiler.connectors.patience import patient as patient
 from mailfiler.core.limits import size_in_words
 from mailfiler.core.match import match
 from mailfiler.core.message import Message
@@ -46,12 +59,22 @@ from mailfiler.core.plan import (
     why_not_save,
 )
 from mailfiler.core.rules import Kind
-from mailfiler.errors import BadRequest, NotFound, Refused, SystemFault, TooLarge, UnknownUser
+from mailfiler.errors import (
+    BadRequest,
+    ConnectorUnavailable,
+    NotFound,
+    Refused,
+    SystemFault,
+    TooLarge,
+    UnknownUser,
+)
 from mailfiler.service import organisations, reader_pool, saving, uploads
 from mailfiler.service.records import LedgerRecords
 from mailfiler.service.uploads import MessageCache
 from mailfiler.storage import BlobStore, Database, ledger
 from mailfiler.storage import secrets as stored_secrets
+from mailfiler.storage.ledger import ToCheck as ToCheck
+from mailfiler.storage.secrets import KEY_VARIABLE as KEY_VARIABLE
 
 T = TypeVar("T")
 
@@ -98,7 +121,8 @@ class Review:
     activity_types: list[tuple[ActivityType, dict[str, str]]]
     mode: str
     attachments_missing: bool
-    saved: dict[str, dict[str, str]]  # kind -> contact ID -> record ID
+    # Why a save of each kind would write nothing now (None: it would write something).
+    refusals: Mapping[Kind, str | None]
 
 
 @dataclass(frozen=True)
@@ -119,6 +143,8 @@ class Preview:
     outcome: SavePlan
     files: tuple[FileOutcome, ...]
     refusal: str | None  # why it would write nothing (its Save is disabled with it)
+    # The same for each kind (its own Save button): the other kind planned too.
+    refusals: Mapping[Kind, str | None]
 
 
 @dataclass(frozen=True)
@@ -189,7 +215,7 @@ class Service:
             member = accounts.member(found) if found is not None else None
         if member is None:
             describe = registry.of(tenant).describe_user
-            remote = describe(tenant, username, self.settings.allow_local_crm) if describe else None
+            remote = describe(tenant, username, self.needs()) if describe else None
             if remote is None:
                 raise UnknownUser(f"no user {username} in {tenant.cloud_id}")
             with self.unit() as session:
@@ -202,7 +228,7 @@ class Service:
         """What a connector may need from this installation."""
         return Needs(
             self.unit, self.blobs, self.settings.clock,
-            allow_local_crm=self.settings.allow_local_crm,
+            allow_local_crm=self.settings.allow_local_crm, open_password=_open_password,
         )  # fmt: skip
 
     def _context(
@@ -381,7 +407,8 @@ class Service:
         message = self._message(ref, self._find(context, ref))
         outcome = self._plan(context, message, choices, records_too=False)
         files = file_outcomes(message, choices, context.crm.capabilities)
-        return Preview(message, outcome, files, why_not_save(outcome))
+        refusals = self._refusals(context, message, choices, outcome)
+        return Preview(message, outcome, files, refusals[choices.kind], refusals)
 
     def _upload_key(self) -> bytes:
         if self._key is None:  # read once: it never changes
@@ -423,21 +450,23 @@ class Service:
             ]
         outcome = self._plan(context, message, Choices(kind=kind), records_too=False)
         files = file_outcomes(message, Choices(kind=kind), context.crm.capabilities)
-        contact_ids = {c.id for p in outcome.participants for c in p.contacts}
-        with self.unit(reading=True) as session:
-            saved: dict[str, dict[str, str]] = {
-                other: {
-                    contact_id: held.record_id
-                    for contact_id, held in ledger.filed(
-                        session, context.tenant.id, other, message.key, contact_ids
-                    ).items()
-                    if held.state != "unsure"  # never confirmed: not "already saved"
-                }
-                for other in KINDS
-            }
+        refusals = self._refusals(context, message, Choices(kind=kind), outcome)
         return Review(
-            ref, message, outcome, files, actions, types, mode, attachments_missing, saved
+            ref, message, outcome, files, actions, types, mode, attachments_missing, refusals
         )
+
+    def _refusals(
+        self, context: Context, message: Message, choices: Choices, outcome: SavePlan
+    ) -> dict[Kind, str | None]:
+        """Why a save of each kind would write nothing with these choices (None: it would
+        write something): the kind planned already, and the other planned too."""
+        refusals: dict[Kind, str | None] = {choices.kind: why_not_save(outcome)}
+        for kind in KINDS:
+            if kind not in refusals:
+                other = replace(choices, kind=kind, activity_type=None, fields={})
+                planned = self._plan(context, message, other, records_too=False)
+                refusals[kind] = why_not_save(planned)
+        return refusals
 
     # -- signing in --------------------------------------------------------------------------
 
@@ -460,7 +489,7 @@ class Service:
 
     def _password_check(self, tenant: Tenant) -> UserCheck | None:
         sign_in = registry.of(tenant).sign_in
-        return sign_in(tenant, self.settings.allow_local_crm) if sign_in else None
+        return sign_in(tenant, self.needs()) if sign_in else None
 
     # -- the CRM's set-up -------------------------------------------------------------------
 
@@ -477,7 +506,7 @@ class Service:
                 f"{tenant.cloud_id} files into mailfiler's built-in CRM: it has no CRM set-up "
                 "to check"
             )
-        checked = remote.set_up_check(tenant, self.settings.allow_local_crm)
+        checked = remote.set_up_check(tenant, self.needs())
         for line in checked.lines:
             if not line.ok:  # what iMIS answered is for the administrator's log only
                 log.warning(
@@ -489,6 +518,11 @@ class Service:
             with self.unit() as session:
                 accounts.set_site_facts(session, cloud_id, kept, for_site=checked.facts.site)
         return checked
+
+    def rotate_key(self) -> stored_secrets.Rotation:
+        """Every stored secret re-encrypted with the first key (``mailfiler rotate-key``)."""
+        with self.unit() as session:
+            return stored_secrets.rotate(session)
 
     def set_up_warnings(self) -> list[str]:
         """What the server's administrator must fix in this installation before some of its
@@ -629,3 +663,15 @@ def _named(cloud_ids: Iterable[str], most: int = 5) -> str:
     listed = list(cloud_ids)
     more = f" and {len(listed) - most} more" if len(listed) > most else ""
     return ", ".join(listed[:most]) + more
+
+
+def _open_password(stored: str) -> StoredPassword:
+    """A CRM's background password opened with this installation's keys. A key that cannot
+    open it is the server administrator's to fix (said in their log); staff read one
+    sentence."""
+    try:
+        opened = stored_secrets.background_password(stored)
+    except (stored_secrets.KeyUnusable, stored_secrets.Unreadable) as error:
+        log.error("a CRM's background password cannot be read: %s", error)
+        raise ConnectorUnavailable(stored_secrets.NOT_SET_UP) from error
+    return StoredPassword(opened.url, opened.account, opened.password)

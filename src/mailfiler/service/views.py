@@ -7,6 +7,7 @@ from typing import Any
 from mailfiler.connectors.base import StoredRecord
 from mailfiler.core.message import Message
 from mailfiler.core.plan import FileOutcome, ParticipantOutcome, SavePlan
+from mailfiler.core.words import said
 from mailfiler.storage.ledger import ToCheck
 
 
@@ -23,20 +24,23 @@ def message_report(
         "date": message.date.isoformat() if message and message.date else None,
         "kind": outcome.kind if outcome else None,
         "error": error,
-        "results": [participant_report(p) for p in outcome.participants] if outcome else [],
+        "results": [participant_report(p, outcome.kind) for p in outcome.participants]
+        if outcome
+        else [],
         "attachments": [file_report(f) for f in outcome.files] if outcome else [],
         "eml": file_report(outcome.eml) if outcome and outcome.eml else None,
         "notes": list(outcome.notes) if outcome else [],
     }
 
 
-def participant_report(p: ParticipantOutcome) -> dict[str, Any]:
+def participant_report(p: ParticipantOutcome, kind: str | None = None) -> dict[str, Any]:
     return {
         "role": p.line,
         "address": p.address,
         "name": p.name,
         "self": p.is_self,
         "status": p.status,
+        **said(p.status, kind),
         "contact_ids": [c.id for c in p.contacts],
         "contact_id": p.contact_id,
         "record_id": p.record_id,
@@ -51,6 +55,7 @@ def file_report(f: FileOutcome) -> dict[str, Any]:
         "size": f.size,
         "content_type": f.content_type,
         "status": f.status,
+        **said(f.status),
         "reason": f.reason,
     }
 
@@ -89,6 +94,7 @@ def to_check_report(entry: ToCheck) -> dict[str, Any]:
     return {
         "number": entry.number,
         "status": entry.state,
+        **said(entry.state),
         "kind": entry.kind,
         "contact_id": entry.contact_id,
         "subject": entry.subject,

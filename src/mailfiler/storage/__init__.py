@@ -6,6 +6,6 @@ in ``ledger``.
 """
 
 from mailfiler.storage.blobs import BlobStore, sha256_of
-from mailfiler.storage.database import Database, normalise_url
+from mailfiler.storage.database import Database
 
-__all__ = ["BlobStore", "Database", "normalise_url", "sha256_of"]
+__all__ = ["BlobStore", "Database", "sha256_of"]

@@ -23,18 +23,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailfiler.config import normalise_url
 from mailfiler.errors import SystemFault
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def normalise_url(url: str) -> str:
-    """Accept a plain file path for SQLite, and postgresql:// meaning psycopg 3."""
-    if "://" not in url:
-        return f"sqlite:///{url}"
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
 
 
 class Database:

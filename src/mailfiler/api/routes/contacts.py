@@ -17,10 +17,10 @@ from mailfiler.api.schemas import (
     TimelineItem,
     TimelinePage,
 )
-from mailfiler.connectors.base import StoredRecord
 from mailfiler.core.match import Contact
 from mailfiler.core.options import Options, add_contact_action
 from mailfiler.errors import Refused
+from mailfiler.service import StoredRecord
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 

@@ -15,7 +15,7 @@ import functools
 import re
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -51,6 +51,7 @@ from mailfiler.api.schemas import (
     SaveResponse,
     SaveResult,
     SaveVerdict,
+    SaveVerdicts,
 )
 from mailfiler.core.addresses import address_key
 from mailfiler.core.compose import eml_bytes
@@ -59,7 +60,7 @@ from mailfiler.core.message import Address, Attachment, BodyPart, Message
 from mailfiler.core.options import Action, Options
 from mailfiler.core.plan import Choices, FileOutcome, SavePlan, results_by_contact
 from mailfiler.core.rules import Kind
-from mailfiler.core.words import sentence
+from mailfiler.core.words import said, sentence
 from mailfiler.errors import BadRequest, InvalidMessage, TooLarge
 from mailfiler.service import Context, Review, Service, uploads
 
@@ -249,7 +250,19 @@ def preview_save(
         participants=participants_public(seen.outcome, caller.tenant.options),
         attachments=[attachment_public(f, seen.message) for f in seen.files],
         notes=[sentence(n) for n in seen.outcome.notes],
-        save=SaveVerdict(allowed=seen.refusal is None, reason=sentence(seen.refusal or "")),
+        save=_verdict(seen.refusal),
+        saves=verdicts(seen.refusals),
+    )
+
+
+def _verdict(refusal: str | None) -> SaveVerdict:
+    return SaveVerdict(allowed=refusal is None, reason=sentence(refusal or ""))
+
+
+def verdicts(refusals: Mapping[Kind, str | None]) -> SaveVerdicts:
+    """Whether each Save button may be pressed now, and why not."""
+    return SaveVerdicts(
+        interaction=_verdict(refusals["interaction"]), activity=_verdict(refusals["activity"])
     )
 
 
@@ -577,6 +590,7 @@ def attachment_public(outcome: FileOutcome, message: Message) -> AttachmentPubli
         size=outcome.size,
         content_type=outcome.content_type,
         status=outcome.status,
+        **said(outcome.status),
         reason=sentence(outcome.reason),
         inline=inline,
     )
@@ -589,6 +603,7 @@ def participants_public(outcome: SavePlan, options: Options) -> list[Participant
             address=p.address,
             name=p.name,
             status=p.status,
+            **said(p.status, outcome.kind),
             self=p.is_self,
             reason=sentence(p.reason),
             contacts=[contact_public(c, options) for c in p.contacts],
@@ -637,8 +652,7 @@ def public(review: Review, caller: Caller) -> MessagePublic:
             for t, values in review.activity_types
         ],
         notes=[sentence(n) for n in review.outcome.notes],
-        saved=review.saved,
-        max_total_emails=options.max_total_emails,
+        saves=verdicts(review.refusals),
         crm=caller.crm.capabilities.crm,
         new_contact_note=sentence(caller.crm.capabilities.new_contact_note) or None,
     )
@@ -685,6 +699,7 @@ def _save(
             SaveResult(
                 contact_id=r.contact_id,
                 status=r.status,
+                **said(r.status, kind),
                 record_id=r.record_id,
                 reason=sentence(r.reason),
             )

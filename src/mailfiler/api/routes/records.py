@@ -14,10 +14,9 @@ from fastapi import APIRouter, Path
 
 from mailfiler.api.deps import Admin, ServiceDep
 from mailfiler.api.schemas import RecordToCheck, SettleRequest
-from mailfiler.connectors.base import StillUnknown
 from mailfiler.core.words import sentence
+from mailfiler.service import StillUnknown, ToCheck
 from mailfiler.service.views import to_check_report
-from mailfiler.storage.ledger import ToCheck
 
 router = APIRouter(prefix="/records", tags=["records"])
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from mailfiler import accounts
 from mailfiler.api.deps import Admin, ServiceDep
 from mailfiler.api.schemas import UserCreate, UserPublic, UserUpdate
+from mailfiler.service import Member
 from mailfiler.service.organisations import UserChange
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-def public_member(user: accounts.Member) -> UserPublic:
+def public_member(user: Member) -> UserPublic:
     return UserPublic(
         username=user.username, email=user.email, roles=list(user.roles), disabled=user.disabled
     )

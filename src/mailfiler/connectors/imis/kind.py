@@ -19,7 +19,6 @@ from mailfiler.connectors.imis.mapping import IMIS_EMAIL_ACTIVITY, ImisMapping
 from mailfiler.connectors.kinds import CrmKind, Needs, RecordLink, RemoteSettings, UserCheck
 from mailfiler.core.organisation import Tenant
 from mailfiler.errors import ConnectorUnavailable, MailfilerError
-from mailfiler.storage import secrets as stored_secrets
 
 log = logging.getLogger("mailfiler.imis")
 
@@ -43,7 +42,7 @@ def _policy(allow_local: bool) -> site_address.SitePolicy:
     return site_address.SitePolicy(allow_local, site_address.system_resolver)
 
 
-def client(tenant: Tenant, allow_local: bool) -> ImisClient:
+def client(tenant: Tenant, needs: Needs) -> ImisClient:
     """The organisation's background account at its site. Settings that cannot be used
     (no address, no password, a mapping no longer valid) fail its first call, not its
     making: the options that repair them can still be read and changed."""
@@ -63,22 +62,18 @@ def client(tenant: Tenant, allow_local: bool) -> ImisClient:
     return ImisClient(
         site,
         tenant.background_account,
-        lambda: _background_password(tenant, site),
+        lambda: _background_password(tenant, site, needs),
         _mapping(tenant),
         # Its tokens and connections are the organisation's, for this stored password only.
         holder=Holder(f"{tenant.id}:{tenant.cloud_id}", fingerprint(stored)),
-        policy=_policy(allow_local),
+        policy=_policy(needs.allow_local_crm),
         problem=problem,
     )
 
 
-def _background_password(tenant: Tenant, site: str) -> str:
+def _background_password(tenant: Tenant, site: str, needs: Needs) -> str:
     """The stored password, for the address and account it was set for and no other."""
-    try:
-        sealed = stored_secrets.background_password(tenant.background_secret or "")
-    except (stored_secrets.KeyUnusable, stored_secrets.Unreadable) as error:
-        log.error("the background password of %s cannot be read: %s", tenant.cloud_id, error)
-        raise ConnectorUnavailable(stored_secrets.NOT_SET_UP) from error
+    sealed = needs.open_password(tenant.background_secret or "")
     if sealed.url is not None and not (
         site_address.same_site(sealed.url, site)
         and (sealed.account or "").lower() == tenant.background_account.lower()
@@ -96,7 +91,7 @@ def _background_password(tenant: Tenant, site: str) -> str:
 
 def _connect(tenant: Tenant, needs: Needs) -> ImisCRM:
     return ImisCRM(
-        client(tenant, needs.allow_local_crm),
+        client(tenant, needs),
         edition=tenant.options.edition,
         site=_site_facts(tenant),
     )
@@ -127,14 +122,14 @@ def _record_link(tenant: Tenant) -> RecordLink:
     return link
 
 
-def _sign_in(tenant: Tenant, allow_local: bool) -> UserCheck:
+def _sign_in(tenant: Tenant, needs: Needs) -> UserCheck:
     return lambda username, password: imis_accounts.sign_in(
-        client(tenant, allow_local), username, password
+        client(tenant, needs), username, password
     )
 
 
-def _describe_user(tenant: Tenant, username: str, allow_local: bool) -> RemoteUser | None:
-    found = imis_accounts.describe(client(tenant, allow_local), username)
+def _describe_user(tenant: Tenant, username: str, needs: Needs) -> RemoteUser | None:
+    found = imis_accounts.describe(client(tenant, needs), username)
     if found is None:
         return None
     name, email, roles = found
@@ -171,8 +166,8 @@ IMIS = CrmKind(
         accept_site=lambda url, allow_local: site_address.checked_site(url, _policy(allow_local)),
         same_site=lambda tenant, url: site_address.same_site(url, _site(tenant)),
         check_mapping=_checked_mapping,
-        set_up_check=lambda tenant, allow_local: imis_check.check(
-            client(tenant, allow_local),
+        set_up_check=lambda tenant, needs: imis_check.check(
+            client(tenant, needs),
             cloud_id=tenant.cloud_id,
             activities=tenant.options.edition == "enterprise",
         ),

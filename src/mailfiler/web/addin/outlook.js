@@ -1,3 +1,4 @@
+// @ts-check
 // Getting the current Outlook item through Office.js, as the API wants it.
 //
 // Read mode: the whole message with item.getAsFileAsync (Mailbox 1.14) when the
@@ -112,10 +113,14 @@ export async function messageRequest(item) {
   } else {
     unavailable = true; // an older host: it cannot list a draft's attachments
   }
-  const sender = person(from) || person(Office.context.mailbox.userProfile && {
-    emailAddress: Office.context.mailbox.userProfile.emailAddress,
-    displayName: Office.context.mailbox.userProfile.displayName,
-  });
+  const sender =
+    person(from) ||
+    person(
+      Office.context.mailbox.userProfile && {
+        emailAddress: Office.context.mailbox.userProfile.emailAddress,
+        displayName: Office.context.mailbox.userProfile.displayName,
+      },
+    );
   return {
     contentType: "application/json",
     body: JSON.stringify({

@@ -1,3 +1,4 @@
+// @ts-check
 // Talking to the mailfiler API: the sign-in token, its silent renewal, and errors.
 //
 // The token lives in localStorage for its 24 hours. Every answer carries
@@ -83,8 +84,14 @@ export async function signOut() {
   endSession();
 }
 
-// Calls the API as the signed-in user. Throws SignedOut when there is no
-// (longer a) valid sign-in, Problem for any other refusal.
+/**
+ * Calls the API as the signed-in user. Throws SignedOut when there is no (longer a) valid
+ * sign-in, Problem for any other refusal.
+ * @param {string} path
+ * @param {{ method?: string, json?: unknown, body?: BodyInit, headers?: Record<string, string>,
+ *   raw?: boolean }} [request]
+ * @returns {Promise<any>}
+ */
 export async function call(path, { method = "GET", json, body, headers = {}, raw = false } = {}) {
   const session = currentSession();
   if (!session) throw new SignedOut();

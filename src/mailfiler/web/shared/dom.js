@@ -1,3 +1,4 @@
+// @ts-check
 // Building the page from data. Text is always set as text, never parsed as
 // HTML: names, subjects and reasons come from email and can hold anything.
 
@@ -33,7 +34,11 @@ export function formatDate(value) {
   const date = new Date(value);
   // The viewer's own clock, naming its zone: one time, read one way, everywhere.
   return date.toLocaleString(undefined, {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
     timeZoneName: "short",
   });
 }
@@ -45,6 +50,10 @@ export function formatSize(bytes) {
 }
 
 // A sign-in form; calls onSignedIn once the server accepted the credentials.
+/**
+ * @param {{ identity?: { cloud_id?: string, username?: string }, notice?: string,
+ *   onSubmit: (cloudId: string, username: string, password: string) => Promise<void> }} what
+ */
 export function signInForm({ identity = {}, notice = "", onSubmit }) {
   const error = h("p", { class: "error", role: "alert", id: "signin-error" });
   const form = h(
@@ -53,11 +62,29 @@ export function signInForm({ identity = {}, notice = "", onSubmit }) {
     h("h2", { id: "signin-title" }, "Sign in"),
     notice ? h("p", { class: "notice", role: "status" }, notice) : null,
     h("label", { for: "cloud-id" }, "Cloud ID"),
-    h("input", { id: "cloud-id", name: "cloud_id", required: true, autocomplete: "organization", value: identity.cloud_id || "" }),
+    h("input", {
+      id: "cloud-id",
+      name: "cloud_id",
+      required: true,
+      autocomplete: "organization",
+      value: identity.cloud_id || "",
+    }),
     h("label", { for: "username" }, "User name"),
-    h("input", { id: "username", name: "username", required: true, autocomplete: "username", value: identity.username || "" }),
+    h("input", {
+      id: "username",
+      name: "username",
+      required: true,
+      autocomplete: "username",
+      value: identity.username || "",
+    }),
     h("label", { for: "password" }, "Password"),
-    h("input", { id: "password", name: "password", type: "password", required: true, autocomplete: "current-password" }),
+    h("input", {
+      id: "password",
+      name: "password",
+      type: "password",
+      required: true,
+      autocomplete: "current-password",
+    }),
     h("button", { type: "submit", class: "primary" }, "Sign in"),
     error,
   );
@@ -68,7 +95,8 @@ export function signInForm({ identity = {}, notice = "", onSubmit }) {
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      await onSubmit(data.get("cloud_id").trim(), data.get("username").trim(), data.get("password"));
+      const text = (/** @type {string} */ name) => String(data.get(name) || "");
+      await onSubmit(text("cloud_id").trim(), text("username").trim(), text("password"));
     } catch (failure) {
       error.textContent = failure.message;
     } finally {
