@@ -367,6 +367,9 @@ class StandIn:
     activity_fields_need_prompt: bool = True  # UF_n only where the type has a prompt (L233)
     iqa_eq_prefix_refused: bool = True  # off: an IQA parameter "eq:x" is read as Equal x
     limit_over_max: str = "cap"  # a limit over 500: "cap" (answer Limit 500) or "refuse"
+    # users whose password /token takes but whom /api/User does not list to the background
+    # account (an account without the right to read them): a fault to inject
+    unlisted_users: set[str] = field(default_factory=set)
     # -- what was written, as iMIS would hold it ---------------------------------------------
     activities: list[dict[str, Any]] = field(default_factory=list)
     interactions: list[dict[str, Any]] = field(default_factory=list)
@@ -384,6 +387,9 @@ class StandIn:
     throttle_next: int = 0  # this many requests answered 429 (with Retry-After: 1)
     fail_next_reads: int = 0  # this many reads answered 500
     fail_writes: set[int] = field(default_factory=set)  # these writes (1, 2, ...) answer 500
+    # a proxy in front of the site: the next write is done, and the proxy answers this status
+    # (504: it gave up waiting; 502: no proper answer) instead of the site's answer
+    gateway_after_next_write: int = 0
     background_refused: bool = False  # the background account's password no longer works
     writes: int = 0
     # ``faults_on``: (path, n) -> the faults met, one request each, by the nth request to that
@@ -450,6 +456,15 @@ class StandIn:
                 continue
             request.scope["path_params"] = params
             answer: Response = await getattr(self, handler)(request)
+            if (
+                request.method == "POST"
+                and self.gateway_after_next_write
+                and answer.status_code < 300
+            ):
+                status, self.gateway_after_next_write = self.gateway_after_next_write, 0
+                return JSONResponse(
+                    {"Message": "The gateway did not get an answer in time."}, status
+                )
             return answer
         if allowed:
             message = f"The requested resource does not support http method '{request.method}'."
@@ -719,7 +734,8 @@ class StandIn:
 
     async def find_users(self, request: Request) -> Response:
         await self._caller(request, read=True)
-        return self._find(request, self.users.items(), USER_FIELDS, self._user_data)
+        listed = [(k, u) for k, u in self.users.items() if k.lower() not in self.unlisted_users]
+        return self._find(request, listed, USER_FIELDS, self._user_data)
 
     def _user_data(self, entry: tuple[str, User]) -> dict[str, Any]:
         key, user = entry
@@ -741,7 +757,8 @@ class StandIn:
 
     async def find_user_security(self, request: Request) -> Response:
         await self._caller(request, read=True)
-        return self._find(request, self.users.items(), USER_FIELDS, _user_security)
+        listed = [(k, u) for k, u in self.users.items() if k.lower() not in self.unlisted_users]
+        return self._find(request, listed, USER_FIELDS, _user_security)
 
     async def list_address_purposes(self, request: Request) -> Response:
         await self._caller(request, read=True)

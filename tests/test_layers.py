@@ -179,3 +179,17 @@ def test_the_allow_list_catches_an_upward_import(
         "core/bad.py: mailfiler.service",
         "accounts/worse.py: mailfiler.connectors.imis",
     }
+
+
+def test_no_face_calls_the_crm_or_its_records_itself() -> None:
+    """``caller.crm.search(...)`` in a route is a use case the service does not see."""
+    faces = [p for p in SRC.rglob("*.py") if p.relative_to(SRC).parts[0] in {"api", "cli", "demo"}]
+    offenders = {
+        f"{path.relative_to(SRC)}:{node.lineno}"
+        for path in faces
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Attribute)
+        and node.func.value.attr in {"crm", "records"}
+    }  # fmt: skip
+    assert not offenders

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
+from mailfiler.connectors.imis.mapping import IMIS_EMAIL_ACTIVITY
 from mailfiler.core.plan import SavePlan
 from mailfiler.errors import ConnectorUnavailable, UnknownUser
 from mailfiler.service import Service
@@ -106,6 +108,37 @@ def test_a_500_on_the_third_of_five_contacts_says_which_were_saved(imis: Org, si
         "duplicate"
     ] * 2
     assert len(site.standin.interactions) == 5
+
+
+def test_a_write_a_gateway_answered_for_is_looked_for_never_sent_again(
+    imis: Org, site: Site
+) -> None:
+    """A proxy in front of iMIS answers 504 after the site did the write: whether it landed
+    is not known from the answer, so iMIS is asked (it holds it: saved, with its key), and
+    it is never taken as refused and written again."""
+    site.standin.gateway_after_next_write = 504
+    first = imis.file("text-only.eml", contact_ids=frozenset({"101"}))
+    [landed] = site.standin.interactions
+    [ann] = [p for p in first.participants if p.contact_id == "101"]
+    assert (ann.status, ann.record_id) == ("saved", landed["Id"])
+    again = imis.file("text-only.eml", contact_ids=frozenset({"101"}))
+    assert status_of(again, "ann@members.example") == "duplicate"
+    assert len(site.standin.interactions) == 1  # never twice
+
+
+def test_a_write_iMIS_refuses_says_which_field_and_why(imis: Org, site: Site) -> None:
+    """A refused write's ValidationResultsData reaches the user as the field and its message:
+    failed (nothing written; the next save may write it), never "iMIS is unavailable"."""
+    # A type set up in mailfiler, deleted in iMIS since.
+    gone = replace(IMIS_EMAIL_ACTIVITY, code="GONE", name="Gone")
+    imis.set_options(activity_types=(gone,), default_activity_type="GONE")
+    outcome = imis.file("text-only.eml", kind="activity", activity_type="GONE")
+    [ann] = [p for p in outcome.participants if p.contact_id == "101"]
+    assert ann.status == "failed"
+    assert (
+        "ACTIVITY_TYPE" in ann.reason and "GONE is not an activity type of this site" in ann.reason
+    )
+    assert site.standin.activities == []
 
 
 def test_throttling_is_waited_out(imis: Org, site: Site, pauses: list[float]) -> None:
@@ -236,3 +269,16 @@ def test_a_read_answered_500_is_tried_again(imis: Org, site: Site, pauses: list[
     site.standin.fail_next_reads = 2
     assert status_of(imis.file("text-only.eml"), "ann@members.example") == "saved"
     assert len(pauses) == 2 and pauses[0] < pauses[1]  # backing off
+
+
+def test_a_site_that_creates_no_log_from_a_nested_one_says_so_and_keeps_nothing_half_written(
+    imis: Org, site: Site
+) -> None:
+    """Unknown whether EMS creates the parent log from a nested CommunicationLog (the 2017
+    code only links an existing one): on a site that does not, the save fails in one
+    sentence naming the field, writes nothing, and the next save may write it."""
+    site.standin.nested_log_created = False
+    outcome = imis.file("text-only.eml", contact_ids=frozenset({"101"}))
+    [ann] = [p for p in outcome.participants if p.contact_id == "101"]
+    assert ann.status == "failed" and "CommunicationLogId" in ann.reason
+    assert site.standin.interactions == [] and site.standin.attachments == []

@@ -38,6 +38,7 @@ def test_every_name_has_a_check_and_the_defaults_pass_it() -> None:
         ("find_by_email", "yes", "true or false"),
         ("system_activity_types", "DUES", "a list of activity type codes"),
         ("system_activity_types", ["DUES", "../x"], "a list of activity type codes"),
+        ("system_activity_types", ["CERTIFICATE"], "at most 10 letters"),  # varchar(10)
         ("site_time_zone", "../../etc/passwd", "is not a time zone"),
     ],
 )

@@ -105,9 +105,12 @@ def test_roles_that_cannot_be_read_are_said_never_taken_as_none() -> None:
 def test_a_new_contact_s_further_addresses_take_the_site_s_address_purpose(
     imis: Org, site: Site
 ) -> None:
+    # No purpose set: only the first address is kept, and the pane says so before.
+    assert "Only the first email address is kept" in connector(imis).capabilities.new_contact_note
     one = connector(imis).create_contact("Zoe New", ["zoe@new.example", "zoe@home.example"])
-    assert site.standin.parties[one.id].emails == ["zoe@new.example"]  # no purpose set: one
+    assert site.standin.parties[one.id].emails == ["zoe@new.example"]
     set_crm(imis, {"new_address_purpose": "Home"})
+    assert "first email address" not in connector(imis).capabilities.new_contact_note
     two = connector(imis).create_contact("Yan New", ["yan@new.example", "yan@home.example"])
     party = site.standin.parties[two.id]
     assert (party.emails, party.email_types) == (
@@ -171,3 +174,25 @@ def test_what_a_check_learnt_of_another_address_is_not_taken_for_this_one(
 ) -> None:
     set_crm(imis, site={"site": "https://elsewhere.example", "activity_attachments": True})
     assert not connector(imis).capabilities.activity_attachments
+
+
+def test_activity_fields_take_what_the_site_says_they_take(imis: Org, site: Site) -> None:
+    """Where the site's metadata describes the Activity (the set-up check keeps it), its
+    types and lengths are what the review checks and what the write sends."""
+    described = {
+        "ACTIVITY_TYPE": "String(10)", "PartyId": "String", "TRANSACTION_DATE": "Date",
+        "DESCRIPTION": "String(20)", "NOTE": "String", "SOURCE_CODE": "String(40)",
+    }  # fmt: skip
+    set_crm(imis, site={"site": site.url, "activity_properties": described})
+    assert connector(imis).capabilities.activity_field_types["DESCRIPTION"] == ("text", 20)
+    message = imis.service.read(
+        b"From: ann@members.example\r\nTo: bob@members.example\r\n"
+        b"Subject: The annual general meeting papers, second draft\r\n"
+        b"Message-ID: <agm@members.example>\r\n\r\nHello.\r\n"
+    )
+    # From the message, cut to fit, marked; typed by a person, refused in the review.
+    with pytest.raises(BadRequest, match="holds at most 20 characters"):
+        imis.inspect(message, kind="activity", fields={"DESCRIPTION": "x" * 21})
+    imis.file(message, kind="activity", contact_ids=frozenset({"101"}))
+    [written] = site.standin.activities
+    assert written["DESCRIPTION"] == "The annual general …"

@@ -44,7 +44,7 @@ def test_an_imis_user_signs_in_files_a_message_and_finds_it_on_the_staff_site(
     key = next(i["Id"] for i in site.standin.interactions if i["PartyId"] == "101")
     expect(record).to_contain_text(f"Filed in iMIS as interaction {key}")
     expect(record.get_by_role("link", name="Open it in iMIS")).to_have_attribute(
-        "href", f"{site.url}/Staff/Party.aspx?ID=101"
+        "href", f"{site.url}/Account_Page_Staff?ID=101"
     )
 
 

@@ -323,7 +323,8 @@ def contacts_search(
 ) -> None:
     """Find contacts by name, address or ID."""
     with _errors():
-        found = _service().run(cloud_id, None, lambda c: c.crm.search(query, limit=50))
+        service = _service()
+        found = service.run(cloud_id, None, lambda c: service.search_contacts(c, query, 50))
     listed: list[dict[str, Any]] = [
         {
             "id": c.id,
@@ -713,7 +714,7 @@ def records(
             cloud_id,
             None,
             lambda c: (
-                [] if to_check else c.records.records(contact),
+                [] if to_check else service.filed_records(c, contact),
                 service.records_to_check(c, contact),
             ),
         )

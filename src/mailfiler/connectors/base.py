@@ -104,6 +104,7 @@ class Written:
     activity_type: str | None
     sent_at: datetime  # when it left for the CRM
     now: datetime
+    activity_date: str | None = None  # an Activity's date as sent (ISO), where it had one
 
 
 @dataclass(frozen=True)

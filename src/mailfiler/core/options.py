@@ -33,6 +33,8 @@ ActionState = Literal["allowed", "hidden", "refused"]
 
 
 FieldKind = Literal["text", "date", "number"]
+# What a CRM says a field takes: its kind and longest text, each None where it does not say.
+FieldType = tuple[FieldKind | None, int | None]
 
 # What an Activity field takes, by its iMIS name (the Activity table's columns):
 # dates are instants, written with their zone; texts have iMIS's column lengths.
@@ -49,9 +51,15 @@ _TEXT_LENGTHS = {
 class ActivityField:
     name: str
     label: str
+    # What the CRM itself says the field takes, where it says (iMIS's metadata): it wins
+    # over the table above.
+    site_kind: FieldKind | None = None
+    site_length: int | None = None
 
     @property
     def kind(self) -> FieldKind:
+        if self.site_kind is not None:
+            return self.site_kind
         if self.name.upper() in _DATE_FIELDS:
             return "date"
         if self.name.upper() in _NUMBER_FIELDS:
@@ -60,7 +68,16 @@ class ActivityField:
 
     @property
     def max_length(self) -> int | None:
+        if self.site_length is not None:
+            return self.site_length
         return _TEXT_LENGTHS.get(self.name.upper())
+
+    def as_described(self, described: Mapping[str, FieldType]) -> ActivityField:
+        """The field with what the CRM says it takes, where it says."""
+        kind, length = described.get(self.name, (None, None))
+        if kind is None and length is None:
+            return self
+        return replace(self, site_kind=kind, site_length=length)
 
     def checked(self, value: str, typed: bool = True) -> str:
         """The value as it is stored: a date with its zone, a number, a text within its
@@ -165,7 +182,13 @@ class Options:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["activity_types"] = [
-            {**asdict(t), "defaults": dict(t.defaults), "mapping": dict(t.mapping)}
+            {
+                **asdict(t),
+                # what a CRM says a field takes is its own, read afresh: never kept here
+                "fields": [{"name": f.name, "label": f.label} for f in t.fields],
+                "defaults": dict(t.defaults),
+                "mapping": dict(t.mapping),
+            }
             for t in self.activity_types
         ]
         return data

@@ -28,6 +28,7 @@ from mailfiler.core.message import Address, Attachment, Message
 from mailfiler.core.options import (
     Action,
     ActivityType,
+    FieldType,
     Options,
     activity_action,
     interaction_action,
@@ -95,6 +96,9 @@ class Capabilities:
     rewrite_abandoned: bool = False
     # What adding a contact cannot promise, said before it is added ("" when nothing).
     new_contact_note: str = ""
+    # What the CRM says its Activity fields take (kind, longest text), by field name: a
+    # value is checked against it in the review, not refused by the write.
+    activity_field_types: Mapping[str, FieldType] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -241,7 +245,10 @@ def plan(
     to_save = [c for c in to_save if c not in completing or completing[c]]
     fields: dict[str, str] = {}
     if activity_type is not None:  # checked even when nothing is saved: a wrong field is an error
-        fields = activity_fields(activity_type, message, choices.fields, tokens=bool(to_save))
+        fields = activity_fields(
+            activity_type, message, choices.fields, tokens=bool(to_save),
+            described=capabilities.activity_field_types,
+        )  # fmt: skip
     body = ""
     tokens = message_tokens(message, with_body=False)
     if to_save:
@@ -528,7 +535,11 @@ def activity_fields(
     message: Message,
     overrides: Mapping[str, str],
     tokens: bool = True,
+    described: Mapping[str, FieldType] | None = None,
 ) -> dict[str, str]:
+    """The fields' values for a save of this type: its defaults, what the message gives as
+    its mapping says, what the user typed; each checked against what the field takes (as
+    the CRM ``described`` it, where it did)."""
     names = activity_type.field_names()
     unknown = [name for name in overrides if name not in names]
     if unknown:
@@ -543,7 +554,9 @@ def activity_fields(
             values[target] = found.get(token, "")
     values.update(overrides)
     return {
-        f.name: f.checked(values.get(f.name, ""), typed=f.name in overrides)
+        f.name: f.as_described(described or {}).checked(
+            values.get(f.name, ""), typed=f.name in overrides
+        )
         for f in activity_type.fields
     }
 

@@ -50,6 +50,7 @@ class Filed:
     state: Literal["saved", "partial", "unsure"]
     record_id: str  # "" when unsure and never confirmed
     missing_files: tuple[str, ...] = ()  # partial: the files that did not land, by saved name
+    reason: str = ""  # what the ledger says of it (unsure: why it is not known)
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,8 @@ def not_filed_before(contact_id: str, may: May) -> Verdict | None:
         return None
     record = earlier.record_id or None
     if earlier.state == "unsure":
-        return Verdict("unsure", UNSURE_BEFORE)
+        why = f"{earlier.reason}; " if earlier.reason else ""
+        return Verdict("unsure", why + UNSURE_BEFORE)
     if earlier.state == "partial":
         missing = ", ".join(earlier.missing_files)
         return Verdict(

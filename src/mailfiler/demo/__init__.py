@@ -54,7 +54,7 @@ def run_demo(service: Service, out: Console) -> None:
         for p in outcome.participants:
             table.add_row(p.line, p.address, p.status, p.reason)
         out.print(table)
-    stored = service.run(CLOUD_ID, None, lambda c: c.records.records())
+    stored = service.run(CLOUD_ID, None, service.filed_records)
     table = Table("kind", "id", "contact", "subject", "to", "files", "created by", "saved by",
                   title="What the CRM now holds")  # fmt: skip
     for record in stored:

@@ -8,7 +8,7 @@ A use case opens short units of work of its own, and calls the CRM outside them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,7 +25,7 @@ from mailfiler.accounts import Member as Member
 from mailfiler.accounts import signin
 from mailfiler.config import Settings
 from mailfiler.connectors import registry
-from mailfiler.connectors.base import Connector, Found, RecordReader, UserAccess
+from mailfiler.connectors.base import Connector, Found, RecordReader, StoredFile, UserAccess
 from mailfiler.connectors.base import ContactRow as ContactRow
 from mailfiler.connectors.base import StillUnknown as StillUnknown
 from mailfiler.connectors.base import StoredRecord as StoredRecord
@@ -35,7 +35,7 @@ from mailfiler.connectors.patience import INTERACTIVE as INTERACTIVE
 from mailfiler.connectors.patience import Patience as Patience
 from mailfiler.connectors.patience import patient as patient
 from mailfiler.core.limits import size_in_words
-from mailfiler.core.match import match
+from mailfiler.core.match import Contact, match
 from mailfiler.core.message import Message
 from mailfiler.core.options import (
     Action,
@@ -66,6 +66,7 @@ from mailfiler.errors import (
     Refused,
     SystemFault,
     TooLarge,
+    Unauthenticated,
     UnknownUser,
 )
 from mailfiler.service import organisations, reader_pool, saving, uploads
@@ -123,6 +124,16 @@ class Review:
     attachments_missing: bool
     # Why a save of each kind would write nothing now (None: it would write something).
     refusals: Mapping[Kind, str | None]
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One contact's page on the staff site."""
+
+    contact: Contact
+    records: list[StoredRecord]
+    total: int
+    to_check: list[ledger.ToCheck]
 
 
 @dataclass(frozen=True)
@@ -297,7 +308,14 @@ class Service:
         """
         with open_context() as context:
             message = message_of(context)
-        with self.unit(reading=True) as session:
+        capabilities = context.crm.capabilities
+        with self.unit() as session:
+            # A save of this message whose writer died is made what it is first: one that
+            # may have been sent is unsure, and the CRM is asked about it below.
+            ledger.recover(
+                session, context.tenant.id, self.settings.clock(), crm=capabilities.crm,
+                rewrite_abandoned=capabilities.rewrite_abandoned, message_key=message.key,
+            )  # fmt: skip
             unsure = ledger.to_check(
                 session, context.tenant.id, states=(ledger.UNSURE,),
                 kind=choices.kind, message_key=message.key,
@@ -441,10 +459,11 @@ class Service:
         kind: Kind = "interaction"
         if actions["interaction"].state != "allowed" and actions["activity"].state == "allowed":
             kind = "activity"
+        described = context.crm.capabilities.activity_field_types
         types = []
         if actions["activity"].state == "allowed":
             types = [
-                (t, activity_fields(t, message, {}))
+                (t, activity_fields(t, message, {}, described=described))
                 for t in options.activity_types
                 if activity_action(options, roles, t).state == "allowed"
             ]
@@ -613,6 +632,54 @@ class Service:
             return kind.contacts(
                 tenant, replace(self.needs(), units=lambda **_: nullcontext(session))
             ).upsert_contacts(rows)
+
+    # -- contacts ---------------------------------------------------------------------------
+
+    def search_contacts(self, context: Context, text: str, limit: int = 20) -> list[Contact]:
+        """Contacts by name or address. A user whose CRM signs them in (iMIS) searches as
+        themselves, never as the background account: once their own CRM sign-in has ended,
+        they sign in again (``Unauthenticated``). The command line searches as the
+        organisation (no user token)."""
+        access = context.user_access()
+        signed_in_there = registry.of(context.tenant).sign_in is not None
+        if access is None and signed_in_there and context.expires_at is not None:
+            crm = context.crm.capabilities.crm
+            raise Unauthenticated(f"your {crm} sign-in has ended: sign in again")
+        return context.crm.search(text, limit=limit, as_user=access)
+
+    def add_contact(
+        self, context: Context, full_name: str, emails: Sequence[str], organization: str = ""
+    ) -> Contact:
+        """A new contact in the CRM, for the "add new contact" roles only."""
+        action = add_contact_action(context.tenant.options, context.filer.roles)
+        if action.state != "allowed":
+            raise Refused(action.reason)
+        return context.crm.create_contact(full_name, emails, organization)
+
+    def contact_page(
+        self, context: Context, contact_id: str, limit: int, offset: int
+    ) -> ContactPage:
+        """A contact, a page of what was filed for them (newest first), and their records
+        that need someone."""
+        contact = context.crm.contact(contact_id)
+        records = context.records.records(contact_id, limit=limit, offset=offset)  # a page
+        total = context.records.count_records(contact_id)
+        to_check = self.records_to_check(context, contact_id)
+        return ContactPage(contact, records, total, to_check)
+
+    def filed_records(
+        self, context: Context, contact_id: str | None = None, limit: int | None = None
+    ) -> list[StoredRecord]:
+        """What was filed (for a contact, or for all), newest first."""
+        return context.records.records(contact_id, limit=limit)
+
+    def attachment(self, context: Context, attachment_id: str) -> tuple[StoredFile, bytes]:
+        """A file kept with a filed record, and its bytes."""
+        return context.records.attachment(attachment_id)
+
+    def crm_activity_types(self, context: Context) -> list[ActivityType]:
+        """The activity types the CRM has, to set up (from iMIS for an iMIS organisation)."""
+        return context.crm.activity_types()
 
     # -- users ----------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ def carry_out(
             r.contact_id, r.kind, r.message_key, r.subject, r.another_copy,
             completing=r.existing_record_id is not None,
             files=tuple(f.filename for f in r.files), activity_type=r.activity_type,
+            activity_date=r.fields.get("TRANSACTION_DATE") or None,
         )
         for r in decided.records
     ]  # fmt: skip
@@ -244,6 +245,7 @@ def ask_the_crm(
         written = Written(
             kind, entry.contact_id, entry.subject, entry.activity_type,
             sent_at=entry.sent_at or entry.reserved_at, now=clock(),
+            activity_date=entry.activity_date,
         )  # fmt: skip
         try:
             found: Found = crm.look_for(written)

@@ -72,6 +72,7 @@ class Wanted:
     completing: bool = False  # the record exists without some files: only those are sent
     files: tuple[str, ...] = ()  # its files, by the names they are saved as
     activity_type: str | None = None
+    activity_date: str | None = None  # an Activity's TRANSACTION_DATE as sent
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def filed(
     for entry in session.scalars(query):
         missing = tuple(f["name"] for f in entry.missing_files or ())
         state = cast(HeldState, entry.state)  # one of those the query asked for
-        found.setdefault(entry.contact_id, Filed(state, entry.record_id or "", missing))
+        held = Filed(state, entry.record_id or "", missing, entry.reason or "")
+        found.setdefault(entry.contact_id, held)
     return found
 
 
@@ -234,6 +236,7 @@ class _Claim:
             "sending_at": None,
             "files": list(want.files),
             "activity_type": want.activity_type,
+            "activity_date": want.activity_date,
             "reason": None,
         }
 
@@ -461,15 +464,22 @@ def _written_for(organisation_id: int, contact_id: str | None) -> Any:
 
 
 def recover(
-    session: Session, organisation_id: int, moment: datetime, *, crm: str, rewrite_abandoned: bool
+    session: Session,
+    organisation_id: int,
+    moment: datetime,
+    *,
+    crm: str,
+    rewrite_abandoned: bool,
+    message_key: str | None = None,
 ) -> int:
-    """Entries whose writer died, made what they are: failed (a CRM whose write may be
-    repeated: the next save writes them) or unsure. How many there were."""
-    pending = session.scalars(
-        select(FilingEntry).where(
-            FilingEntry.organisation_id == organisation_id, FilingEntry.state == PENDING
-        )
-    ).all()
+    """Entries whose writer died (of one message, or all), made what they are: failed (a CRM
+    whose write may be repeated: the next save writes them) or unsure. How many there were."""
+    query = select(FilingEntry).where(
+        FilingEntry.organisation_id == organisation_id, FilingEntry.state == PENDING
+    )
+    if message_key is not None:
+        query = query.where(FilingEntry.message_key == message_key)
+    pending = session.scalars(query).all()
     count = 0
     for entry in pending:
         if not writer_gone(entry, moment):
@@ -498,6 +508,7 @@ class ToCheck:
     missing_files: tuple[tuple[str, str], ...]  # (name, why)
     sent_at: datetime | None = None  # when it left for the CRM, where known
     activity_type: str | None = None
+    activity_date: str | None = None
 
 
 def _to_check(entry: FilingEntry) -> ToCheck:
@@ -514,6 +525,7 @@ def _to_check(entry: FilingEntry) -> ToCheck:
         missing_files=tuple((f["name"], f["reason"]) for f in entry.missing_files or ()),
         sent_at=entry.sending_at,
         activity_type=entry.activity_type,
+        activity_date=entry.activity_date,
     )
 
 

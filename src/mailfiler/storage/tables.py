@@ -205,6 +205,8 @@ class FilingEntry(Base):
     sending_at: Mapped[datetime | None]
     files: Mapped[list[str] | None] = mapped_column(JSON)  # the record's files, by saved name
     activity_type: Mapped[str | None] = mapped_column(String(50))  # an Activity's type code
+    # an Activity's date as sent (TRANSACTION_DATE, ISO): what it is looked for by
+    activity_date: Mapped[str | None] = mapped_column(String(40))
     # The files that did not land ("partial") or were never sent ("unsure"):
     # [{"name": ..., "reason": ...}]
     missing_files: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)

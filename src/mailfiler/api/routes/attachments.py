@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 
-from mailfiler.api.deps import Caller
+from mailfiler.api.deps import Caller, ServiceDep
 
 router = APIRouter(prefix="/attachments", tags=["records"])
 
@@ -16,8 +16,8 @@ router = APIRouter(prefix="/attachments", tags=["records"])
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The file."}},
 )
-def download(attachment_id: str, caller: Caller) -> Response:
-    stored, data = caller.records.attachment(attachment_id)
+def download(attachment_id: str, caller: Caller, service: ServiceDep) -> Response:
+    stored, data = service.attachment(caller, attachment_id)
     ascii_name = stored.filename.encode("ascii", "replace").decode().replace('"', "_")
     return Response(
         content=data,

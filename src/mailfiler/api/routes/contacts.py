@@ -18,8 +18,7 @@ from mailfiler.api.schemas import (
     TimelinePage,
 )
 from mailfiler.core.match import Contact
-from mailfiler.core.options import Options, add_contact_action
-from mailfiler.errors import Refused
+from mailfiler.core.options import Options
 from mailfiler.service import StoredRecord
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
@@ -84,13 +83,12 @@ def _labels(record: StoredRecord, options: Options | None) -> dict[str, str]:
 @router.get("", response_model=list[ContactPublic])
 def search_contacts(
     caller: Caller,
+    service: ServiceDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="A name or an address.")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[ContactPublic]:
     options = caller.tenant.options
-    return [
-        public(c, options) for c in caller.crm.search(q, limit=limit, as_user=caller.user_access())
-    ]
+    return [public(c, options) for c in service.search_contacts(caller, q, limit)]
 
 
 @router.post(
@@ -99,11 +97,8 @@ def search_contacts(
     status_code=201,
     responses={409: {"description": "A contact with that ID exists already."}},
 )
-def add_contact(body: ContactCreate, caller: Caller) -> ContactPublic:
-    action = add_contact_action(caller.tenant.options, caller.filer.roles)
-    if action.state != "allowed":
-        raise Refused(action.reason)
-    contact = caller.crm.create_contact(body.full_name, body.emails, body.organization)
+def add_contact(body: ContactCreate, caller: Caller, service: ServiceDep) -> ContactPublic:
+    contact = service.add_contact(caller, body.full_name, body.emails, body.organization)
     return public(contact, caller.tenant.options)
 
 
@@ -117,17 +112,16 @@ def contact_with_timeline(
     offset: Annotated[int, Query(ge=0, le=10**12)] = 0,
 ) -> ContactDetail:
     """A contact and its Interactions and Activities, newest first."""
-    contact = caller.crm.contact(contact_id)
-    records = caller.records.records(contact_id, limit=limit, offset=offset)
-    total = caller.records.count_records(contact_id)
+    seen = service.contact_page(caller, contact_id, limit, offset)
+    options = caller.tenant.options
     page = TimelinePage(
-        items=[timeline_item(r, caller.tenant.crm, caller.tenant.options) for r in records],
-        total=total,
+        items=[timeline_item(r, caller.tenant.crm, options) for r in seen.records],
+        total=seen.total,
         limit=limit,
         offset=offset,
-        next_offset=offset + limit if offset + limit < total else None,
+        next_offset=offset + limit if offset + limit < seen.total else None,
     )
-    to_check = [to_check_public(e) for e in service.records_to_check(caller, contact_id)]
+    to_check = [to_check_public(e) for e in seen.to_check]
     return ContactDetail(
-        **public(contact, caller.tenant.options).model_dump(), timeline=page, to_check=to_check
+        **public(seen.contact, options).model_dump(), timeline=page, to_check=to_check
     )

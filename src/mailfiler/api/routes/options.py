@@ -58,7 +58,7 @@ def change_options(body: OptionsUpdate, caller: Admin, service: ServiceDep) -> O
 
 
 @router.get("/activity-types", response_model=list[ActivityTypeSetup])
-def crm_activity_types(caller: Admin) -> list[ActivityTypeSetup]:
+def crm_activity_types(caller: Admin, service: ServiceDep) -> list[ActivityTypeSetup]:
     """The activity types the CRM has (from iMIS for an iMIS organisation), to set up."""
     return [
         ActivityTypeSetup(
@@ -66,7 +66,7 @@ def crm_activity_types(caller: Admin) -> list[ActivityTypeSetup]:
             name=t.name,
             fields=[ActivityFieldSetup(name=f.name, label=f.label) for f in t.fields],
         )
-        for t in caller.crm.activity_types()
+        for t in service.crm_activity_types(caller)
     ]
 
 

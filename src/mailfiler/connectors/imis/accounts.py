@@ -35,7 +35,16 @@ def sign_in(background: ImisClient, username: str, password: str) -> RemoteUser 
     if token is None:
         return None
     found = describe(background, username)
-    name, email, roles = found or (username.strip(), "", ())
+    if found is None:
+        # iMIS took the password but lists no such user for the background account to read:
+        # no roles read is never "no roles".
+        log.warning(
+            "iMIS at %s signed %s in, but /api/User lists no such user for the background "
+            "account: their roles cannot be read",
+            background.site, username.strip(),
+        )  # fmt: skip
+        raise RolesUnread(ROLES_UNREAD)
+    name, email, roles = found
     lifetime = timedelta(seconds=max(token.expires_at - background.now(), 0))
     return RemoteUser(
         username=name,
@@ -67,11 +76,14 @@ def describe(background: ImisClient, username: str) -> tuple[str, str, tuple[str
             "/api/UserSecurity): the background account may lack the right to read them",
             background.site, name,
         )  # fmt: skip
-        raise RolesUnread(
-            "mailfiler cannot read your roles in iMIS, so it cannot tell what you may do: "
-            "tell your administrator"
-        )
+        raise RolesUnread(ROLES_UNREAD)
     return str(user.get("UserName") or name), _email(background, user.get("Party")), roles
+
+
+ROLES_UNREAD = (
+    "mailfiler cannot read your roles in iMIS, so it cannot tell what you may do: "
+    "tell your administrator"
+)
 
 
 class RolesUnread(ConnectorUnavailable):

@@ -346,7 +346,7 @@ class _Check:
                 "a column whose name holds Email"
             )
             return _fix(what, says, f"no row for the values {PROBES!r}")
-        names = set(rows[0])
+        names = list(rows[0])  # in the query's order: "the first Email column" is that
         found = {role: c for role, c in search_columns(names, self.mapping).items() if c in names}
         self.columns = found
         missing = [role for role in NEEDED_COLUMNS if role not in found]

@@ -110,6 +110,11 @@ class WriteRefused(Exception):
     """iMIS answered a write with an error: nothing was written. The reason is for the user."""
 
 
+# Answers to a write that say nothing of whether iMIS did it: a gateway's (a proxy in front of
+# the site gave up waiting, or got no proper answer) and a time-out, after the body was sent.
+MAY_HAVE_LANDED: Final = frozenset({408, 502, 504})
+
+
 class WriteUnsure(Exception):
     """A write may have landed (no answer came): it must not be sent again blindly."""
 
@@ -467,6 +472,12 @@ class ImisClient:
                 continue
             if status >= 400:
                 reason = f"iMIS answered {status} {answer.reason_phrase}{_detail(answer)}"
+                if write and status in MAY_HAVE_LANDED:
+                    log.warning("iMIS at %s answered a write with %s", self.site, reason)
+                    raise WriteUnsure(
+                        f"{reason}: the record may have been written all the same: check "
+                        "iMIS before saving it again"
+                    )
                 if write:
                     raise WriteRefused(_refusal(answer) or reason)
                 if status == 404:
@@ -585,6 +596,8 @@ def _detail(answer: httpx2.Response) -> str:
         body = answer.json()
     except ValueError:
         return ""
+    if isinstance(body, str) and body.strip():  # a bare JSON string: the message itself
+        return f": {body.strip()[:300]}"
     if isinstance(body, dict):
         for key in ("Message", "message", "error_description", "detail", "title"):
             if isinstance(body.get(key), str):

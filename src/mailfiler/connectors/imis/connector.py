@@ -36,7 +36,7 @@ from mailfiler.connectors.imis.mapping import ImisMapping
 from mailfiler.connectors.imis.parties import Parties, contact_of
 from mailfiler.connectors.imis.writing import Writer
 from mailfiler.core.match import Contact
-from mailfiler.core.options import ActivityField, ActivityType
+from mailfiler.core.options import ActivityField, ActivityType, FieldKind, FieldType
 from mailfiler.core.plan import Capabilities, PlannedRecord
 from mailfiler.errors import BadRequest, ConnectorUnavailable, NotFound
 
@@ -63,17 +63,19 @@ class ImisCRM:
         facts = site or {}
         self.activity_properties: Mapping[str, str] = dict(facts.get("activity_properties") or {})
         self.parties = Parties(client)
+        described = field_types(self.activity_properties)
         self.writer = Writer(
-            client, self.parties, activity_files=bool(facts.get("activity_attachments"))
-        )
+            client, self.parties, activity_files=bool(facts.get("activity_attachments")),
+            described=described,
+        )  # fmt: skip
         self.capabilities = Capabilities(
             crm="iMIS",
             activities=edition == "enterprise",
             activity_attachments=self.writer.activity_files,
             interaction_date=False,
             # PrimaryOrganization with only a Name may not link to an organisation record.
-            new_contact_note="iMIS takes the organisation by its name only: it may not be "
-            "linked to the organisation's own record, so check it in iMIS",
+            new_contact_note=_new_contact_note(self.mapping.new_address_purpose),
+            activity_field_types=described,
         )
 
     # -- contacts -------------------------------------------------------------------
@@ -124,6 +126,7 @@ class ImisCRM:
             if not code or code.upper() in system or len(code) > CODE_MAX:
                 continue
             fields = [ActivityField(name, label) for name, label in _COMMON_FIELDS]
+            described = self.capabilities.activity_field_types
             if item.get("NotePrompt"):
                 fields[1] = ActivityField("NOTE", str(item["NotePrompt"]))
             if item.get("SourcePrompt"):
@@ -132,8 +135,8 @@ class ImisCRM:
                 prompt = item.get(f"Uf{n}Prompt")
                 if prompt:
                     fields.append(ActivityField(f"UF_{n}", str(prompt)))
-            if self.activity_properties:  # the site said which properties it has
-                fields = [f for f in fields if f.name in self.activity_properties]
+            if self.activity_properties:  # the site said which properties it has, and their types
+                fields = [f.as_described(described) for f in fields if f.name in described]
             found.append(
                 ActivityType(
                     code=code, name=str(item.get("Description") or code), fields=tuple(fields)
@@ -173,3 +176,40 @@ class ImisCRM:
 
     def look_for(self, written: Written) -> Found:
         return self.writer.look_for(written)
+
+
+def _new_contact_note(purpose: str) -> str:
+    """What adding a contact to iMIS cannot promise, said before it is added."""
+    note = (
+        "iMIS takes the organisation by its name only: it may not be linked to the "
+        "organisation's own record, so check it in iMIS"
+    )
+    if not purpose:
+        note += (
+            ". Only the first email address is kept: no address purpose is set for others "
+            "(an administrator sets one: imis.new_address_purpose)"
+        )
+    return note
+
+
+# What iMIS's metadata names a property's type (``PropertyTypeName``, or its contract's name).
+_NUMBERS = {"decimal", "double", "single", "int16", "int32", "int64", "integer", "number"}
+_DATES = {"datetime", "date", "datetimeoffset"}
+
+
+def field_types(properties: Mapping[str, str]) -> dict[str, FieldType]:
+    """What each Activity property takes, as the site's metadata says ("String(255)",
+    "Decimal", "DateTime"): its kind and longest text, None where it does not say."""
+    found: dict[str, FieldType] = {}
+    for name, said in properties.items():
+        base, _, rest = said.partition("(")
+        length = rest.rstrip(")")
+        kind: FieldKind | None = None
+        if base.strip().lower() in _NUMBERS:
+            kind = "number"
+        elif base.strip().lower() in _DATES:
+            kind = "date"
+        elif base.strip().lower() == "string":
+            kind = "text"
+        found[name] = (kind, int(length) if length.isdigit() and int(length) > 0 else None)
+    return found

@@ -4,8 +4,8 @@ iMIS sites differ, and the public material does not name everything (see
 ../shared/spec/imis-notes.md): which entity takes an interaction, what its
 properties are called, which IQA query searches contacts. Every such name
 is here, so a site can be corrected in its settings (``mailfiler options
-set --cloud-id ACME imis.interaction_entity=ContactInteraction``) without
-a change of code. Where a default is a fact from a source, the comment
+set --cloud-id ACME imis.search_query='$/Common/Queries/Contact Search'``)
+without a change of code. Where a default is a fact from a source, the comment
 says which; where no source confirmed it, the comment says "default".
 """
 
@@ -78,9 +78,11 @@ class ImisMapping:
     write_timeout_seconds: float = 120.0
     retries: int = 3  # for reads, and for writes known not to have landed
     # Where the staff site links a record filed in iMIS: {site}, {contact_id}, {record_id}.
-    # No source names iMIS's own page for one communication-log entry: the default opens
-    # the contact in iMIS's staff site (its usual Account_Page_Staff), a site sets its own.
-    record_link: str = "{site}/Staff/Party.aspx?ID={contact_id}"
+    # No source gives an address for one communication-log entry: iMIS previews it from the
+    # contact's Interaction Log (help.imis.com, "Interaction Log"). The default opens the
+    # contact's staff account page, as the notes' Profile URL example names it
+    # (Account_Page_Staff?ID=); a site that knows its own page sets it.
+    record_link: str = "{site}/Account_Page_Staff?ID={contact_id}"
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> ImisMapping:
@@ -150,7 +152,8 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "write_timeout_seconds": (0.5, 300),
     "retries": (0, 10),
 }
-_ACTIVITY_CODE = re.compile(r"[A-Za-z0-9_-]{1,30}")
+# Activity.ACTIVITY_TYPE is varchar(10) (imis-notes.md, "Activities").
+_ACTIVITY_CODE = re.compile(r"[A-Za-z0-9_-]{1,10}")
 
 
 def _checked(name: str, value: Any) -> Any:
@@ -192,7 +195,7 @@ def _checked(name: str, value: Any) -> Any:
         ):
             raise BadRequest(
                 "iMIS mapping system_activity_types is a list of activity type codes "
-                "(letters, digits, _ and -)"
+                "(at most 10 letters, digits, _ and -)"
             )
         return tuple(v.strip().upper() for v in value)
     raise AssertionError(f"{name} has no check")  # pragma: no cover - every field has one

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -43,7 +43,7 @@ from mailfiler.connectors.base import (
 from mailfiler.connectors.imis import wire
 from mailfiler.connectors.imis.client import ImisClient, WriteRefused, WriteUnsure
 from mailfiler.connectors.imis.parties import Parties
-from mailfiler.core.options import ActivityField
+from mailfiler.core.options import ActivityField, FieldType
 from mailfiler.core.plan import PlannedFile, PlannedRecord
 from mailfiler.errors import ConnectorUnavailable
 
@@ -53,18 +53,30 @@ DESCRIPTION_MAX: Final = 255  # Activity.DESCRIPTION varchar(255)
 # A site's clock and ours may differ: an entry created this long before the write was sent
 # still counts as the write.
 CLOCKS_DIFFER_BY: Final = timedelta(minutes=2)
+# How long a write may go on in iMIS after it was sent: ASI's own client waits up to 5
+# minutes per request (imis-notes.md, "What ASI's own libraries show").
+IMIS_WRITES_FOR: Final = timedelta(minutes=5)
+# How far a site's time zone set wrong moves what iMIS says of a write's time.
+ZONES_DIFFER_BY: Final = timedelta(hours=15)
 
 
 class Writer:
     """One organisation's writes into its iMIS site."""
 
     def __init__(
-        self, client: ImisClient, parties: Parties, *, activity_files: bool = False
+        self,
+        client: ImisClient,
+        parties: Parties,
+        *,
+        activity_files: bool = False,
+        described: Mapping[str, FieldType] | None = None,
     ) -> None:
+        """``described``: what the site's metadata says each Activity property takes."""
         self.client = client
         self.parties = parties
         self.mapping = client.mapping
         self.activity_files = activity_files
+        self.described = dict(described or {})
 
     # -- interactions ----------------------------------------------------------------
 
@@ -177,7 +189,7 @@ class Writer:
     def _typed(self, name: str, value: str) -> Any:
         """A field's value as iMIS takes it: a date on the site's clock without a zone, a
         number as a ``System.Decimal``, a text as it is."""
-        kind = ActivityField(name, name).kind
+        kind = ActivityField(name, name).as_described(self.described).kind
         if kind == "date":
             moment = datetime.fromisoformat(value).astimezone(ZoneInfo(self.mapping.site_time_zone))
             return moment.strftime(wire.DATE_FORMAT)
@@ -200,27 +212,38 @@ class Writer:
     # -- a write whose answer never came --------------------------------------------------
 
     def look_for(self, written: Written) -> Found:
-        """Whether iMIS holds the record: its key, or that it surely does not."""
+        """Whether iMIS holds the record: its key, or that it surely does not. Anything
+        like it that cannot be told apart from it is for someone to check."""
         if written.kind == "activity":
-            matches = self._activities_like(written)
+            matches, alike = self._activities_like(written)
         else:
-            matches = self._interactions_like(written)
+            matches, alike = self._interactions_like(written)
         if len(matches) == 1:
             return matches[0]
         if matches:
             return StillUnknown(
                 f"iMIS holds {len(matches)} records that could be this one: check them there"
             )
-        # Nothing, once the write is surely over (answered or given up by iMIS itself).
-        over = written.sent_at + timedelta(seconds=self.mapping.write_timeout_seconds)
+        if alike:
+            return StillUnknown(
+                f"iMIS holds {alike} record(s) like this one that it cannot tell apart from it "
+                "(their time does not match the save's): check them there"
+            )
+        # Nothing, once the write is surely over: answered or given up by iMIS itself, which
+        # takes as long as ASI's own client waits, whatever mailfiler's own time-out.
+        waited = max(self.mapping.write_timeout_seconds, IMIS_WRITES_FOR.total_seconds())
+        over = written.sent_at + timedelta(seconds=waited)
         if written.now > over + CLOCKS_DIFFER_BY:
             return NotWritten()
         return StillUnknown("iMIS may still be writing it: ask again in a few minutes")
 
-    def _interactions_like(self, written: Written) -> list[Landed]:
+    def _interactions_like(self, written: Written) -> tuple[list[Landed], int]:
+        """The contact's entries with the record's subject, created since it was sent; and
+        how many others with that subject are too close before it to be told apart (a site
+        time zone set wrong moves them by hours)."""
         subject = _cut(written.subject, SUBJECT_MAX)
         zone = ZoneInfo(self.mapping.site_time_zone)
-        found = []
+        found, alike = [], 0
         params = {"PartyId": written.contact_id}
         for entry in self.client.pages(f"/api/{self.mapping.interaction_entity}", params):
             log = entry.get("CommunicationLog") if isinstance(entry, dict) else None
@@ -228,7 +251,9 @@ class Writer:
                 continue
             created = _site_time((entry.get("UpdateInformation") or {}).get("CreatedOn"), zone)
             if created is None or created < written.sent_at - CLOCKS_DIFFER_BY:
-                continue  # an entry of another, earlier message with the same subject
+                if created is None or created > written.sent_at - ZONES_DIFFER_BY:
+                    alike += 1
+                continue  # else an entry of another, earlier message with the same subject
             key = entry.get("CommunicationLogRecipientId")
             if isinstance(key, str) and key:
                 files = tuple(
@@ -236,22 +261,35 @@ class Writer:
                     if isinstance(f, dict)
                 )  # fmt: skip
                 found.append(Landed(key, files))
-        return found
+        return found, alike
 
-    def _activities_like(self, written: Written) -> list[Landed]:
+    def _activities_like(self, written: Written) -> tuple[list[Landed], int]:
+        """The contact's activities of the record's type, description and date; and how many
+        of that type and description cannot be told apart from it (no date sent, or iMIS
+        gives none)."""
         description = _cut(written.subject, DESCRIPTION_MAX)
-        found = []
+        date = (
+            self._typed("TRANSACTION_DATE", written.activity_date)
+            if written.activity_date
+            else None
+        )
+        found, alike = [], 0
         params = {"PartyId": written.contact_id}
         for entity in self.client.pages(f"/api/{self.mapping.activity_entity}", params):
             values = wire.properties(entity) if isinstance(entity, dict) else {}
             if (
-                values.get("ACTIVITY_TYPE") == written.activity_type
-                and values.get("DESCRIPTION") == description
+                values.get("ACTIVITY_TYPE") != written.activity_type
+                or values.get("DESCRIPTION") != description
             ):
-                key = wire.identity(entity)
-                if key:
-                    found.append(Landed(key))  # its files are not listed with it
-        return found
+                continue
+            held = str(values.get("TRANSACTION_DATE") or "")[:19]
+            if date is None or not held:
+                alike += 1
+                continue
+            key = wire.identity(entity)
+            if held == date and key:
+                found.append(Landed(key))  # its files are not listed with it
+        return found, alike
 
 
 def interaction_html(record: PlannedRecord) -> str:
