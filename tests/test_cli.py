@@ -17,6 +17,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from mailfiler import cli
+from mailfiler.cli import common, filing
 from tests.conftest import FIXTURES, corpus_path
 
 runner = CliRunner()
@@ -252,15 +253,16 @@ def test_several_messages_end_with_a_summary_table(mf: Cli) -> None:
 
 def test_a_progress_bar_shows_on_a_terminal(mf: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     screen = io.StringIO()
-    monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=100))
-    cli._globals.database, cli._globals.blobs = mf.base[1], mf.base[3]
+    monkeypatch.setattr(filing, "err", Console(file=screen, force_terminal=True, width=100))
+    given = common.settings_given
+    given.database, given.blobs = mf.base[1], mf.base[3]
     from mailfiler.core.plan import Choices
 
     paths = [str(FIXTURES / n) for n in ("text-only.eml", "ambiguous.eml", "forwarded.eml")]
     try:
-        assert cli._process(paths, mf.cloud_id, "jdoe", Choices(), as_json=True, save=True) == 0
+        assert filing._process(paths, mf.cloud_id, "jdoe", Choices(), as_json=True, save=True) == 0
     finally:
-        cli._close()
+        common.close_service()
     assert "filing" in screen.getvalue() and "3/3" in screen.getvalue()
 
 

@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from mailfiler import cli
+from mailfiler.cli import common, filing
 from tests.conftest import FIXTURES
 from tests.imis_site import MANAGER_PASSWORD, Site, imis_site, recorded_pauses
 from tests.test_cli import Cli, runner
@@ -186,7 +187,9 @@ def test_a_pause_shows_on_the_progress_line_and_past_the_patience_a_message_wait
     init(mf, site)
     folder = messages(tmp_path / "inbox", 3)
     screen = io.StringIO()
-    monkeypatch.setattr(cli, "err", Console(file=screen, force_terminal=True, width=120))
+    console = Console(file=screen, force_terminal=True, width=120)
+    for module in (common, filing):  # the progress line, and the pause said on it
+        monkeypatch.setattr(module, "err", console)
     site.standin.faults_on = {("/api/Party", 2): ["429:45"]}
     with recorded_pauses() as pauses:
         result = invoke(mf, "file", str(folder), "--cloud-id", mf.cloud_id, "--user", "admin",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from string import Template
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -36,6 +37,8 @@ PANE_POLICY = (
     "https://*.outlook.com https://outlook.live.com https://*.microsoft.com"
 )
 
+# The Outlook add-in manifest: a template, filled in with the server's address.
+MANIFEST = Template((WEB / "manifest" / "manifest.xml").read_text(encoding="utf-8"))
 DESCRIPTION = "Save email to your CRM as Interactions or Activities, for every contact on it."
 TOOLTIP = "Save this email to the CRM for the contacts on it."
 
@@ -60,117 +63,15 @@ def manifest(request: Request) -> Response:
 
 
 def manifest_xml(public_url: str) -> str:
+    """The manifest (web/manifest/manifest.xml) filled in for this server's address."""
     base = public_url.rstrip("/")
     url = escape(base)
     # The same server always gets the same add-in ID, so re-installing updates it.
     add_in_id = uuid.uuid5(uuid.NAMESPACE_URL, base + "/addin")
-    pane = f"{url}/addin/taskpane.html"
-
-    def surface(kind: str, group: str) -> str:
-        return f"""
-          <ExtensionPoint xsi:type="{kind}">
-            <OfficeTab id="TabDefault">
-              <Group id="{group}">
-                <Label resid="GroupLabel"/>
-                <Control xsi:type="Button" id="{group}.SaveToCrm">
-                  <Label resid="SaveButton.Label"/>
-                  <Supertip>
-                    <Title resid="SaveButton.Label"/>
-                    <Description resid="SaveButton.Tooltip"/>
-                  </Supertip>
-                  <Icon>
-                    <bt:Image size="16" resid="Icon.16"/>
-                    <bt:Image size="32" resid="Icon.32"/>
-                    <bt:Image size="80" resid="Icon.80"/>
-                  </Icon>
-                  <Action xsi:type="ShowTaskpane">
-                    <SourceLocation resid="Taskpane.Url"/>
-                  </Action>
-                </Control>
-              </Group>
-            </OfficeTab>
-          </ExtensionPoint>"""
-
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<OfficeApp xmlns="http://schemas.microsoft.com/office/appforoffice/1.1"
-           xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
-           xmlns:bt="http://schemas.microsoft.com/office/officeappbasictypes/1.0"
-           xmlns:mailappor="http://schemas.microsoft.com/office/mailappversionoverrides/1.0"
-           xsi:type="MailApp">
-  <Id>{add_in_id}</Id>
-  <Version>1.0.0.0</Version>
-  <ProviderName>mailfiler</ProviderName>
-  <DefaultLocale>en-US</DefaultLocale>
-  <DisplayName DefaultValue="mailfiler"/>
-  <Description DefaultValue="{DESCRIPTION}"/>
-  <IconUrl DefaultValue="{url}/addin/icons/icon-64.png"/>
-  <HighResolutionIconUrl DefaultValue="{url}/addin/icons/icon-128.png"/>
-  <SupportUrl DefaultValue="{url}/staff/"/>
-  <AppDomains>
-    <AppDomain>{url}</AppDomain>
-  </AppDomains>
-  <Hosts>
-    <Host Name="Mailbox"/>
-  </Hosts>
-  <Requirements>
-    <Sets>
-      <Set Name="Mailbox" MinVersion="1.1"/>
-    </Sets>
-  </Requirements>
-  <FormSettings>
-    <Form xsi:type="ItemRead">
-      <DesktopSettings>
-        <SourceLocation DefaultValue="{pane}"/>
-        <RequestedHeight>450</RequestedHeight>
-      </DesktopSettings>
-    </Form>
-    <Form xsi:type="ItemEdit">
-      <DesktopSettings>
-        <SourceLocation DefaultValue="{pane}"/>
-      </DesktopSettings>
-    </Form>
-  </FormSettings>
-  <Permissions>ReadWriteItem</Permissions>
-  <Rule xsi:type="RuleCollection" Mode="Or">
-    <Rule xsi:type="ItemIs" ItemType="Message" FormType="Read"/>
-    <Rule xsi:type="ItemIs" ItemType="Message" FormType="Edit"/>
-  </Rule>
-  <DisableEntityHighlighting>false</DisableEntityHighlighting>
-  <VersionOverrides xmlns="http://schemas.microsoft.com/office/mailappversionoverrides"
-                    xsi:type="VersionOverridesV1_0">
-    <Requirements>
-      <bt:Sets DefaultMinVersion="1.3">
-        <bt:Set Name="Mailbox"/>
-      </bt:Sets>
-    </Requirements>
-    <Hosts>
-      <Host xsi:type="MailHost">
-        <DesktopFormFactor>{surface("MessageReadCommandSurface", "mailfiler.read")}{
-        surface("MessageComposeCommandSurface", "mailfiler.compose")
-    }
-        </DesktopFormFactor>
-      </Host>
-    </Hosts>
-    <Resources>
-      <bt:Images>
-        <bt:Image id="Icon.16" DefaultValue="{url}/addin/icons/icon-16.png"/>
-        <bt:Image id="Icon.32" DefaultValue="{url}/addin/icons/icon-32.png"/>
-        <bt:Image id="Icon.80" DefaultValue="{url}/addin/icons/icon-80.png"/>
-      </bt:Images>
-      <bt:Urls>
-        <bt:Url id="Taskpane.Url" DefaultValue="{pane}"/>
-      </bt:Urls>
-      <bt:ShortStrings>
-        <bt:String id="GroupLabel" DefaultValue="mailfiler"/>
-        <bt:String id="SaveButton.Label" DefaultValue="Save to CRM"/>
-      </bt:ShortStrings>
-      <bt:LongStrings>
-        <bt:String id="SaveButton.Tooltip" DefaultValue="{TOOLTIP}"/>
-      </bt:LongStrings>
-    </Resources>
-  </VersionOverrides>
-</OfficeApp>
-"""
+    return MANIFEST.substitute(
+        url=url, pane=f"{url}/addin/taskpane.html", add_in_id=add_in_id,
+        description=DESCRIPTION, tooltip=TOOLTIP,
+    )  # fmt: skip
 
 
 def install(app: FastAPI, public_url: str | None) -> None:
