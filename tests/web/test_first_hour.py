@@ -3,6 +3,8 @@ its badges follow what the user is doing, and the results say what was not saved
 
 from __future__ import annotations
 
+from typing import Any
+
 from playwright.sync_api import expect
 
 from tests.conftest import FIXTURES
@@ -123,3 +125,25 @@ def test_over_the_limit_says_what_would_happen_and_save_is_disabled_with_why(pan
     expect(why).to_contain_text("Max Total Emails")
     expect(save).to_have_attribute("aria-describedby", "why-interaction")
     assert pane.org.records() == []
+
+
+def test_a_click_is_never_lost_to_the_server_answering_while_the_button_is_held(pane: Pane) -> None:
+    page = review(pane, "text-only.eml")
+    held: list[Any] = []
+    page.route(
+        "**/preview", lambda route: held.append(route)
+    )  # the server's answer waits until we let it go
+    page.locator("#filter-to").click()
+    page.locator("#filter-to").click()  # a change: the pane asks what a save would do now
+    while not held:
+        page.wait_for_timeout(20)
+    save = page.get_by_role("button", name="Save as Interaction")
+    box = save.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for route in held:  # the answer comes while the button is held down
+        route.continue_()
+    page.wait_for_timeout(300)
+    page.mouse.up()
+    expect(page.locator(".summary-line")).to_have_text("2 saved, 0 not saved")

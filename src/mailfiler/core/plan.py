@@ -87,7 +87,6 @@ class Capabilities:
     """What a CRM can take, so that the review says it before a save, not the write after."""
 
     crm: str = "the built-in CRM"  # its name, in the sentences the user reads
-    activities: bool = True
     activity_attachments: bool = True
     interaction_date: bool = True  # False: the CRM stamps an interaction with its own write time
     # True: writing a record again is harmless (the CRM finds its own copy), so a
@@ -220,22 +219,8 @@ def plan(
         to_save = []
     is_interaction = choices.kind == "interaction"
     files, eml, planned_files = _files(message, choices, saving=bool(to_save))
-    notes = message.notes
-    if not message.sender:
-        notes += ("the message has no From line: there is no sender to file it for",)
-    left_out = to_line_left_out(message.to) if is_interaction else []
-    if left_out:
-        notes += (
-            f"the To field holds {limits.TO_LINE_MAX} characters ({limits.TO_LINE_REASON_SHORT}): "
-            f'{", ".join(left_out)} did not fit, and it says "… and {len(left_out)} more"',
-        )
     if not is_interaction and not capabilities.activity_attachments:
         files, eml, planned_files = _no_files(files, eml, capabilities.crm)
-    if is_interaction and not capabilities.interaction_date and message.date is not None:
-        notes += (
-            f"{capabilities.crm} dates an interaction by when it is saved, not by when the "
-            "message was sent",
-        )
     completing: dict[str, tuple[PlannedFile, ...]] = {}
     if records_too:  # the review has no files planned to compare with
         outcomes, completing = _completions(outcomes, filed, planned_files, options, choices.kind)
@@ -249,45 +234,74 @@ def plan(
             activity_type, message, choices.fields, tokens=bool(to_save),
             described=capabilities.activity_field_types,
         )  # fmt: skip
-    body = ""
-    tokens = message_tokens(message, with_body=False)
-    if to_save:
-        body = interaction_body(message) if is_interaction else activity_body(message)
+    people = message_tokens(message, with_body=False)
+    template = PlannedRecord(
+        kind=choices.kind, contact_id="", subject=message.subject,
+        to_line=to_line(message.to) if is_interaction else None,
+        body=_body(message, choices.kind) if to_save else "",
+        activity_type=activity_type.code if activity_type else None, fields=fields,
+        files=planned_files, message_key=message.key, message_id=message.message_id,
+        created_by=background_account, saved_by=filer.username, sent_at=message.date,
+        sender=people["sender"], recipients=people["recipients"],
+    )  # fmt: skip
+    return SavePlan(
+        kind=choices.kind,
+        message_key=message.key,
+        records=_records(template, to_save, outcomes, filed, completing, options),
+        participants=outcomes,
+        files=files,
+        eml=eml,
+        notes=_notes(message, choices.kind, capabilities),
+    )
+
+
+def _notes(message: Message, kind: Kind, capabilities: Capabilities) -> tuple[str, ...]:
+    """What the review says of the message as a whole."""
+    notes = message.notes
+    if not message.sender:
+        notes += ("the message has no From line: there is no sender to file it for",)
+    left_out = to_line_left_out(message.to) if kind == "interaction" else []
+    if left_out:
+        notes += (
+            f"the To field holds {limits.TO_LINE_MAX} characters ({limits.TO_LINE_REASON_SHORT}): "
+            f'{", ".join(left_out)} did not fit, and it says "… and {len(left_out)} more"',
+        )
+    if kind == "interaction" and not capabilities.interaction_date and message.date is not None:
+        notes += (
+            f"{capabilities.crm} dates an interaction by when it is saved, not by when the "
+            "message was sent",
+        )
+    return notes
+
+
+def _body(message: Message, kind: Kind) -> str:
+    return interaction_body(message) if kind == "interaction" else activity_body(message)
+
+
+def _records(
+    template: PlannedRecord,
+    to_save: Sequence[str],
+    outcomes: tuple[ParticipantOutcome, ...],
+    filed: Mapping[str, Filed],
+    completing: Mapping[str, tuple[PlannedFile, ...]],
+    options: Options,
+) -> tuple[PlannedRecord, ...]:
+    """One record per contact to save: the message's, with the contact's own address, and
+    only the missing files for a record saved before without them."""
     addresses: dict[str, str] = {}
     for outcome in outcomes:
         if outcome.contact_id and outcome.address:
             addresses.setdefault(outcome.contact_id, outcome.address)
-    records = tuple(
-        PlannedRecord(
-            kind=choices.kind,
+    return tuple(
+        replace(
+            template,
             contact_id=contact_id,
-            subject=message.subject,
-            to_line=to_line(message.to) if is_interaction else None,
-            body=body,
-            activity_type=activity_type.code if activity_type else None,
-            fields=fields,
-            files=completing.get(contact_id) or planned_files,
-            message_key=message.key,
-            message_id=message.message_id,
-            created_by=background_account,
-            saved_by=filer.username,
+            files=completing.get(contact_id) or template.files,
             another_copy=contact_id in filed and options.allow_duplicates,
-            sent_at=message.date,
-            sender=tokens["sender"],
-            recipients=tokens["recipients"],
             existing_record_id=filed[contact_id].record_id if contact_id in completing else None,
             address=addresses.get(contact_id, ""),
         )
         for contact_id in to_save
-    )
-    return SavePlan(
-        kind=choices.kind,
-        message_key=message.key,
-        records=records,
-        participants=outcomes,
-        files=files,
-        eml=eml,
-        notes=notes,
     )
 
 

@@ -7,10 +7,12 @@ files inside the same write; an Activity is an ``Activity`` entity. Every
 write uses the background account's token, so iMIS shows that account as
 the creator; mailfiler's ledger keeps who really saved it.
 
-What iMIS cannot take is said in ``capabilities``, so it is shown before a
-save: files on an Activity only where the site's set-up check found
-``LegacyActivityAttachment``, no chosen date on an interaction (iMIS stamps
-its own write time), and no Activities at all on the Professional edition.
+What iMIS cannot take is said in ``capabilities``, so the plan shows it before a
+save and the write never refuses for a reason the review could have shown: files
+on an Activity only where the site's set-up check found ``LegacyActivityAttachment``,
+no chosen date on an interaction (iMIS stamps its own write time), each Activity
+field as the site describes it. (No Activities on the Professional edition is the
+organisation's option, read by the plan: ``core.options.activity_action``.)
 """
 
 from __future__ import annotations
@@ -54,7 +56,6 @@ class ImisCRM:
         self,
         client: ImisClient,
         *,
-        edition: str = "enterprise",
         site: Mapping[str, Any] | None = None,
     ) -> None:
         """``site``: what the set-up check learnt of the site (``check.SiteFacts``)."""
@@ -70,7 +71,6 @@ class ImisCRM:
         )  # fmt: skip
         self.capabilities = Capabilities(
             crm="iMIS",
-            activities=edition == "enterprise",
             activity_attachments=self.writer.activity_files,
             interaction_date=False,
             # PrimaryOrganization with only a Name may not link to an organisation record.
@@ -165,8 +165,6 @@ class ImisCRM:
 
     def _write(self, record: PlannedRecord) -> WriteOutcome:
         if record.kind == "activity":
-            if not self.capabilities.activities:
-                return Failed("this iMIS edition (Professional) takes no Activities")
             if record.existing_record_id:
                 return self.writer.attach_to_activity(record.existing_record_id, record.files)
             return self.writer.activity(record)

@@ -92,7 +92,6 @@ def _background_password(tenant: Tenant, site: str, needs: Needs) -> str:
 def _connect(tenant: Tenant, needs: Needs) -> ImisCRM:
     return ImisCRM(
         client(tenant, needs),
-        edition=tenant.options.edition,
         site=_site_facts(tenant),
     )
 

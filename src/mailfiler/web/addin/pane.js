@@ -67,6 +67,7 @@ export function showReview({ app, host, guarded, fileAnother }, review) {
     error: "",
   };
   let asking = 0; // the latest preview asked for: an older answer is not shown
+  const pressing = holdWhilePressed(app, () => pane.render(pressing.focus));
 
   /** @type {Pane} */
   const pane = {
@@ -82,6 +83,13 @@ export function showReview({ app, host, guarded, fileAnother }, review) {
       askPreview();
     },
     render(focus) {
+      if (pressing.held) {
+        // A button or key is down on the pane: redrawn once it is released, so the press
+        // lands on the control it began on (an answer of the server never eats a click).
+        pressing.waiting = true;
+        pressing.focus = focus || pressing.focus;
+        return;
+      }
       keepFocus(focus, () => (state.results ? resultsView(pane, app) : drawReview(pane, app)));
     },
     save: (kind, activity = null) => save(kind, activity),
@@ -165,6 +173,54 @@ export function showReview({ app, host, guarded, fileAnother }, review) {
 
   pane.render("message-title"); // a new message: the keyboard starts at its title
   return pane;
+}
+
+/**
+ * @typedef {object} Pressing
+ * @property {boolean} held  a pointer button or an activating key is down on the pane
+ * @property {boolean} waiting  a redraw waits for its release
+ * @property {string | undefined} focus  where that redraw puts the keyboard
+ * @property {() => void} redraw  the review shown now
+ */
+
+/** @type {WeakMap<HTMLElement, Pressing>} */
+const PRESSES = new WeakMap();
+
+/**
+ * Whether a pointer button or an activating key is down on the pane; the waiting redraw runs
+ * after its release (after the click it makes). One watch per pane, whatever the message.
+ * @param {HTMLElement} app
+ * @param {() => void} redraw
+ * @returns {Pressing}
+ */
+function holdWhilePressed(app, redraw) {
+  const known = PRESSES.get(app);
+  if (known) {
+    Object.assign(known, { redraw, waiting: false, focus: undefined });
+    return known;
+  }
+  /** @type {Pressing} */
+  const pressing = { held: false, waiting: false, focus: undefined, redraw };
+  const release = () => {
+    if (!pressing.held) return;
+    pressing.held = false;
+    if (pressing.waiting) {
+      setTimeout(() => {
+        pressing.waiting = false;
+        pressing.redraw();
+        pressing.focus = undefined;
+      }, 0);
+    }
+  };
+  app.addEventListener("pointerdown", () => (pressing.held = true), true);
+  app.addEventListener("keydown", (event) => {
+    if (event.key === " " || event.key === "Enter") pressing.held = true;
+  });
+  for (const name of ["pointerup", "pointercancel", "keyup"]) window.addEventListener(name, release, true);
+  // The window losing focus ends a press (not a control losing it: a press moves focus).
+  window.addEventListener("blur", (event) => event.target === window && release());
+  PRESSES.set(app, pressing);
+  return pressing;
 }
 
 /**
