@@ -326,3 +326,34 @@ def test_a_broken_site_never_blocks_the_change_that_repairs_it(
     assert answer.json()["crm"]["url"] == site.url
     assert [t["code"] for t in answer.json()["activity_types"]] == ["EMAIL", "CALL"]
     assert site.standin.requests[asked:] == [("GET", "/api/LegacyActivityType")]
+
+
+# -- a staff member works as themselves in iMIS: their search with their own sign-in, never
+# quietly as the background account; their roles read from iMIS, or the sign-in refused with
+# why, never taken as "no roles" ------------------------------------------------------------
+
+
+def test_a_search_never_runs_as_the_background_account_once_the_users_own_has_ended(
+    client: TestClient, org: Org, site: Site
+) -> None:
+    headers(client, org)  # the background account's token, got at a first sign-in
+    # iMIS gives a user's token a life of its own: once it has ended, mailfiler's sign-in
+    # still holds, but the search asks the user to sign in again.
+    site.standin.token_lifetime = 0
+    ended = headers(client, org)
+    answer = client.get("/api/v1/contacts", params={"q": "baker"}, headers=ended)
+    assert answer.status_code == 401, answer.text
+    assert answer.json()["detail"] == "Your iMIS sign-in has ended: sign in again"
+    assert site.standin.searches == []  # not as MANAGER either
+
+
+def test_a_user_whose_roles_imis_does_not_give_is_told_why_and_not_signed_in(
+    client: TestClient, org: Org, site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.standin.unlisted_users.add("jdoe")  # /token takes the password, /api/User lists nobody
+    answer = sign_in(client, org, "jdoe")
+    assert answer.status_code == 503, answer.text
+    assert "cannot read your roles in iMIS" in answer.json()["detail"]
+    assert "lists no such user" in caplog.text
+    site.standin.unlisted_users.clear()
+    assert sign_in(client, org, "jdoe").status_code == 201
