@@ -62,3 +62,18 @@ def said(status: str, kind: str | None = None) -> Said:
     """A status's words and tone, as the API and the reports send them beside it."""
     label, tone = status_words(status, kind)
     return {"label": label, "tone": tone}
+
+
+# A record that needs someone, as "Records to check" says it: what it may be, and what
+# happens next.
+TO_CHECK_WORDS: Final[dict[str, str]] = {
+    "unsure": "may not be in the CRM: check it",
+    "failed": "not saved: the next save writes it",
+    "partial": "saved without some files: the next save sends them",
+}
+
+
+def said_to_check(status: str) -> Said:
+    """A record to check's status in words, with its tone."""
+    label, tone = status_words(status)
+    return {"label": TO_CHECK_WORDS.get(status, label), "tone": tone}

@@ -7,7 +7,7 @@ from typing import Any
 from mailfiler.connectors.base import StoredRecord
 from mailfiler.core.message import Message
 from mailfiler.core.plan import FileOutcome, ParticipantOutcome, SavePlan
-from mailfiler.core.words import said
+from mailfiler.core.words import said, said_to_check
 from mailfiler.storage.ledger import ToCheck
 
 
@@ -94,7 +94,7 @@ def to_check_report(entry: ToCheck) -> dict[str, Any]:
     return {
         "number": entry.number,
         "status": entry.state,
-        **said(entry.state),
+        **said_to_check(entry.state),
         "kind": entry.kind,
         "contact_id": entry.contact_id,
         "subject": entry.subject,

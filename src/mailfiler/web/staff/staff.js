@@ -178,12 +178,6 @@ async function showContact(id, highlight) {
   if (marked) marked.scrollIntoView({ block: "center" });
 }
 
-const CHECK_WORDS = {
-  unsure: "may not be in the CRM: check it",
-  failed: "not saved: the next save writes it",
-  partial: "saved without some files: the next save sends them",
-};
-
 // A record that needs someone, and why; with ``settle`` (the options roles), its buttons.
 function toCheckView(entry, settle) {
   const files = entry.missing_files.map((f) => `${f.name} (${f.reason})`).join("; ");
@@ -195,7 +189,7 @@ function toCheckView(entry, settle) {
       {},
       h("strong", {}, entry.subject || "(no subject)"),
       " ",
-      h("span", { class: `badge ${entry.tone}` }, CHECK_WORDS[entry.status] || entry.label),
+      h("span", { class: `badge ${entry.tone}` }, entry.label),
     ),
     h(
       "p",
