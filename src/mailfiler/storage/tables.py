@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -74,9 +73,6 @@ class Organisation(Base):
     # Raised by every change of options: each server process keeps the parsed
     # options of an organisation until the version it reads differs.
     options_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # The highest numbered contact ID so far (0: none yet): a new contact takes
-    # the next number (as iMIS's counters do) without reading every ID there is.
-    last_contact_number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=now)
     # Which CRM the organisation files into (connectors/registry.py), and its
     # settings there (for iMIS: the site's address and the entity mapping).

@@ -21,14 +21,12 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    case,
     func,
     insert,
     join,
     or_,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session
@@ -52,6 +50,7 @@ from mailfiler.connectors.builtin.tables import (
     Blob,
     Contact,
     ContactEmail,
+    ContactNumber,
     Interaction,
     StoredAttachment,
 )
@@ -66,7 +65,6 @@ from mailfiler.core.search import distinctive, query_forms, searchable
 from mailfiler.errors import BadRequest, Conflict, NotFound
 from mailfiler.storage.blobs import BlobStore, sha256_of
 from mailfiler.storage.database import insert_into, rows
-from mailfiler.storage.tables import Organisation
 
 _RECORD_TABLES: dict[Kind, type[Interaction] | type[Activity]] = {
     "interaction": Interaction,
@@ -314,16 +312,14 @@ class BuiltinCRM:
         return added, updated
 
     def _next_contact_id(self) -> str:
+        counter = insert_into(self.session, ContactNumber).values(
+            organisation_id=self.organisation_id, last_number=FIRST_NUMBER
+        )
         number = self.session.execute(
-            update(Organisation)
-            .where(Organisation.id == self.organisation_id)
-            .values(
-                last_contact_number=case(
-                    (Organisation.last_contact_number == 0, FIRST_NUMBER),
-                    else_=Organisation.last_contact_number + 1,
-                )
-            )
-            .returning(Organisation.last_contact_number)
+            counter.on_conflict_do_update(
+                index_elements=[ContactNumber.organisation_id],
+                set_={"last_number": ContactNumber.last_number + 1},
+            ).returning(ContactNumber.last_number)
         ).scalar_one()
         if self._exists(str(number)):
             # Contacts were numbered around the counter (loaded straight into
@@ -334,13 +330,15 @@ class BuiltinCRM:
         return str(number)
 
     def _raise_counter(self, number: int) -> None:
+        counter = insert_into(self.session, ContactNumber).values(
+            organisation_id=self.organisation_id, last_number=number
+        )
         self.session.execute(
-            update(Organisation)
-            .where(
-                Organisation.id == self.organisation_id,
-                Organisation.last_contact_number < number,
+            counter.on_conflict_do_update(
+                index_elements=[ContactNumber.organisation_id],
+                set_={"last_number": number},
+                where=ContactNumber.last_number < number,
             )
-            .values(last_contact_number=number)
         )
 
     def _exists(self, contact_id: str) -> bool:

@@ -25,6 +25,19 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from mailfiler.storage.tables import Base, now
 
 
+class ContactNumber(Base):
+    """The highest numbered contact ID of an organisation's built-in CRM so far: a new
+    contact takes the next number (as iMIS's counters do) without reading every ID there
+    is. The built-in CRM's own: an organisation filing elsewhere has none."""
+
+    __tablename__ = "contact_numbers"
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_number: Mapped[int] = mapped_column(BigInteger)
+
+
 class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (
