@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import select
 import socket
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import pytest
 
 from mailfiler.api.app import create_app
 from mailfiler.config import Settings
-from mailfiler.service import Service
+from mailfiler.service import Service, uploads
 from tests.api.conftest import Api
 from tests.conftest import corpus_path, fixture_bytes, new_org, serving
 
@@ -196,6 +199,38 @@ def test_a_message_being_composed_shows_bcc_and_saves_its_attachments(api: Api) 
     assert [r["status"] for r in saved["results"]] == ["saved", "saved", "saved"]
     [record] = api.org.records("102")
     assert [f.filename for f in record.attachments] == ["programme.pdf"]
+
+
+def test_a_message_given_by_its_fields_is_kept_as_them_and_its_eml_written_when_saved(
+    api: Api,
+) -> None:
+    """No .eml is written for a message the pane sends as its fields (and read back in a
+    reader process): it is kept as the fields it came as, read as a message directly, and
+    an .eml is written only for a save that asks for one."""
+    headers = api.sign_in()
+    read = api.client.post("/api/v1/messages", json=_composed(), headers=headers).json()
+    service = api.org.service
+    with service.unit() as session:
+        key = uploads.signing_key(session)
+    org, user, _ = read["message_ref"].split(".", 2)
+    upload = uploads.find(key, int(org), int(user), read["message_ref"])
+    kept = json.loads(service.incoming.get(upload))
+    assert upload.form == "fields" and kept["subject"] == "Conference places"
+    again = api.client.get(f"/api/v1/messages/{read['message_ref']}", headers=headers).json()
+    assert [p["address"] for p in again["participants"]] == [
+        p["address"] for p in read["participants"]
+    ]  # read again from what was kept: the same message
+    api.client.post(
+        f"/api/v1/messages/{read['message_ref']}/interactions",
+        json={"contact_ids": ["102"], "eml": True},
+        headers=headers,
+    )
+    [record] = api.org.records("102")
+    [eml] = [f for f in record.attachments if f.filename.endswith(".eml")]
+    data = api.client.get(f"/api/v1/attachments/{eml.id}", headers=headers).content
+    written = BytesParser(policy=policy.default).parsebytes(data)
+    assert written["Subject"] == "Conference places"
+    assert "bob@members.example" in written["To"] and "Grace@Ito.example" in written["Cc"]
 
 
 def test_when_attachments_cannot_be_had_the_email_is_saved_and_the_user_told(api: Api) -> None:

@@ -158,3 +158,16 @@ def test_pruning_removes_what_a_crashed_process_left_arriving(tmp_path: Path) ->
     assert incoming.prune() == 1
     assert os.listdir(left.folder) == []
     left.discard()  # what the crashed process would have done
+
+
+def test_a_reference_made_before_forms_were_kept_still_names_a_message_file() -> None:
+    """References open when the server is updated go on working for their day: one of seven
+    fields names a message's file; one for a message given by its fields says so."""
+    key = b"k" * 32
+    digest = "ab" * 32
+    old = uploads.reference(key, uploads.Upload(1, 2, 1_800_000_000, "read", False, digest, 10))
+    assert len(old.split(".")) == 8  # seven fields and the signature, as before
+    opened = uploads.find(key, 1, 2, old, now=1_800_000_100)
+    assert opened.form == "message" and opened.sha256 == digest
+    fields = uploads.Upload(1, 2, 1_800_000_000, "compose", False, digest, 10, "fields")
+    assert uploads.find(key, 1, 2, uploads.reference(key, fields), now=1_800_000_100) == fields

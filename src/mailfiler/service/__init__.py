@@ -8,6 +8,7 @@ A use case opens short units of work of its own, and calls the CRM outside them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
@@ -34,6 +35,7 @@ from mailfiler.connectors.kinds import SetUpCheck as SetUpCheck
 from mailfiler.connectors.patience import INTERACTIVE as INTERACTIVE
 from mailfiler.connectors.patience import Patience as Patience
 from mailfiler.connectors.patience import patient as patient
+from mailfiler.core.fields import message_from_fields
 from mailfiler.core.limits import size_in_words
 from mailfiler.core.match import Contact, match
 from mailfiler.core.message import Message
@@ -405,12 +407,16 @@ class Service:
         arrival: uploads.Arrival,
         mode: str = "read",
         attachments_missing: bool = False,
+        form: str = "message",
     ) -> Review:
-        """Read a message that arrived, keep it for the save, and say what saving it would do."""
-        message = self.read(arrival.data())
+        """Read a message that arrived (its file, or its fields: ``uploads.FORMS``), keep it
+        for the save, and say what saving it would do."""
+        message = self._read_as(form, arrival.data())
         user = context.signed_in_user
         key = self._upload_key()
-        ref = uploads.store(arrival, key, context.tenant.id, user.id, mode, attachments_missing)
+        ref = uploads.store(
+            arrival, key, context.tenant.id, user.id, mode, attachments_missing, form
+        )
         self.messages.put(ref, message)
         return self._review(context, ref, message, mode, attachments_missing)
 
@@ -442,9 +448,17 @@ class Service:
         cached = self.messages.get(ref)
         if cached is not None:
             return cached
-        message = self.read(self.incoming.get(upload))
+        message = self._read_as(upload.form, self.incoming.get(upload))
         self.messages.put(ref, message)
         return message
+
+    def _read_as(self, form: str, data: bytes) -> Message:
+        """A message from its file (read in a reader process: a sender's bytes), or from
+        the fields the pane sent (checked when they came): a ``Message`` directly, its .eml
+        written only if one is saved."""
+        if form == "fields":
+            return message_from_fields(json.loads(data))
+        return self.read(data)
 
     def _review(
         self, context: Context, ref: str, message: Message, mode: str, attachments_missing: bool

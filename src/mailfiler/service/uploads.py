@@ -47,6 +47,7 @@ PRUNE_EVERY: Final = timedelta(hours=1)
 KEY_NAME: Final = "upload-references"
 NOT_OPEN: Final = "this message is no longer open: read it again"
 MODES: Final = ("read", "compose")
+FORMS: Final = ("message", "fields")
 # What an arriving message's file is called until it is whole: a dot and a
 # random part, never a SHA-256, so no reference can name it.
 ARRIVING: Final = "."
@@ -61,6 +62,9 @@ class Upload:
     attachments_missing: bool
     sha256: str
     size: int  # in the kept file's name: a user's folder is counted without a stat of each
+    # What was kept: "message" (its file: .eml, .msg) or "fields" (the JSON of a message
+    # given by its fields, read as a Message directly: core.fields)
+    form: str = "message"
 
 
 def signing_key(session: Session) -> bytes:
@@ -326,12 +330,14 @@ def store(
     user_id: int,
     mode: str,
     attachments_missing: bool,
+    form: str = "message",
 ) -> str:
     """Keep the message that arrived; the signed reference naming it."""
     digest = arrival.keep()
     upload = Upload(
-        organisation_id, user_id, int(time.time()), mode, attachments_missing, digest, arrival.size
-    )
+        organisation_id, user_id, int(time.time()), mode, attachments_missing, digest,
+        arrival.size, form,
+    )  # fmt: skip
     return reference(key, upload)
 
 
@@ -341,6 +347,8 @@ def reference(key: bytes, upload: Upload) -> str:
         f"{upload.organisation_id}.{upload.user_id}.{upload.read_at}.{upload.mode}."
         f"{int(upload.attachments_missing)}.{digest}.{upload.size}"
     )
+    if upload.form != "message":  # references made before forms were kept name messages
+        fields += f".{upload.form}"
     return f"{fields}.{_signature(key, fields)}"
 
 
@@ -352,16 +360,18 @@ def find(
     if not ref.isascii() or not hmac.compare_digest(signature, _signature(key, fields)):
         raise NotFound(NOT_OPEN)
     try:
-        org, user, read_at, mode, missing, digest, size = fields.split(".")
+        org, user, read_at, mode, missing, digest, size, *form = fields.split(".")
         upload = Upload(
-            int(org), int(user), int(read_at), mode, missing == "1", _unb64(digest).hex(), int(size)
-        )
+            int(org), int(user), int(read_at), mode, missing == "1", _unb64(digest).hex(),
+            int(size), *form,
+        )  # fmt: skip
     except (ValueError, binascii.Error) as error:  # pragma: no cover - signed by us
         raise NotFound(NOT_OPEN) from error
     moment = time.time() if now is None else now
     if (
         (upload.organisation_id, upload.user_id) != (organisation_id, user_id)
         or upload.mode not in MODES
+        or upload.form not in FORMS
         or moment - upload.read_at > KEPT_FOR.total_seconds()
     ):
         raise NotFound(NOT_OPEN)

@@ -8,11 +8,9 @@ calls send only choices and the ``message_ref``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import ctypes
 import functools
-import re
+import json
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -54,14 +52,14 @@ from mailfiler.api.schemas import (
     SaveVerdicts,
 )
 from mailfiler.core.addresses import address_key
-from mailfiler.core.compose import eml_bytes
+from mailfiler.core.fields import message_from_fields
 from mailfiler.core.limits import size_in_words
-from mailfiler.core.message import Address, Attachment, BodyPart, Message
+from mailfiler.core.message import Message
 from mailfiler.core.options import Action, Options
 from mailfiler.core.plan import Choices, FileOutcome, SavePlan, results_by_contact
 from mailfiler.core.rules import Kind
 from mailfiler.core.words import said, sentence
-from mailfiler.errors import BadRequest, InvalidMessage, TooLarge
+from mailfiler.errors import BadRequest, TooLarge
 from mailfiler.service import Context, Review, Service, uploads
 
 router = APIRouter(prefix="/messages", tags=["messages"])
@@ -69,7 +67,6 @@ log = logs.get_logger("mailfiler.api.messages")
 T = TypeVar("T")
 
 # What would change the meaning of a written address line: another entry, another header.
-BREAKS_A_LINE = re.compile(r"[\x00-\x1f\x7f<>,;]")
 
 # Room for what wraps a message in a form (boundaries, field names) or in JSON.
 WRAPPING = 64 * 1024
@@ -219,8 +216,8 @@ def _taking(service: Service, context: Context, sent: _Sent) -> _Taking:
 def _review(
     service: Service, context: Context, taking: _Taking
 ) -> tuple[MessagePublic, datetime | None]:
-    mode, missing = taking.finish()
-    review = service.upload(context, taking.arrival, mode, missing)
+    mode, missing, form = taking.finish()
+    review = service.upload(context, taking.arrival, mode, missing, form)
     return public(review, context), context.expires_at
 
 
@@ -357,7 +354,7 @@ class _Sent:
 
 class _Taking:
     """What becomes of a body's bytes, by its kind: a message (raw, or the file of a form) is
-    written as it comes; JSON is held, and parsed and written as an .eml at the end."""
+    written as it comes; JSON is held, checked at the end, and kept as the fields it gives."""
 
     def __init__(self, arrival: uploads.Arrival, sent: _Sent) -> None:
         self.arrival = arrival
@@ -375,15 +372,16 @@ class _Taking:
         else:  # message/rfc822, an Outlook .msg, or bytes to try
             self.arrival.write(batch)
 
-    def finish(self) -> tuple[str, bool]:
-        """The mode, and whether the message's attachments could not be had."""
+    def finish(self) -> tuple[str, bool, str]:
+        """The mode, whether the message's attachments could not be had, and what was kept
+        (``uploads.FORMS``)."""
         if self._json is not None:
-            return _compose(self._json, self.arrival)
+            return _fields(self._json, self.arrival)
         if self._form is not None:
             self._form.finish()
             if self.arrival.size > self.sent.limit:
                 raise _too_large(self.sent.limit)
-        return "read", False
+        return "read", False, "message"
 
 
 async def _batches(
@@ -446,16 +444,19 @@ async def _off_the_loop(work: Callable[..., T], *args: Any) -> T:
     return await loop.run_in_executor(_WRITERS, functools.partial(work, *args))
 
 
-def _compose(body: bytearray, arrival: uploads.Arrival) -> tuple[str, bool]:
-    """A message given by its fields (JSON), written to ``arrival`` as an .eml."""
+def _fields(body: bytearray, arrival: uploads.Arrival) -> tuple[str, bool, str]:
+    """A message given by its fields (JSON): checked, and kept as checked (no .eml is written
+    for it: the service reads it as a message directly, ``core.fields``)."""
     try:
         composed = ComposedMessage.model_validate_json(body)
     except ValidationError as error:  # answered as FastAPI answers a body it checked
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
         ) from error
-    arrival.write(eml_bytes(composed_message(composed)))
-    return composed.mode, composed.attachments_unavailable
+    fields = composed.model_dump(mode="json", by_alias=True)
+    message_from_fields(fields)  # what cannot be a message is refused now, not at its review
+    arrival.write(bytearray(json.dumps(fields, ensure_ascii=False).encode()))
+    return composed.mode, composed.attachments_unavailable, "fields"
 
 
 class _FormFile:
@@ -531,44 +532,6 @@ class _FormFile:
 
 def _too_large(limit: int) -> TooLarge:
     return TooLarge(f"the message is larger than the limit of {size_in_words(limit)}")
-
-
-def composed_message(composed: ComposedMessage) -> Message:
-    """A message built from its fields (Office.js compose mode, or read mode without the file)."""
-
-    def line(role: str, items: list[Any]) -> tuple[Address, ...]:
-        for item in items:
-            if BREAKS_A_LINE.search(item.address):
-                raise InvalidMessage(
-                    f"the {role} line holds {item.address!r}, which is not one email address"
-                )
-        return tuple(Address(a.address.strip(), a.name.strip()) for a in items)
-
-    files = []
-    for item in composed.attachments:
-        try:
-            data = base64.b64decode(item.content_base64, validate=True)
-        except (binascii.Error, ValueError) as error:
-            raise InvalidMessage(f"attachment {item.name!r} is not valid base64") from error
-        files.append(Attachment(item.name, item.content_type, data, item.content_id, item.inline))
-    body: tuple[BodyPart, ...] = ()
-    if composed.html_body is not None or composed.text_body is not None:
-        body = (BodyPart(html=composed.html_body, text=composed.text_body),)
-    message_id = composed.message_id
-    if message_id and not message_id.startswith("<"):
-        message_id = f"<{message_id}>"
-    return Message(
-        subject=composed.subject,
-        sender=line("From", [composed.sender] if composed.sender else []),
-        to=line("To", composed.to),
-        cc=line("Cc", composed.cc),
-        bcc=line("Bcc", composed.bcc),
-        date=composed.date,
-        message_id=message_id,
-        body=body,
-        attachments=tuple(files),
-        format="composed",
-    )
 
 
 # -- answering ---------------------------------------------------------------------------------
