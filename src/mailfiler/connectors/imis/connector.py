@@ -62,9 +62,9 @@ class ImisCRM:
         self.client = client
         self.mapping: ImisMapping = client.mapping
         facts = site or {}
-        self.activity_properties: Mapping[str, str] = dict(facts.get("activity_properties") or {})
         self.parties = Parties(client)
-        described = field_types(self.activity_properties)
+        # What the site's metadata says each Activity property takes (the set-up check's).
+        described = field_types(facts.get("activity_properties") or {})
         self.writer = Writer(
             client, self.parties, activity_files=bool(facts.get("activity_attachments")),
             described=described,
@@ -120,13 +120,13 @@ class ImisCRM:
         10 characters), and only the fields the type has a prompt for (with the prompt as
         its label), besides those every Activity has."""
         system = {code.upper() for code in self.mapping.system_activity_types}
+        described = self.capabilities.activity_field_types
         found = []
         for item in self.client.pages("/api/LegacyActivityType"):
             code = str(item.get("ActivityTypeId") or "").strip()
             if not code or code.upper() in system or len(code) > CODE_MAX:
                 continue
             fields = [ActivityField(name, label) for name, label in _COMMON_FIELDS]
-            described = self.capabilities.activity_field_types
             if item.get("NotePrompt"):
                 fields[1] = ActivityField("NOTE", str(item["NotePrompt"]))
             if item.get("SourcePrompt"):
@@ -135,7 +135,7 @@ class ImisCRM:
                 prompt = item.get(f"Uf{n}Prompt")
                 if prompt:
                     fields.append(ActivityField(f"UF_{n}", str(prompt)))
-            if self.activity_properties:  # the site said which properties it has, and their types
+            if described:  # the site said which properties it has, and their types
                 fields = [f.as_described(described) for f in fields if f.name in described]
             found.append(
                 ActivityType(
