@@ -163,5 +163,15 @@ def test_what_an_older_database_filed_is_in_the_ledger_after_the_upgrade(
         [ann] = outcome.participants
         assert (ann.status, ann.record_id) == ("duplicate", "77")
         assert service.run("OLD", None, lambda c: c.records.count_records("101")) == 1
+        [record] = service.run("OLD", None, lambda c: c.records.records("101"))
+        assert (record.id, record.subject, record.message_id) == (
+            "77",
+            "Renewal",
+            "<renewal-1@members.example>",
+        )
+        with service.unit() as session:  # written under the key of the entry that names it
+            entry = session.scalar(text("SELECT id FROM filing_ledger WHERE record_id = '77'"))
+            key = session.scalar(text("SELECT filing_key FROM interactions WHERE id = 77"))
+        assert key == str(entry)
     finally:
         service.close()

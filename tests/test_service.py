@@ -5,13 +5,16 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import func, select, update
 
 from mailfiler import accounts
 from mailfiler.connectors.builtin import connector
 from mailfiler.connectors.builtin.tables import Interaction, StoredAttachment
 from mailfiler.errors import InvalidMessage, Refused, SystemFault
-from mailfiler.service import Service
+from mailfiler.service import Service, saving
+from mailfiler.storage.tables import FilingEntry, Organisation
 from tests.conftest import Org, fixture_bytes, new_org, status_of
+from tests.test_saving import dead_writer
 
 
 def test_filing_writes_what_inspect_promised(org: Org) -> None:
@@ -85,12 +88,56 @@ def test_a_save_lands_whole_or_not_at_all(org: Org, monkeypatch: pytest.MonkeyPa
     assert [p.status for p in failed.participants] == ["failed"] * 3
     assert all("the disk is full" in p.reason for p in failed.participants)
     assert inserted[0] is Interaction and inserted[-1] is StoredAttachment
-    assert org.records() == []  # the records written before the files were rolled back
+    with org.service.unit() as session:  # the records written before the files: rolled back
+        assert session.scalar(select(func.count()).select_from(Interaction).join(Organisation)
+                              .where(Organisation.cloud_id == org.cloud_id)) == 0  # fmt: skip
+    assert org.records() == []
     monkeypatch.undo()
     # Nothing of it is held in the ledger either: saving again writes all three.
     again = org.file("encoded-words.eml")
     assert [p.status for p in again.participants] == ["saved"] * 3
     assert len(org.records()) == 3
+
+
+def test_a_save_that_died_before_the_ledger_heard_of_its_records_is_written_once_by_the_rerun(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt("killed after the built-in CRM committed, before the ledger")
+
+    monkeypatch.setattr(saving.ledger, "settle", killed)
+    message = org.read("encoded-words.eml")
+    with pytest.raises(KeyboardInterrupt):
+        org.file(message)
+    monkeypatch.undo()
+    mine = (Organisation.cloud_id == org.cloud_id, Interaction.message_key == message.key)
+    with org.service.unit() as session:  # the process that was writing is gone
+        session.execute(
+            update(FilingEntry)
+            .where(FilingEntry.message_key == message.key)
+            .values(writer=dead_writer())
+        )
+        written = dict(session.execute(select(Interaction.filing_key, Interaction.id)
+                                       .join(Organisation).where(*mine)).all())  # fmt: skip
+    assert len(written) == 3
+
+    again = org.file(message)
+    assert [p.status for p in again.participants] == ["saved"] * 3
+    # The same records, named by the keys they were written under: none written twice.
+    with org.service.unit() as session:
+        count = select(func.count()).select_from(Interaction).join(Organisation).where(*mine)
+        assert session.scalar(count) == 3
+        entries = session.execute(
+            select(FilingEntry.id, FilingEntry.record_id).where(
+                FilingEntry.message_key == message.key,
+                FilingEntry.organisation_id
+                == select(Organisation.id)
+                .where(Organisation.cloud_id == org.cloud_id)
+                .scalar_subquery(),
+            )
+        ).all()
+    assert {int(p.record_id or 0) for p in again.participants} == set(written.values())
+    assert {str(key): int(record or 0) for key, record in entries} == written
 
 
 def test_two_saves_of_one_message_at_once_write_it_once(service: Service) -> None:

@@ -7,8 +7,9 @@ shown. It knows nothing of mailfiler's own database: whether a message was
 filed before is the filing ledger's business (``storage.ledger``), and a
 write happens outside any open transaction of mailfiler's.
 
-A CRM that can show what was filed (the built-in one) also offers a
-``RecordReader``; for the others the staff site reads the ledger.
+What was filed, for whom and when, the ledger says for every CRM; a CRM that
+can show a filed record's detail itself (the built-in one: its body, fields and
+files) also offers a ``RecordDetail``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ __all__ = [
     "Landed",
     "MissingFile",
     "NotWritten",
-    "RecordReader",
+    "RecordDetail",
     "RemoteUser",
     "Saved",
     "Sending",
@@ -252,17 +253,11 @@ class ContactImport(Protocol):
         ...
 
 
-class RecordReader(Protocol):
-    """What was filed for a contact, for the staff site."""
+class RecordDetail(Protocol):
+    """The detail of records the ledger says were filed, from the CRM that holds them."""
 
-    def records(
-        self,
-        contact_id: str | None = None,
-        kinds: Collection[Kind] = ("interaction", "activity"),
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[StoredRecord]: ...
-
-    def count_records(self, contact_id: str | None = None) -> int: ...
+    def details(self, kind: Kind, record_ids: Collection[str]) -> Mapping[str, StoredRecord]:
+        """Record ID -> the record, of those given that the CRM still holds."""
+        ...
 
     def attachment(self, attachment_id: str) -> tuple[StoredFile, bytes]: ...

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy.orm import Session
 
 from mailfiler.clock import Clock
-from mailfiler.connectors.base import Connector, ContactImport, RecordReader, RemoteUser
+from mailfiler.connectors.base import Connector, ContactImport, RecordDetail, RemoteUser
 from mailfiler.core.options import ActivityType
 from mailfiler.core.organisation import Tenant
 from mailfiler.storage import BlobStore
@@ -113,8 +113,9 @@ class CrmKind:
     name: str  # as organisations are set to it ("builtin", "imis")
     label: str  # in the sentences people read ("the built-in CRM", "iMIS")
     connect: Callable[[Tenant, Needs], Connector]
-    # The CRM shows what was filed itself (the built-in one); None: the ledger says it.
-    records: Callable[[Tenant, Needs], RecordReader] | None = None
+    # The CRM shows a filed record's detail itself (the built-in one); None: the staff
+    # site shows what the ledger knows of it, and links it to the CRM (``record_link``).
+    details: Callable[[Tenant, Needs], RecordDetail] | None = None
     record_link: Callable[[Tenant], RecordLink] | None = None
     # Its users sign in there (the CRM checks their passwords, says their roles).
     sign_in: Callable[[Tenant, Needs], UserCheck] | None = None

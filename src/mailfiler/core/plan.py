@@ -89,9 +89,10 @@ class Capabilities:
     crm: str = "the built-in CRM"  # its name, in the sentences the user reads
     activity_attachments: bool = True
     interaction_date: bool = True  # False: the CRM stamps an interaction with its own write time
-    # True: writing a record again is harmless (the CRM finds its own copy), so a
-    # reservation whose writer died may be written again. False (the safe
-    # default): such a record becomes "unsure" and someone checks the CRM.
+    # True: the CRM keeps each record's ``filing_key`` and answers a second write of the
+    # same key with the record written first, so a reservation whose writer died may be
+    # written again. False (the safe default): such a record becomes "unsure" and
+    # someone checks the CRM.
     rewrite_abandoned: bool = False
     # What adding a contact cannot promise, said before it is added ("" when nothing).
     new_contact_note: str = ""
@@ -132,6 +133,9 @@ class PlannedRecord:
     # Which copy this is (0 the first), given by the filing ledger when the save
     # reserves the record; the built-in CRM keeps it with the record.
     copy: int = 0
+    # The filing ledger's key for this record, given when the save reserves it: the
+    # same for every write of this record, whichever save sends it ("" outside a save).
+    filing_key: str = ""
     sent_at: datetime | None = None  # the message's Date, for CRMs that date a record by it
     sender: str = ""  # "Ann Archer <ann@members.example>"
     recipients: str = ""  # every To and Cc address, "; "-separated

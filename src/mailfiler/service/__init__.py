@@ -26,7 +26,7 @@ from mailfiler.accounts import Member as Member
 from mailfiler.accounts import signin
 from mailfiler.config import Settings
 from mailfiler.connectors import registry
-from mailfiler.connectors.base import Connector, Found, RecordReader, StoredFile, UserAccess
+from mailfiler.connectors.base import Connector, Found, StoredFile, UserAccess
 from mailfiler.connectors.base import ContactRow as ContactRow
 from mailfiler.connectors.base import StillUnknown as StillUnknown
 from mailfiler.connectors.base import StoredRecord as StoredRecord
@@ -72,7 +72,7 @@ from mailfiler.errors import (
     UnknownUser,
 )
 from mailfiler.service import organisations, reader_pool, saving, uploads
-from mailfiler.service.records import LedgerRecords
+from mailfiler.service.records import FiledRecords
 from mailfiler.service.uploads import MessageCache
 from mailfiler.storage import BlobStore, Database, ledger
 from mailfiler.storage import secrets as stored_secrets
@@ -93,7 +93,7 @@ class Context:
     tenant: Tenant
     user: accounts.Member | None
     crm: Connector
-    records: RecordReader  # what was filed, for the staff site
+    records: FiledRecords  # what was filed, for the staff site
     expires_at: datetime | None = None  # of the caller's sign-in, when signed in by token
     crm_token: str | None = None  # the caller's own CRM token, sealed (signin.unsealed)
 
@@ -254,13 +254,10 @@ class Service:
         needs = self.needs()
         kind = registry.of(tenant)
         crm = kind.connect(tenant, needs)
-        # What was filed: the CRM's own records where it shows them, else the ledger's.
-        records: RecordReader
-        if kind.records is not None:
-            records = kind.records(tenant, needs)
-        else:
-            link = kind.record_link(tenant) if kind.record_link else (lambda c, r: None)
-            records = LedgerRecords(self.unit, tenant, link)
+        # What was filed: the ledger's, with the CRM's detail where it shows it.
+        link = kind.record_link(tenant) if kind.record_link else (lambda c, r: None)
+        detail = kind.details(tenant, needs) if kind.details else None
+        records = FiledRecords(self.unit, tenant, link, detail)
         return Context(tenant, user, crm, records, expires_at, crm_token)
 
     def run(self, cloud_id: str, username: str | None, work: Callable[[Context], T]) -> T:

@@ -67,7 +67,9 @@ def carry_out(
     )  # fmt: skip
     copies = {r.contact_id: r for r in reserved}
     to_write = [
-        replace(record, copy=copies[record.contact_id].copy)
+        replace(
+            record, copy=copies[record.contact_id].copy, filing_key=copies[record.contact_id].key
+        )
         for record in decided.records
         if record.contact_id in copies
     ]

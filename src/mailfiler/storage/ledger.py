@@ -79,6 +79,7 @@ class Wanted:
 class Reserved:
     contact_id: str
     copy: int
+    key: str  # the entry's own: what the CRM is given to write the record under
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,9 @@ class _Claim:
             fresh = {**_key(self.organisation_id, want, copy), **self._writing(want)}
             fresh |= {"subject": want.subject, "record_id": None, "saved_at": None}
             statement = insert_into(session, FilingEntry).values(fresh).on_conflict_do_nothing()
-            if session.execute(statement.returning(FilingEntry.id)).first() is not None:
-                claimed.append(Reserved(want.contact_id, copy))
+            made = session.execute(statement.returning(FilingEntry.id)).first()
+            if made is not None:
+                claimed.append(Reserved(want.contact_id, copy, str(made.id)))
                 continue
             entry = session.scalars(
                 select(FilingEntry).filter_by(**_key(self.organisation_id, want, copy))
@@ -202,7 +204,7 @@ class _Claim:
             verdict = self._verdict(want, entry)
             if verdict == "take":
                 if _swap(session, entry, self._writing(want)):
-                    claimed.append(Reserved(want.contact_id, copy))
+                    claimed.append(Reserved(want.contact_id, copy, str(entry.id)))
                 else:
                     lost.append(want)
             elif verdict == "unsure":

@@ -118,8 +118,8 @@ def _in_a_unit(method: Method) -> Method:
 
 
 class BuiltinCRM:
-    # Its write finds a record already written at its copy number (see ``write``),
-    # so a reservation whose writer died may be written again.
+    # Its write finds a record already written under its filing key (see ``write``), so a
+    # reservation whose writer died may be written again.
     capabilities = Capabilities(rewrite_abandoned=True)
 
     def __init__(
@@ -184,7 +184,9 @@ class BuiltinCRM:
     def _postgres(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
 
-    def _one_of(self, column: Mapped[str], values: Collection[str]) -> ColumnElement[bool]:
+    def _one_of(
+        self, column: Mapped[str] | Mapped[str | None], values: Collection[str]
+    ) -> ColumnElement[bool]:
         """``column IN values``; on PostgreSQL as ``= ANY(array)``, one statement text
         whatever the number of values, so the server keeps its plan prepared."""
         if self._postgres():
@@ -378,8 +380,9 @@ class BuiltinCRM:
         """Every record of a save in one transaction of its own: all written, or none
         (``sending`` is not told: a record written again is found, see below).
 
-        Idempotent: a record written already at its copy number (a save that
-        ended before the ledger heard of it) answers with that record's ID.
+        Idempotent by the protocol's key: a record whose ``filing_key`` was written
+        already (a save that ended before the ledger heard of it) answers with the
+        record written then; the key is unique, so no race writes it twice.
         """
         if not records:
             return []
@@ -439,9 +442,9 @@ class BuiltinCRM:
         missing = [r.contact_id for r in records if r.contact_id not in pks]
         if missing:
             raise NotFound(f"contact {missing[0]} was removed during the save")
-        existing = self._written(session, table, records, pks)
-        new = [r for r in records if (r.contact_id, r.copy) not in existing]
-        written: dict[tuple[str, int], int] = dict(existing)
+        already = self._written(session, table, [r.filing_key for r in records])
+        new = [r for r in records if r.filing_key not in already]
+        inserted: Sequence[int] = []
         if new:
             digests = self._store_files(session, new[0].files)
             rows = [self._record_values(record, pks[record.contact_id]) for record in new]
@@ -473,26 +476,23 @@ class BuiltinCRM:
             ]
             if files:
                 session.execute(insert(StoredAttachment), files)
-            written.update(((r.contact_id, r.copy), i) for r, i in zip(new, inserted, strict=True))
-        return [Saved(str(written[(r.contact_id, r.copy)])) for r in records]
+        fresh = iter(inserted)
+        return [Saved(str(already.get(r.filing_key) or next(fresh))) for r in records]
 
     def _written(
-        self,
-        session: Session,
-        table: type[Interaction] | type[Activity],
-        records: Sequence[PlannedRecord],
-        pks: Mapping[str, int],
-    ) -> dict[tuple[str, int], int]:
-        """(contact ID, copy) -> record ID of those already written for this message."""
-        contact_ids = {pk: contact_id for contact_id, pk in pks.items()}
+        self, session: Session, table: type[Interaction] | type[Activity], keys: Sequence[str]
+    ) -> dict[str, int]:
+        """Filing key -> the record written under it, of those given (a key "" is none)."""
+        given = [key for key in keys if key]
+        if not given:
+            return {}
         found = session.execute(
-            select(table.contact_pk, table.copy, table.id).where(
+            select(table.filing_key, table.id).where(
                 table.organisation_id == self.organisation_id,
-                table.message_key == records[0].message_key,
-                table.contact_pk.in_(list(pks.values())),
+                self._one_of(table.filing_key, given),
             )
         )
-        return {(contact_ids[pk], copy): record_id for pk, copy, record_id in found}
+        return {key: record_id for key, record_id in found if key}
 
     def _record_values(self, record: PlannedRecord, contact_pk: int) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -503,6 +503,7 @@ class BuiltinCRM:
             "message_key": record.message_key,
             "message_id": record.message_id,
             "copy": record.copy,
+            "filing_key": record.filing_key or None,
             "created_by": record.created_by,
             "saved_by": record.saved_by,
             "saved_at": self.clock(),
@@ -531,49 +532,21 @@ class BuiltinCRM:
     # -- reading back ---------------------------------------------------------------
 
     @_in_a_unit
-    def records(
-        self,
-        contact_id: str | None = None,
-        kinds: Collection[Kind] = ("interaction", "activity"),
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[StoredRecord]:
-        """Stored records, newest first; for one contact when ``contact_id`` is given."""
-        found: list[StoredRecord] = []
-        for kind in kinds:
-            table = _RECORD_TABLES[kind]
-            query = (
-                select(table, Contact.contact_id)
-                .join(Contact, Contact.id == table.contact_pk)
-                .where(table.organisation_id == self.organisation_id)
-                .order_by(table.saved_at.desc(), table.id.desc())
-            )
-            if contact_id is not None:
-                query = query.where(Contact.contact_id == contact_id)
-            if limit is not None:
-                query = query.limit(limit + offset)
-            # The table is one of two mapped classes; SQLAlchemy types the union as Base.
-            rows = cast(list[tuple[Interaction | Activity, str]], self.session.execute(query).all())
-            files = self._files(kind, [row.id for row, _ in rows])
-            found.extend(_stored(kind, row, cid, files.get(row.id, ())) for row, cid in rows)
-        found.sort(key=lambda r: (r.saved_at, int(r.id)), reverse=True)
-        end = None if limit is None else offset + limit
-        return found[offset:end]
-
-    @_in_a_unit
-    def count_records(self, contact_id: str | None = None) -> int:
-        total = 0
-        for table in _RECORD_TABLES.values():
-            query = (
-                select(func.count())
-                .select_from(table)
-                .join(Contact, Contact.id == table.contact_pk)
-                .where(table.organisation_id == self.organisation_id)
-            )
-            if contact_id is not None:
-                query = query.where(Contact.contact_id == contact_id)
-            total += self.session.scalar(query) or 0
-        return total
+    def details(self, kind: Kind, record_ids: Collection[str]) -> Mapping[str, StoredRecord]:
+        """The records of this organisation among those given, with their files."""
+        numbers = [n for n in map(_number, record_ids) if n is not None]
+        if not numbers:
+            return {}
+        table = _RECORD_TABLES[kind]
+        query = (
+            select(table, Contact.contact_id)
+            .join(Contact, Contact.id == table.contact_pk)
+            .where(table.organisation_id == self.organisation_id, table.id.in_(numbers))
+        )
+        # The table is one of two mapped classes; SQLAlchemy types the union as Base.
+        rows = cast(list[tuple[Interaction | Activity, str]], self.session.execute(query).all())
+        files = self._files(kind, [row.id for row, _ in rows])
+        return {str(row.id): _stored(kind, row, cid, files.get(row.id, ())) for row, cid in rows}
 
     def _files(self, kind: Kind, record_ids: list[int]) -> dict[int, tuple[StoredFile, ...]]:
         if not record_ids:

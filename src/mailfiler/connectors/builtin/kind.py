@@ -1,5 +1,5 @@
 """mailfiler's own CRM as a kind of CRM (``connectors.kinds``): in mailfiler's database,
-its contacts imported from a file, its records shown by the staff site itself."""
+its contacts imported from a file, the detail of its records shown by the staff site itself."""
 
 from __future__ import annotations
 
@@ -16,6 +16,6 @@ BUILTIN = CrmKind(
     name="builtin",
     label="the built-in CRM",
     connect=_connect,
-    records=_connect,
+    details=_connect,
     contacts=_connect,
 )

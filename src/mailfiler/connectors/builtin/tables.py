@@ -98,6 +98,9 @@ class _Record:
     # organisation allows duplicates. Unique with the key: a race between two
     # saves of one message cannot write it twice.
     copy: Mapped[int] = mapped_column(Integer, default=0)
+    # The filing ledger's key it was written under (``PlannedRecord.filing_key``): unique,
+    # so that writing the same key again finds this record (migration 0016).
+    filing_key: Mapped[str | None] = mapped_column(String(40))
     created_by: Mapped[str] = mapped_column(String(100))
     saved_by: Mapped[str] = mapped_column(String(100))
     saved_at: Mapped[datetime] = mapped_column(default=now)
@@ -120,8 +123,7 @@ class Interaction(_Record, Base):
     __table_args__ = (
         UniqueConstraint("organisation_id", "contact_pk", "message_key", "copy"),
         Index("ix_interactions_timeline", "organisation_id", "contact_pk", "saved_at"),
-        # "Was this message filed before?", asked on every read and save.
-        Index("ix_interactions_message", "organisation_id", "message_key"),
+        Index("uq_interactions_filing_key", "organisation_id", "filing_key", unique=True),
     )
 
     to_line: Mapped[str] = mapped_column(String(100), default="")
@@ -132,7 +134,7 @@ class Activity(_Record, Base):
     __table_args__ = (
         UniqueConstraint("organisation_id", "contact_pk", "message_key", "copy"),
         Index("ix_activities_timeline", "organisation_id", "contact_pk", "saved_at"),
-        Index("ix_activities_message", "organisation_id", "message_key"),
+        Index("uq_activities_filing_key", "organisation_id", "filing_key", unique=True),
     )
 
     activity_type: Mapped[str] = mapped_column(String(64))
