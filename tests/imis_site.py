@@ -82,7 +82,7 @@ def new_imis_org(
         accounts.create_organisation(
             session, cloud_id, "Acme on iMIS", "MANAGER", edition, crm="imis", remote=True,
             crm_url=site.url, background_password=password,
-            activity_types=registry.kind("imis").starting_activity_types,
+            activity_types=registry.plugin("imis").starting_activity_types,
         )  # fmt: skip
         accounts.set_crm(session, cloud_id, mapping={"search_query": SEARCH_QUERY})
     return Org(service, cloud_id)

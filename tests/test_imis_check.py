@@ -542,9 +542,9 @@ def test_options_show_has_the_crm_block_and_never_the_password(mf: Cli, imis: Si
     assert shown.exit_code == 0, shown.output
     options = json.loads(shown.stdout)
     crm = options["crm"]
-    assert {k: crm[k] for k in ("kind", "url", "background_account", "background_password_set",
+    assert {k: crm[k] for k in ("crm", "url", "background_account", "background_password_set",
                                 "mapping")} == {
-        "kind": "imis", "url": imis.url, "background_account": "MANAGER",
+        "crm": "imis", "url": imis.url, "background_account": "MANAGER",
         "background_password_set": True, "mapping": {},
     }  # fmt: skip
     assert crm["site"]["checked"] is True and crm["site"]["site"] == imis.url

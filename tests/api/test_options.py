@@ -95,7 +95,7 @@ def test_a_built_in_organisation_has_no_crm_address_to_aim_anywhere(api: Api) ->
     admin = api.sign_in("admin")
     options = api.client.get("/api/v1/options", headers=admin).json()
     del options["can_change"]
-    assert options["crm"]["kind"] == "builtin"
+    assert options["crm"]["crm"] == "builtin"
     # Sent back as it is: fine.
     assert api.client.put("/api/v1/options", json=options, headers=admin).status_code == 200
     aimed = {**options, "crm": {"url": "https://169.254.169.254", "background_password": "x"}}

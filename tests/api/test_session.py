@@ -26,7 +26,9 @@ def test_signing_in_gives_a_token_for_24_hours(api: Api) -> None:
     assert answer.status_code == 201
     body = answer.json()
     assert set(body) >= {"token", "expires_at", "user"}
-    assert body["user"] == {"username": "jdoe", "roles": ["Staff"], "email": "jdoe@acme.example"}
+    # The same user as the users list names (one user type on the wire).
+    assert body["user"] == {"username": "jdoe", "roles": ["Staff"], "email": "jdoe@acme.example",
+                            "disabled": False}  # fmt: skip
     expires = datetime.fromisoformat(body["expires_at"])
     assert timedelta(hours=23, minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=24)
     me = api.client.get("/api/v1/session", headers={"Authorization": f"Bearer {body['token']}"})

@@ -84,7 +84,7 @@ def test_adding_a_contact_for_an_unmatched_address(pane: Pane) -> None:
     page.get_by_role("button", name="Add contact").click()
     expect(page.get_by_label("Email", exact=True)).to_have_value("nobody@unknown.example")
     page.get_by_label("Full name").fill("Nora Body")
-    page.get_by_label("Organisation").fill("Unknown Ltd")
+    page.get_by_label("Organization").fill("Unknown Ltd")
     page.get_by_role("button", name="Add contact").click()
     nora = page.locator(".entry", has_text="Nora Body")
     expect(nora).to_contain_text("will be saved")

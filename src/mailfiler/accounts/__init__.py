@@ -104,9 +104,9 @@ def create_organisation(
     background_password: str | None = None,
     activity_types: tuple[ActivityType, ...] | None = None,
 ) -> Tenant:
-    """A new organisation filing into the CRM kind ``crm`` (``remote``: a CRM elsewhere, at
+    """A new organisation filing into the CRM named ``crm`` (``remote``: a CRM elsewhere, at
     ``crm_url``, signed in to with the background account's password). ``activity_types``:
-    what it starts with (the CRM kind's own); the built-in set-up when None."""
+    what it starts with (its CRM plug-in's own); the built-in set-up when None."""
     cloud_id = cloud_id.strip()
     if not cloud_id or not cloud_id.replace("-", "").replace("_", "").isalnum():
         raise BadRequest("a Cloud ID is letters, digits, '-' and '_'")
@@ -167,7 +167,7 @@ def set_crm(
     mapping: Mapping[str, Any] | None = None,
 ) -> Tenant:
     """Change where a remote CRM is and how mailfiler signs in to it (never shown back).
-    ``url`` and ``mapping``: as the CRM kind's settings checked them
+    ``url`` and ``mapping``: as the CRM plug-in's settings checked them
     (``service.organisations.change_crm``).
 
     A new address or account needs the password in the same change: the stored password
@@ -207,7 +207,7 @@ def _set_crm(
         if not url.startswith(("https://", "http://")) or " " in url:
             raise BadRequest(f"{url!r} is not the address of an iMIS site (https://…)")
         settings["url"] = url
-    if mapping is not None:  # checked by the CRM kind's settings
+    if mapping is not None:  # checked by the CRM plug-in's settings
         settings["mapping"] = dict(mapping)
     row.crm_settings = settings
     if background_password is not None:

@@ -68,8 +68,8 @@ def problem(status: int, detail: str, code: str, **extra: Any) -> JSONResponse:
 
 
 def answer(error: MailfilerError) -> JSONResponse:
-    for kind, status, code in _STATUS:
-        if isinstance(error, kind):
+    for error_class, status, code in _STATUS:
+        if isinstance(error, error_class):
             if status >= 500:
                 log.error("system fault: %s", error, exc_info=error)
             response = problem(status, str(error), code)

@@ -61,18 +61,12 @@ class SessionCreate(Incoming):
     password: str = Field(min_length=1, max_length=1000)
 
 
-class SessionUser(Model):
-    username: str
-    roles: list[str]
-    email: str = ""
-
-
 class SessionPublic(Model):
     token: str
     expires_at: datetime
     cloud_id: str
     organisation: str
-    user: SessionUser
+    user: UserPublic
 
 
 # -- contacts -------------------------------------------------------------------------
@@ -266,7 +260,7 @@ class ActivityFieldValue(Model):
     name: str
     label: str
     value: str
-    kind: Literal["text", "date", "number"] = "text"  # a date is ISO 8601 with its zone
+    takes: Literal["text", "date", "number"] = "text"  # a date is ISO 8601 with its zone
     max_length: int | None = None
 
 
@@ -387,7 +381,7 @@ class ActivityTypeSetup(Incoming):
 class CrmPublic(Model):
     """Which CRM the organisation files into. The background password is never shown."""
 
-    kind: Literal["builtin", "imis"]
+    crm: Literal["builtin", "imis"]
     url: str | None = None
     background_account: str
     background_password_set: bool = False
@@ -396,7 +390,7 @@ class CrmPublic(Model):
 
 class CrmUpdate(Incoming):
     # What GET answers may be sent back as it is: these two are read, not changed.
-    kind: Literal["builtin", "imis"] | None = None
+    crm: Literal["builtin", "imis"] | None = None
     background_password_set: bool | None = None
     url: str | None = Field(
         default=None,
@@ -465,6 +459,10 @@ class SetUpCheckPublic(Model):
 
 
 class UserPublic(Model):
+    """A user of the organisation, as every answer names one (the service's ``Member``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     username: str
     email: str
     roles: list[str]

@@ -61,11 +61,11 @@ def init(
             background_password=password,
         )  # fmt: skip
         where = service.settings.database_url
-        kind = service.crm_kind(tenant)
+        plugin = service.crm_plugin(tenant)
         url = tenant.crm_settings.get("url")
-        into = f", filing into {kind.label} at {url}" if kind.remote else ""
+        into = f", filing into {plugin.label} at {url}" if plugin.remote else ""
         out.print(f"Created organisation {tenant.cloud_id} ({tenant.name}) in {where}{into}")
-        if kind.remote:
+        if plugin.remote:
             _check_the_change(service, tenant.cloud_id)
 
 
@@ -195,10 +195,10 @@ def options_set(
         service = open_service()
         updated = service.change_settings(cloud_id, changes, crm)
     out.print(json.dumps(updated.options.to_json(), indent=2), markup=False, highlight=False)
-    kind = service.crm_kind(updated)
-    if kind.remote:
+    plugin = service.crm_plugin(updated)
+    if plugin.remote:
         where = updated.crm_settings.get("url")
-        out.print(f"Files into {kind.label} at {where} as {updated.background_account}")
+        out.print(f"Files into {plugin.label} at {where} as {updated.background_account}")
         if crm.checked_by_the_set_up():
             with reported_errors():
                 _check_the_change(service, updated.cloud_id)

@@ -77,7 +77,7 @@ def contacts_search(
     if as_json:
         out.print(json.dumps(listed, ensure_ascii=False), markup=False, highlight=False)
         return
-    table = new_table("id", "name", "organisation", "emails")
+    table = new_table("id", "name", "organization", "emails")
     for c in listed:
         table.add_row(c["id"], c["full_name"], c["organization"], "; ".join(c["emails"]))
     out.print(table)

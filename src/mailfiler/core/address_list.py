@@ -99,12 +99,12 @@ def read_address_list(text: str) -> AddressList:
     while pos < end:
         token = _TOKEN.match(text, pos)
         assert token is not None  # every character starts one of the alternatives (stray)
-        kind, value = token.lastgroup, token.group()
+        part, value = token.lastgroup, token.group()
         pos = token.end()
-        if kind == "space":
+        if part == "space":
             spaced = True
             continue
-        if kind == "comment":
+        if part == "comment":
             comment, pos = _comment(text, pos)
             entry.comments.append(comment)
             spaced = True
@@ -133,7 +133,7 @@ def read_address_list(text: str) -> AddressList:
         elif value == ":" and not in_group and entry.angle is None:
             in_group = True  # "Team: a@x, b@x;" -- the group's name is not an address
             entry = _Entry()
-        elif kind == "quoted":
+        elif part == "quoted":
             inner = value[1:-1] if len(value) > 1 and value.endswith('"') else value[1:]
             entry.add_word(_QUOTED_PAIR.sub(r"\1", inner), value, spaced)
         else:

@@ -86,10 +86,10 @@ def read_msg(data: bytes) -> Message:
 
 def _message(item: Any) -> Message:
     item_class = str(getattr(item, "classType", "") or "IPM.Note")
-    for prefix, kind in _NOT_MAIL.items():
+    for prefix, what in _NOT_MAIL.items():
         if item_class.lower().startswith(prefix):
             raise InvalidMessage(
-                f"this Outlook item is {kind} ({item_class}), not an email message"
+                f"this Outlook item is {what} ({item_class}), not an email message"
             )
     notes: list[str] = []
     to: list[Address] = []
@@ -101,8 +101,8 @@ def _message(item: Any) -> Message:
         if not address:
             notes.append(f"recipient {_clean(recipient.name)!r} has no internet address")
             continue
-        kind = _RECIPIENT_TYPES.get(int(recipient.type or 1), "to")
-        lines[kind].append(Address(address=address, name=_clean(recipient.name).strip("'")))
+        line = _RECIPIENT_TYPES.get(int(recipient.type or 1), "to")
+        lines[line].append(Address(address=address, name=_clean(recipient.name).strip("'")))
     date = item.date if isinstance(item.date, datetime) else None
     if date is not None and date.tzinfo is None:
         date = date.replace(tzinfo=UTC)

@@ -32,9 +32,9 @@ TOKENS = ("subject", "body", "sender", "recipients", "sent_on")
 ActionState = Literal["allowed", "hidden", "refused"]
 
 
-FieldKind = Literal["text", "date", "number"]
-# What a CRM says a field takes: its kind and longest text, each None where it does not say.
-FieldType = tuple[FieldKind | None, int | None]
+ValueType = Literal["text", "date", "number"]  # what an Activity field takes
+# What a CRM says a field takes: its value type and longest text, None where it does not say.
+FieldType = tuple[ValueType | None, int | None]
 
 # What an Activity field takes, by its iMIS name (the Activity table's columns):
 # dates are instants, written with their zone; texts have iMIS's column lengths.
@@ -53,13 +53,13 @@ class ActivityField:
     label: str
     # What the CRM itself says the field takes, where it says (iMIS's metadata): it wins
     # over the table above.
-    site_kind: FieldKind | None = None
+    site_takes: ValueType | None = None
     site_length: int | None = None
 
     @property
-    def kind(self) -> FieldKind:
-        if self.site_kind is not None:
-            return self.site_kind
+    def takes(self) -> ValueType:
+        if self.site_takes is not None:
+            return self.site_takes
         if self.name.upper() in _DATE_FIELDS:
             return "date"
         if self.name.upper() in _NUMBER_FIELDS:
@@ -74,10 +74,10 @@ class ActivityField:
 
     def as_described(self, described: Mapping[str, FieldType]) -> ActivityField:
         """The field with what the CRM says it takes, where it says."""
-        kind, length = described.get(self.name, (None, None))
-        if kind is None and length is None:
+        takes, length = described.get(self.name, (None, None))
+        if takes is None and length is None:
             return self
-        return replace(self, site_kind=kind, site_length=length)
+        return replace(self, site_takes=takes, site_length=length)
 
     def checked(self, value: str, typed: bool = True) -> str:
         """The value as it is stored: a date with its zone, a number, a text within its
@@ -87,7 +87,7 @@ class ActivityField:
         if not text:
             return ""
         where = f"{self.label or self.name} ({self.name})"
-        if self.kind == "date":
+        if self.takes == "date":
             try:
                 moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError as error:
@@ -98,7 +98,7 @@ class ActivityField:
             if moment.tzinfo is None:  # a time without a zone is read as UTC
                 moment = moment.replace(tzinfo=UTC)
             return moment.isoformat()
-        if self.kind == "number":
+        if self.takes == "number":
             try:
                 number = float(text)
             except ValueError as error:

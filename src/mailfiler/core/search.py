@@ -3,7 +3,7 @@
 "Angstrom" finds "Ångström", "carla@bücher.example" finds the contact whose
 address is held as "carla@xn--bcher-kva.example" (and the other way), and
 case never matters. A contact's searchable text holds its name, its
-organisation and each of its addresses in every spelling (see
+organization and each of its addresses in every spelling (see
 ``addresses.written_forms``), folded the same way as the query.
 """
 

@@ -30,11 +30,11 @@ from mailfiler.connectors.base import Connector, Found, StoredFile, UserAccess
 from mailfiler.connectors.base import ContactRow as ContactRow
 from mailfiler.connectors.base import StillUnknown as StillUnknown
 from mailfiler.connectors.base import StoredRecord as StoredRecord
-from mailfiler.connectors.kinds import CrmKind, Needs, StoredPassword, UserCheck
-from mailfiler.connectors.kinds import SetUpCheck as SetUpCheck
 from mailfiler.connectors.patience import INTERACTIVE as INTERACTIVE
 from mailfiler.connectors.patience import Patience as Patience
 from mailfiler.connectors.patience import patient as patient
+from mailfiler.connectors.plugin import CrmPlugin, Needs, StoredPassword, UserCheck
+from mailfiler.connectors.plugin import SetUpCheck as SetUpCheck
 from mailfiler.core.fields import message_from_fields
 from mailfiler.core.limits import size_in_words
 from mailfiler.core.match import Contact, match
@@ -252,11 +252,11 @@ class Service:
         crm_token: str | None = None,
     ) -> Context:
         needs = self.needs()
-        kind = registry.of(tenant)
-        crm = kind.connect(tenant, needs)
+        plugin = registry.of(tenant)
+        crm = plugin.connect(tenant, needs)
         # What was filed: the ledger's, with the CRM's detail where it shows it.
-        link = kind.record_link(tenant) if kind.record_link else (lambda c, r: None)
-        detail = kind.details(tenant, needs) if kind.details else None
+        link = plugin.record_link(tenant) if plugin.record_link else (lambda c, r: None)
+        detail = plugin.details(tenant, needs) if plugin.details else None
         records = FiledRecords(self.unit, tenant, link, detail)
         return Context(tenant, user, crm, records, expires_at, crm_token)
 
@@ -604,8 +604,8 @@ class Service:
         with self.unit(reading=True) as session:
             return accounts.tenant(session, cloud_id)
 
-    def crm_kind(self, tenant: Tenant) -> CrmKind:
-        """The organisation's kind of CRM: its name, label, what it has (``connectors.kinds``)."""
+    def crm_plugin(self, tenant: Tenant) -> CrmPlugin:
+        """The plug-in of the organisation's CRM: its name, label, what it has."""
         return registry.of(tenant)
 
     def change_options(
@@ -634,13 +634,13 @@ class Service:
         """Contacts added or updated from a file, all or none: (added, updated)."""
         with self.unit() as session:
             tenant = accounts.tenant(session, cloud_id)
-            kind = registry.of(tenant)
-            if kind.contacts is None:
+            plugin = registry.of(tenant)
+            if plugin.contacts is None:
                 raise BadRequest(
-                    f"the contacts of {tenant.cloud_id} are in {kind.label}: add them there"
+                    f"the contacts of {tenant.cloud_id} are in {plugin.label}: add them there"
                 )
             # One unit for the whole file: all rows or none.
-            return kind.contacts(
+            return plugin.contacts(
                 tenant, replace(self.needs(), units=lambda **_: nullcontext(session))
             ).upsert_contacts(rows)
 
@@ -728,7 +728,7 @@ def crm_settings_view(tenant: Tenant) -> dict[str, Any]:
     ``mailfiler options show``): where, as which account, whether a background password is
     kept (never the password itself), and the mapping."""
     return {
-        "kind": tenant.crm,
+        "crm": tenant.crm,
         "url": tenant.crm_settings.get("url"),
         "background_account": tenant.background_account,
         "background_password_set": bool(tenant.background_secret),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from mailfiler import accounts
 from mailfiler.accounts import signin
 from mailfiler.connectors import registry
-from mailfiler.connectors.kinds import CrmKind, Needs
+from mailfiler.connectors.plugin import CrmPlugin, Needs
 from mailfiler.core.options import ActivityType, Options
 from mailfiler.core.organisation import Tenant
 from mailfiler.errors import BadRequest
@@ -27,7 +27,7 @@ Units = Callable[..., AbstractContextManager[Session]]
 class CrmChange:
     """Where the organisation's CRM is and how mailfiler signs in to it; None: unchanged."""
 
-    kind: str | None = None
+    crm: str | None = None  # which CRM: chosen when the organisation is made
     url: str | None = None
     background_account: str | None = None
     background_password: str | None = None
@@ -59,17 +59,17 @@ def create(
     background_password: str | None,
     allow_local: bool,
 ) -> Tenant:
-    """A new organisation, filing into the CRM kind named; a remote one's address is checked
+    """A new organisation, filing into the CRM named; a remote one's address is checked
     (looked up, never called) before it is kept."""
-    kind = registry.kind(crm)
-    if kind.remote is not None and url is not None:
-        url = kind.remote.accept_site(url, allow_local)
+    plugin = registry.plugin(crm)
+    if plugin.remote is not None and url is not None:
+        url = plugin.remote.accept_site(url, allow_local)
     with units() as session:
         return accounts.create_organisation(
             session, cloud_id, name, background_account, edition,
-            crm=kind.name, remote=kind.remote is not None, crm_url=url,
+            crm=plugin.name, remote=plugin.remote is not None, crm_url=url,
             background_password=background_password,
-            activity_types=kind.starting_activity_types,
+            activity_types=plugin.starting_activity_types,
         )  # fmt: skip
 
 
@@ -78,14 +78,14 @@ def change_crm(session: Session, tenant: Tenant, change: CrmChange, allow_local:
     each checked first. The address it has already (as the Options screen sends it back) is
     no change; a new one is checked only with the password that goes with it (without one,
     ``accounts.set_crm`` refuses the change, saying why)."""
-    kind = registry.of(tenant)
-    if change.kind not in (None, tenant.crm):
+    plugin = registry.of(tenant)
+    if change.crm not in (None, tenant.crm):
         raise BadRequest("an organisation's CRM is chosen when it is made (mailfiler init --crm)")
-    remote = kind.remote
+    remote = plugin.remote
     if remote is None:
         if change.url or change.background_password or change.mapping:
             raise BadRequest(
-                f"{tenant.cloud_id} files into {kind.label}: it has no CRM address or mapping"
+                f"{tenant.cloud_id} files into {plugin.label}: it has no CRM address or mapping"
             )
         if change.background_account is None:
             return tenant
@@ -121,10 +121,10 @@ def change_options(
     if change:
         tenant = change_crm(session, tenant, change, needs.allow_local_crm)
     added = set_up_anew(options, before)
-    kind = registry.of(tenant)
-    if added and kind.remote is not None:
-        now = kind.connect(tenant, needs)
-        check_against_the_crm(added, now.activity_types(), kind.label)
+    plugin = registry.of(tenant)
+    if added and plugin.remote is not None:
+        now = plugin.connect(tenant, needs)
+        check_against_the_crm(added, now.activity_types(), plugin.label)
     return accounts.set_options(session, tenant.cloud_id, options)
 
 
@@ -194,5 +194,5 @@ def users(session: Session, tenant: Tenant) -> Iterator[accounts.Member]:
         yield accounts.member(row)
 
 
-def kind_of(tenant: Tenant) -> CrmKind:
+def kind_of(tenant: Tenant) -> CrmPlugin:
     return registry.of(tenant)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 
 from mailfiler.connectors.base import RecordDetail, StoredFile, StoredRecord
-from mailfiler.connectors.kinds import Units
+from mailfiler.connectors.plugin import Units
 from mailfiler.core.organisation import Tenant
 from mailfiler.core.rules import Kind
 from mailfiler.errors import NotFound

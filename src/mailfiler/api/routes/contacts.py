@@ -75,8 +75,10 @@ def _labels(record: StoredRecord, options: Options | None) -> dict[str, str]:
     """The labels of an Activity's fields, from its type's set-up (the names when unknown)."""
     if record.kind != "activity" or options is None:
         return {}
-    kind = next((t for t in options.activity_types if t.code == record.activity_type), None)
-    known = {f.name: f.label for f in kind.fields} if kind else {}
+    activity_type = next(
+        (t for t in options.activity_types if t.code == record.activity_type), None
+    )
+    known = {f.name: f.label for f in activity_type.fields} if activity_type else {}
     return {name: known.get(name) or name for name in record.fields}
 
 

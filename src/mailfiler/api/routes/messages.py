@@ -116,15 +116,15 @@ async def read_message(request: Request, token: Token) -> MessagePublic:
     service = service_of(request)  # not a dependency: this route is the hot one
     limit = service.settings.max_message_bytes
     content_type = request.headers.get("content-type", "")
-    kind = content_type.split(";")[0].strip().lower()
-    room = limit + WRAPPING if kind == "multipart/form-data" else limit
-    if kind == "application/json":
+    media_type = content_type.split(";")[0].strip().lower()
+    room = limit + WRAPPING if media_type == "multipart/form-data" else limit
+    if media_type == "application/json":
         room = limit * 4 // 3 + WRAPPING  # attachments come as base64
     length = request.headers.get("content-length", "")
     declared = int(length) if length.isascii() and length.isdigit() else None
     if declared is not None and declared > room:
         raise _too_large(limit)
-    sent = _Sent(kind, content_type, declared, limit)
+    sent = _Sent(media_type, content_type, declared, limit)
     body = _body(request, room, limit)
     first = bytearray()
     taking: _Taking | None = None
@@ -136,7 +136,7 @@ async def read_message(request: Request, token: Token) -> MessagePublic:
         # first batch, and one thread does it all. A larger one is written as
         # it comes, to its sender's folder once they are known, within their quota.
         # JSON is parsed whole: it comes as one batch (at most its room).
-        batches = _batches(body, None if kind == "application/json" else BATCH)
+        batches = _batches(body, None if media_type == "application/json" else BATCH)
         first, whole = await anext(batches)
         if whole:
             answer, expires_at = await run_in_threadpool(_read_whole, service, token, sent, first)
@@ -346,23 +346,24 @@ class _HungUp(Exception):
 class _Sent:
     """What a request says of the message in its body."""
 
-    kind: str  # message/rfc822, application/vnd.ms-outlook, multipart/form-data, application/json
+    # message/rfc822, application/vnd.ms-outlook, multipart/form-data, application/json
+    media_type: str
     content_type: str
     declared: int | None  # Content-Length
     limit: int
 
 
 class _Taking:
-    """What becomes of a body's bytes, by its kind: a message (raw, or the file of a form) is
+    """What becomes of a body's bytes, by its media type: a message (raw, or the file of a form) is
     written as it comes; JSON is held, checked at the end, and kept as the fields it gives."""
 
     def __init__(self, arrival: uploads.Arrival, sent: _Sent) -> None:
         self.arrival = arrival
         self.sent = sent
         self._form = None
-        if sent.kind == "multipart/form-data":
+        if sent.media_type == "multipart/form-data":
             self._form = _FormFile(sent.content_type, arrival)
-        self._json = bytearray() if sent.kind == "application/json" else None
+        self._json = bytearray() if sent.media_type == "application/json" else None
 
     def write(self, batch: bytearray) -> None:
         if self._json is not None:  # one batch, the whole body (read_message): held, not copied
@@ -606,7 +607,7 @@ def public(review: Review, caller: Caller) -> MessagePublic:
                         name=f.name,
                         label=f.label,
                         value=values.get(f.name, ""),
-                        kind=f.kind,
+                        takes=f.takes,
                         max_length=f.max_length,
                     )
                     for f in t.fields

@@ -50,7 +50,7 @@ def change_options(body: OptionsUpdate, caller: Admin, service: ServiceDep) -> O
     change = CrmChange()
     if crm is not None:
         change = CrmChange(
-            kind=crm.kind, url=crm.url, background_account=crm.background_account,
+            crm=crm.crm, url=crm.url, background_account=crm.background_account,
             background_password=crm.background_password, mapping=crm.mapping or None,
         )  # fmt: skip
     updated = service.change_options(caller, options, change)

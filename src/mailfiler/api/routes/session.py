@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from mailfiler.api.deps import Caller, ServiceDep, Token
-from mailfiler.api.schemas import SessionCreate, SessionPublic, SessionUser
+from mailfiler.api.schemas import SessionCreate, SessionPublic, UserPublic
 
 router = APIRouter(prefix="/session", tags=["sign-in"])
 
@@ -23,9 +23,7 @@ def sign_in(body: SessionCreate, request: Request, service: ServiceDep) -> Sessi
         expires_at=done.expires_at,
         cloud_id=done.organisation.cloud_id,
         organisation=done.organisation.name,
-        user=SessionUser(
-            username=done.user.username, roles=list(done.user.roles), email=done.user.email
-        ),
+        user=UserPublic.model_validate(done.user),
     )
 
 
@@ -39,7 +37,7 @@ def who_am_i(caller: Caller, token: Token) -> SessionPublic:
         expires_at=caller.expires_at,
         cloud_id=caller.tenant.cloud_id,
         organisation=caller.tenant.name,
-        user=SessionUser(username=user.username, roles=list(user.roles), email=user.email),
+        user=UserPublic.model_validate(user),
     )
 
 

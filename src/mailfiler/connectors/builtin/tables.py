@@ -60,7 +60,7 @@ class Contact(Base):
     organization: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now)
-    # Name, organisation and addresses, folded (core/search.py): what a search looks in.
+    # Name, organization and addresses, folded (core/search.py): what a search looks in.
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 

@@ -38,7 +38,7 @@ from mailfiler.connectors.imis.mapping import ImisMapping
 from mailfiler.connectors.imis.parties import Parties, contact_of
 from mailfiler.connectors.imis.writing import Writer
 from mailfiler.core.match import Contact
-from mailfiler.core.options import ActivityField, ActivityType, FieldKind, FieldType
+from mailfiler.core.options import ActivityField, ActivityType, FieldType, ValueType
 from mailfiler.core.plan import Capabilities, PlannedRecord
 from mailfiler.errors import BadRequest, ConnectorUnavailable, NotFound
 
@@ -197,17 +197,17 @@ _DATES = {"datetime", "date", "datetimeoffset"}
 
 def field_types(properties: Mapping[str, str]) -> dict[str, FieldType]:
     """What each Activity property takes, as the site's metadata says ("String(255)",
-    "Decimal", "DateTime"): its kind and longest text, None where it does not say."""
+    "Decimal", "DateTime"): its value type and longest text, None where it does not say."""
     found: dict[str, FieldType] = {}
     for name, said in properties.items():
         base, _, rest = said.partition("(")
         length = rest.rstrip(")")
-        kind: FieldKind | None = None
+        takes: ValueType | None = None
         if base.strip().lower() in _NUMBERS:
-            kind = "number"
+            takes = "number"
         elif base.strip().lower() in _DATES:
-            kind = "date"
+            takes = "date"
         elif base.strip().lower() == "string":
-            kind = "text"
-        found[name] = (kind, int(length) if length.isdigit() and int(length) > 0 else None)
+            takes = "text"
+        found[name] = (takes, int(length) if length.isdigit() and int(length) > 0 else None)
     return found

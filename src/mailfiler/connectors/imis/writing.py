@@ -189,11 +189,11 @@ class Writer:
     def _typed(self, name: str, value: str) -> Any:
         """A field's value as iMIS takes it: a date on the site's clock without a zone, a
         number as a ``System.Decimal``, a text as it is."""
-        kind = ActivityField(name, name).as_described(self.described).kind
-        if kind == "date":
+        takes = ActivityField(name, name).as_described(self.described).takes
+        if takes == "date":
             moment = datetime.fromisoformat(value).astimezone(ZoneInfo(self.mapping.site_time_zone))
             return moment.strftime(wire.DATE_FORMAT)
-        if kind == "number":
+        if takes == "number":
             number = float(value)
             return {"$type": wire.DECIMAL, "$value": int(number) if number.is_integer() else number}
         return value

@@ -106,7 +106,7 @@ function fieldView(values, field) {
   const label = field.label || field.name;
   /** @param {Event} event */
   const typed = (event) => /** @type {HTMLInputElement} */ (event.target).value;
-  if (field.kind === "date") {
+  if (field.takes === "date") {
     const input = h("input", { id, name: field.name, type: "datetime-local", value: toLocalInput(value) });
     input.addEventListener("input", (event) => {
       values[field.name] = fromLocalInput(typed(event));
@@ -117,7 +117,7 @@ function fieldView(values, field) {
   const limits = field.max_length ? { maxlength: field.max_length } : {};
   const input = long
     ? h("textarea", { id, name: field.name, ...limits }, value)
-    : h("input", { id, name: field.name, value, type: field.kind === "number" ? "number" : "text", ...limits });
+    : h("input", { id, name: field.name, value, type: field.takes === "number" ? "number" : "text", ...limits });
   input.addEventListener("input", (event) => {
     values[field.name] = typed(event);
   });

@@ -124,7 +124,7 @@ function addContactView(pane, entry) {
     { class: "add-form" },
     h("label", { for: "new-name" }, "Full name"),
     h("input", { id: "new-name", name: "full_name", required: true, value: entry.name || "" }),
-    h("label", { for: "new-org" }, "Organisation"),
+    h("label", { for: "new-org" }, "Organization"),
     h("input", { id: "new-org", name: "organization", "aria-describedby": note ? "new-org-note" : null }),
     note ? h("p", { id: "new-org-note", class: "muted" }, note) : null,
     h("label", { for: "new-email" }, "Email"),

@@ -253,7 +253,7 @@ export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
   // goes with it, saying why; the server refuses the change without it all the same.
   function crmView() {
     const crm = draft.crm;
-    if (!crm || crm.kind !== "imis") return { element: null, saved: () => {} };
+    if (!crm || crm.crm !== "imis") return { element: null, saved: () => {} };
     delete crm.background_password;
     let before = { url: crm.url || "", account: crm.background_account || "" };
     const url = h("input", {

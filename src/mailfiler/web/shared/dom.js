@@ -66,7 +66,6 @@ export function signInForm({ identity = {}, notice = "", onSubmit }) {
       id: "cloud-id",
       name: "cloud_id",
       required: true,
-      autocomplete: "organization",
       value: identity.cloud_id || "",
     }),
     h("label", { for: "username" }, "User name"),

@@ -383,18 +383,18 @@ export interface components {
         };
         /** ActivityFieldValue */
         ActivityFieldValue: {
-            /**
-             * Kind
-             * @default text
-             * @enum {string}
-             */
-            kind: "text" | "date" | "number";
             /** Label */
             label: string;
             /** Max Length */
             max_length?: number | null;
             /** Name */
             name: string;
+            /**
+             * Takes
+             * @default text
+             * @enum {string}
+             */
+            takes: "text" | "date" | "number";
             /** Value */
             value: string;
         };
@@ -655,10 +655,10 @@ export interface components {
              */
             background_password_set: boolean;
             /**
-             * Kind
+             * Crm
              * @enum {string}
              */
-            kind: "builtin" | "imis";
+            crm: "builtin" | "imis";
             /**
              * Mapping
              * @default {}
@@ -683,8 +683,8 @@ export interface components {
             background_password?: string | null;
             /** Background Password Set */
             background_password_set?: boolean | null;
-            /** Kind */
-            kind?: ("builtin" | "imis") | null;
+            /** Crm */
+            crm?: ("builtin" | "imis") | null;
             /**
              * Mapping
              * @description Entity and field names in iMIS (see the README).
@@ -1098,19 +1098,7 @@ export interface components {
             organisation: string;
             /** Token */
             token: string;
-            user: components["schemas"]["SessionUser"];
-        };
-        /** SessionUser */
-        SessionUser: {
-            /**
-             * Email
-             * @default
-             */
-            email: string;
-            /** Roles */
-            roles: string[];
-            /** Username */
-            username: string;
+            user: components["schemas"]["UserPublic"];
         };
         /**
          * SetUpCheckPublic
@@ -1274,7 +1262,10 @@ export interface components {
             /** Username */
             username: string;
         };
-        /** UserPublic */
+        /**
+         * UserPublic
+         * @description A user of the organisation, as every answer names one (the service's ``Member``).
+         */
         UserPublic: {
             /** Disabled */
             disabled: boolean;

@@ -1,8 +1,8 @@
-"""A kind of CRM, as one small named object: what mailfiler needs to know of a CRM to file
-into it, and nothing of any CRM in particular (each is in its own folder: ``builtin/kind.py``,
-``imis/kind.py``). ``registry`` holds the table of them.
+"""A CRM as one plug-in, one small named object: what mailfiler needs to know of a CRM to file
+into it, and nothing of any CRM in particular (each is in its own folder: ``builtin/plugin.py``,
+``imis/plugin.py``). ``registry`` holds the table of them.
 
-A kind says its name and how to connect to an organisation's CRM; and, where the CRM has
+A plug-in says its name and how to connect to an organisation's CRM; and, where the CRM has
 them, how its users sign in (the CRM checks their passwords), how its contacts are
 imported, the activity types an organisation starts with, where a filed record opens,
 and its settings: where the CRM is (an address, a background account) and how they are
@@ -109,7 +109,7 @@ class RemoteSettings:
 
 
 @dataclass(frozen=True)
-class CrmKind:
+class CrmPlugin:
     name: str  # as organisations are set to it ("builtin", "imis")
     label: str  # in the sentences people read ("the built-in CRM", "iMIS")
     connect: Callable[[Tenant, Needs], Connector]

@@ -1,4 +1,4 @@
-"""iMIS as a kind of CRM (``connectors.kinds``): its connector, its users' sign-in, its
+"""iMIS as a plug-in (``connectors.plugin``): its connector, its users' sign-in, its
 address and background account, its mapping and their checks, where its records open."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from mailfiler.connectors.imis import site_address
 from mailfiler.connectors.imis.client import Holder, ImisClient, fingerprint
 from mailfiler.connectors.imis.connector import ImisCRM
 from mailfiler.connectors.imis.mapping import IMIS_EMAIL_ACTIVITY, ImisMapping
-from mailfiler.connectors.kinds import CrmKind, Needs, RecordLink, RemoteSettings, UserCheck
+from mailfiler.connectors.plugin import CrmPlugin, Needs, RecordLink, RemoteSettings, UserCheck
 from mailfiler.core.organisation import Tenant
 from mailfiler.errors import ConnectorUnavailable, MailfilerError
 
@@ -151,7 +151,7 @@ def _checked_mapping(tenant: Tenant, changes: Mapping[str, Any]) -> dict[str, An
     return ImisMapping.from_json(kept).to_json()
 
 
-IMIS = CrmKind(
+IMIS = CrmPlugin(
     name="imis",
     label="iMIS",
     connect=_connect,
