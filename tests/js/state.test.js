@@ -1,3 +1,4 @@
+// @ts-check
 // The review's transitions, without a browser: node --test tests/js (make test).
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -27,6 +28,10 @@ const dan = { id: "104", full_name: "Dan Evans", emails: ["shared@example.org"],
 const erin = { id: "105", full_name: "Erin Evans", emails: ["shared@example.org"], organization: "" };
 const zoe = { id: "109", full_name: "Zoe Zimmer", emails: ["zoe@example.org"], organization: "" };
 
+/**
+ * @param {string} role @param {string} address @param {string} status
+ * @param {object[]} contacts @param {object} extra
+ */
 function person(role, address, status, contacts = [], extra = {}) {
   const contact_id = contacts.length === 1 ? contacts[0].id : null;
   const words = { would_save: ["will be saved", "good"], ambiguous: ["shared address", "warn"] }[status] || [
@@ -48,6 +53,7 @@ function person(role, address, status, contacts = [], extra = {}) {
   };
 }
 
+/** @returns {any} the server's review, as much of it as the state reads */
 function message() {
   const allowed = { state: "allowed", reason: "" };
   return {
@@ -103,6 +109,7 @@ test("a shared address is saved to the contact picked, and one added by search i
 test("what an entry says is the server's answer for the choices held now, never an older one", () => {
   let state = addContact(reviewed(message()), zoe);
   const before = asked(state);
+  /** @type {any} the server's preview, as much of it as the state reads */
   const preview = {
     kind: "interaction",
     participants: [
@@ -126,12 +133,16 @@ test("what an entry says is the server's answer for the choices held now, never 
 
 test("read again after a save, the review keeps the user's choices, the added contact too", () => {
   let state = addContact(removeEntry(reviewed(message()), "cc:bob@example.org"), zoe);
-  state = saveEnded(saveBegun(state), "interaction", {
-    results: [],
-    attachments: [],
-    eml: null,
-    attachments_note: null,
-  });
+  state = saveEnded(
+    saveBegun(state),
+    "interaction",
+    /** @type {any} a save's answer, in part */ ({
+      results: [],
+      attachments: [],
+      eml: null,
+      attachments_note: null,
+    }),
+  );
   assert.ok(state.results);
   state = reviewedAgain(state, message());
   assert.equal(state.results, null);
@@ -149,6 +160,7 @@ test("a second press while a save is under way does nothing, and the buttons are
 test("Save is disabled with the server's reason when the choices would save nothing", () => {
   const state = reviewed(message());
   const over = "This save would file to 3 contacts; at most 2 are allowed per save (Max Total Emails).";
+  /** @type {any} the server's preview, as much of it as the state reads */
   const preview = {
     kind: "interaction",
     participants: [],
@@ -167,6 +179,7 @@ test("each Save button follows the server's verdict for its own kind", () => {
   const state = reviewed(message());
   const saved = { allowed: false, reason: "This message is already saved for every contact chosen" };
   const saves = { interaction: saved, activity: { allowed: true, reason: "" } };
+  /** @type {any} the server's preview, as much of it as the state reads */
   const preview = { kind: "interaction", participants: [], attachments: [], notes: [], save: saved, saves };
   const shown = previewed(state, preview, asked(state));
   assert.equal(saveButton(shown, "interaction").enabled, false);

@@ -193,6 +193,3 @@ def users(session: Session, tenant: Tenant) -> Iterator[accounts.Member]:
     for row in accounts.users(session, tenant):
         yield accounts.member(row)
 
-
-def kind_of(tenant: Tenant) -> CrmPlugin:
-    return registry.of(tenant)

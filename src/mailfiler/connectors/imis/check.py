@@ -474,15 +474,15 @@ def _property_types(definition: Any) -> dict[str, str]:
     for item in wire.values(definition.get("Properties")):
         if not isinstance(item, dict) or not item.get("Name"):
             continue
-        kind = str(item.get("PropertyTypeName") or _contract_kind(item.get("$type")))
+        takes = str(item.get("PropertyTypeName") or _contract_type(item.get("$type")))
         longest = wire.unwrap(item.get("MaxLength"))
         if isinstance(longest, int) and not isinstance(longest, bool) and longest > 0:
-            kind = f"{kind}({longest})"
-        found[str(item["Name"])] = kind
+            takes = f"{takes}({longest})"
+        found[str(item["Name"])] = takes
     return found
 
 
-def _contract_kind(type_name: Any) -> str:
+def _contract_type(type_name: Any) -> str:
     """ "String" from "Asi.Soa.Core.DataContracts.PropertyTypeStringData, Asi.Contracts"."""
     short = str(type_name or "").split(",")[0].rsplit(".", 1)[-1]
     return short.removeprefix("PropertyType").removesuffix("Data")

@@ -171,16 +171,16 @@ def _address(text: str) -> IPAddress:
 
 def _refusal(site: Site, addresses: Iterable[IPAddress], policy: SitePolicy) -> str:
     """Why mailfiler does not call this site at these addresses ("" when it does)."""
-    kinds = {_kind(a) for a in addresses}
+    reaches = {_reach(a) for a in addresses}
     literal = _is_literal(site.host)
-    if "never" in kinds:
+    if "never" in reaches:
         what = "it is" if literal else "its name leads to"
         return f"{what} an address that is never an iMIS site (unspecified, multicast, reserved)"
-    if not policy.allow_local and kinds & {"local", "loopback"}:
+    if not policy.allow_local and reaches & {"local", "loopback"}:
         what = "it is" if literal else "its name leads to"
         return f"{what} a private, loopback or link-local address"
     # Plain http only to a loopback address written as one: nothing on the way to read it.
-    if site.scheme == "http" and not (policy.allow_local and literal and kinds == {"loopback"}):
+    if site.scheme == "http" and not (policy.allow_local and literal and reaches == {"loopback"}):
         return _CLEAR
     return ""
 
@@ -193,14 +193,14 @@ def _is_literal(host: str) -> bool:
     return True
 
 
-def _kind(address: IPAddress) -> str:
+def _reach(address: IPAddress) -> str:
     """One of "public", "loopback", "local" (private, link-local, shared) or "never"."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:  # the IPv4 address itself, on a dual-stack socket
-            return _kind(address.ipv4_mapped)
+            return _reach(address.ipv4_mapped)
         carried = _carried_ipv4(address)
         if carried:  # a tunnel towards these: only towards public ones
-            return "public" if all(_kind(a) == "public" for a in carried) else "never"
+            return "public" if all(_reach(a) == "public" for a in carried) else "never"
     if isinstance(address, ipaddress.IPv4Address) and address in _THIS_NETWORK:
         return "never"
     if address.is_unspecified or address.is_multicast:
@@ -248,11 +248,11 @@ class _GuardedBackend(httpcore2.NetworkBackend):
         except (OSError, ValueError) as error:  # the name does not resolve (now)
             raise httpcore2.ConnectError(f"{host} does not resolve: {error}") from error
         for address in addresses:
-            kind = _kind(address)
-            if kind == "never" or (kind != "public" and not self._policy.allow_local):
+            reach = _reach(address)
+            if reach == "never" or (reach != "public" and not self._policy.allow_local):
                 log.warning(
                     "refused to connect to the iMIS site %s: it resolves to %s (%s)",
-                    host, address, kind,
+                    host, address, reach,
                 )  # fmt: skip
                 raise AddressRefused(
                     f"mailfiler does not call the iMIS site at {host}: its name now leads to "
