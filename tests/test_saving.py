@@ -19,7 +19,7 @@ from mailfiler.connectors.fake import FakeCRM
 from mailfiler.core.match import Contact
 from mailfiler.core.message import Message
 from mailfiler.core.plan import Capabilities, PlannedRecord
-from mailfiler.service import Service
+from mailfiler.service import Service, saving
 from mailfiler.storage import ledger, writers
 from mailfiler.storage.tables import FilingEntry, Organisation
 from tests.conftest import Org, new_org, status_of
@@ -196,7 +196,7 @@ def never_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(seconds: float) -> None:
         raise AssertionError("the save waited for a writer that is gone")
 
-    monkeypatch.setattr(ledger, "_pause", refuse)
+    monkeypatch.setattr(saving, "_pause", refuse)
 
 
 @pytest.mark.usefixtures("never_waits")
@@ -265,7 +265,7 @@ def test_a_living_writer_s_heartbeat_keeps_its_entries_alive(service: Service) -
             select(Organisation.id).where(Organisation.cloud_id == org.cloud_id)
         )
     later = MOMENT + timedelta(minutes=5)
-    with ledger.keep_alive(service.unit, tenant_id or 0, lambda: later, every=0.01):
+    with saving.keep_alive(service.unit, tenant_id or 0, lambda: later, every=0.01):
         deadline = time.monotonic() + 10
         while held(org)[0].alive_at != later and time.monotonic() < deadline:
             time.sleep(0.01)

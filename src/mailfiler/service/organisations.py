@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from mailfiler import accounts
 from mailfiler.accounts import signin
 from mailfiler.connectors import registry
-from mailfiler.connectors.plugin import CrmPlugin, Needs
+from mailfiler.connectors.plugin import Needs
 from mailfiler.core.options import ActivityType, Options
 from mailfiler.core.organisation import Tenant
 from mailfiler.errors import BadRequest
@@ -192,4 +192,3 @@ def change_user(
 def users(session: Session, tenant: Tenant) -> Iterator[accounts.Member]:
     for row in accounts.users(session, tenant):
         yield accounts.member(row)
-

@@ -13,8 +13,16 @@ of mailfiler's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy.orm import Session
 
 from mailfiler.clock import Clock
 from mailfiler.connectors.base import (
@@ -42,10 +50,17 @@ from mailfiler.errors import ConnectorUnavailable, MailfilerError, SystemFault
 from mailfiler.storage import ledger
 
 NOT_ANSWERED = "the save stopped before the CRM answered"
+# How long a save waits for another, living, save of the same record to finish.
+WAIT_FOR_OTHERS: Final = 20.0  # seconds
+HEARTBEAT: Final = 10.0  # seconds between a writer's "still alive"
+
+Units = Callable[..., AbstractContextManager[Session]]
+log = logging.getLogger("mailfiler.ledger")
+_pause = time.sleep  # while another save writes the same record (tests replace it)
 
 
 def carry_out(
-    units: ledger.Units, tenant: Tenant, crm: Connector, decided: SavePlan, clock: Clock
+    units: Units, tenant: Tenant, crm: Connector, decided: SavePlan, clock: Clock
 ) -> SavePlan:
     """Write what ``decided`` plans, and say how each record turned out."""
     if not decided.records:
@@ -61,7 +76,7 @@ def carry_out(
         )
         for r in decided.records
     ]  # fmt: skip
-    reserved, taken = ledger.reserve(
+    reserved, taken = reserve(
         units, tenant.id, first.saved_by, wanted, clock(),
         crm=capabilities.crm, rewrite_abandoned=capabilities.rewrite_abandoned,
     )  # fmt: skip
@@ -93,7 +108,7 @@ def carry_out(
         return None
 
     try:
-        with ledger.keep_alive(units, tenant.id, clock):
+        with keep_alive(units, tenant.id, clock):
             try:
                 outcomes = crm.write(to_write, sending) if to_write else []
             except MailfilerError as error:  # the connector gave up part way: say why
@@ -115,6 +130,71 @@ def carry_out(
                 clock(),
             )  # fmt: skip
     return turned_out(decided, written, {t.contact_id: t for t in taken})
+
+
+def reserve(
+    units: Units,
+    organisation_id: int,
+    saved_by: str,
+    wanted: Sequence[ledger.Wanted],
+    moment: datetime,
+    *,
+    crm: str,
+    rewrite_abandoned: bool,
+) -> tuple[list[ledger.Reserved], list[ledger.Taken]]:
+    """Claim a ledger entry for each wanted record, each pass in a short unit of its own;
+    what another save holds comes back as ``Taken``. A living writer's entry is waited for
+    (``WAIT_FOR_OTHERS``), then said to be pending."""
+    reserved: list[ledger.Reserved] = []
+    taken: list[ledger.Taken] = []
+    waiting = list(wanted)
+    deadline = time.monotonic() + WAIT_FOR_OTHERS
+    while waiting:
+        with units() as session:
+            claimed, held, lost = ledger.claim(
+                session, organisation_id, saved_by, waiting, moment,
+                crm=crm, rewrite_abandoned=rewrite_abandoned,
+            )  # fmt: skip
+        reserved += claimed
+        still: list[ledger.Wanted] = list(lost)  # changed meanwhile: look again
+        for want, entry in held:
+            if entry.state != ledger.PENDING:
+                taken.append(
+                    ledger.Taken(want.contact_id, entry.state, entry.record_id, entry.reason or "")
+                )
+            elif time.monotonic() > deadline:
+                taken.append(ledger.Taken(want.contact_id, ledger.PENDING, None))  # alive
+            else:
+                still.append(want)
+        waiting = still
+        if waiting:
+            _pause(0.05)
+    return reserved, taken
+
+
+@contextmanager
+def keep_alive(
+    units: Units, organisation_id: int, clock: Callable[[], datetime], every: float = HEARTBEAT
+) -> Iterator[None]:
+    """While the block runs, say now and then that this process is still writing its pending
+    entries (for a save on another machine, which cannot see this process)."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(every):
+            try:
+                with units() as session:
+                    ledger.say_alive(session, organisation_id, clock())
+            except Exception:  # a database blip costs one beat, not the heartbeat
+                log.warning("the ledger's heartbeat could not be written", exc_info=True)
+
+    beating = threading.Thread(target=beat, name="ledger-heartbeat", daemon=True)
+    beating.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beating.join()
 
 
 def _broken_off(
@@ -229,7 +309,7 @@ def _file_saved(outcome: FileOutcome, missing: Mapping[str, tuple[int, str]]) ->
 
 
 def ask_the_crm(
-    units: ledger.Units,
+    units: Units,
     tenant: Tenant,
     crm: Connector,
     entries: Sequence[ledger.ToCheck],

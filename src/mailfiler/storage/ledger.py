@@ -1,8 +1,9 @@
 """The filing ledger: what mailfiler filed for whom, in whichever CRM (see ``tables.FilingEntry``).
 
-A save goes: plan -> ``reserve`` (committed, naming the writing process) ->
-write to the CRM (outside any transaction, the writer's heartbeat kept by
-``keep_alive``) -> ``settle`` (committed). The unique key on (organisation,
+A save goes (``service.saving``): plan -> ``claim`` (committed, naming the
+writing process) -> write to the CRM (outside any transaction, the writer
+saying now and then that it is alive: ``say_alive``) -> ``settle``
+(committed). Nothing here commits: the caller's unit of work does. The unique key on (organisation,
 contact, kind, message, copy) decides a race between two saves: the second
 finds the first's entry, waits for it to settle, and answers with it.
 
@@ -15,10 +16,7 @@ once, and someone checks the CRM and settles it by hand (``settle_by_hand``).
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
@@ -44,20 +42,14 @@ HeldState = Literal["saved", "partial", "unsure"]
 
 # A writer on another machine that has not said it is alive for this long has died.
 LEASE: Final = timedelta(seconds=60)
-HEARTBEAT: Final = 10.0  # seconds between a writer's "still alive"
 # Entries reserved before writers were named (migration 0012) count as abandoned after this.
 ABANDONED_AFTER: Final = timedelta(minutes=15)
-# How long a save waits for another, living, save of the same record to finish.
-WAIT_FOR_OTHERS: Final = 20.0  # seconds
 
 WRITER_DIED: Final = (
     "the save that was writing this record stopped before {crm} answered (its process ended): "
     "it may have been written. It is not sent again until someone checks {crm} and settles it"
 )
 NOT_KNOWN_SENT: Final = "not known to have been sent"
-
-Units = Callable[..., AbstractContextManager[Session]]
-_pause = time.sleep  # while another save writes the same record (tests replace it)
 
 
 @dataclass(frozen=True)
@@ -135,8 +127,8 @@ def filed(
     return found
 
 
-def reserve(
-    units: Units,
+def claim(
+    session: Session,
     organisation_id: int,
     saved_by: str,
     wanted: Sequence[Wanted],
@@ -144,35 +136,12 @@ def reserve(
     *,
     crm: str,
     rewrite_abandoned: bool,
-) -> tuple[list[Reserved], list[Taken]]:
-    """Claim an entry for each wanted record; what another save holds comes back as ``Taken``.
-
-    A living writer's entry is waited for (``WAIT_FOR_OTHERS``); a dead writer's is taken
-    over when ``rewrite_abandoned``, and made "unsure" at once otherwise.
-    """
-    reserved: list[Reserved] = []
-    taken: list[Taken] = []
-    waiting = list(wanted)
-    deadline = time.monotonic() + WAIT_FOR_OTHERS
-    claim = _Claim(organisation_id, saved_by, moment, crm, rewrite_abandoned)
-    while waiting:
-        with units() as session:
-            claimed, held, lost = claim.all(session, waiting)
-        reserved += claimed
-        still: list[Wanted] = list(lost)  # another save changed them meanwhile: look again
-        for want, entry in held:
-            if entry.state != PENDING:
-                taken.append(
-                    Taken(want.contact_id, entry.state, entry.record_id, entry.reason or "")
-                )
-            elif time.monotonic() > deadline:
-                taken.append(Taken(want.contact_id, PENDING, None))  # its writer is alive
-            else:
-                still.append(want)
-        waiting = still
-        if waiting:
-            _pause(0.05)
-    return reserved, taken
+) -> tuple[list[Reserved], list[tuple[Wanted, FilingEntry]], list[Wanted]]:
+    """One pass at claiming an entry for each wanted record: those claimed; those another
+    save holds, with its entry (a living writer's is still pending: the caller waits for
+    it); those another save changed meanwhile (look again). A dead writer's entry is taken
+    over when ``rewrite_abandoned``, and made "unsure" at once otherwise."""
+    return _Claim(organisation_id, saved_by, moment, crm, rewrite_abandoned).all(session, wanted)
 
 
 @dataclass(frozen=True)
@@ -352,41 +321,18 @@ def _reserved(
     return tuple(getattr(FilingEntry, name) == value for name, value in key.items())
 
 
-@contextmanager
-def keep_alive(
-    units: Units, organisation_id: int, clock: Callable[[], datetime], every: float = HEARTBEAT
-) -> Iterator[None]:
-    """While the block runs, say now and then that this process is still writing its pending
-    entries (for a save on another machine, which cannot see this process)."""
-    done = threading.Event()
-    me = writers.this_writer()
-
-    def beat() -> None:
-        while not done.wait(every):
-            try:
-                say_alive()
-            except Exception:  # a database blip costs one beat, not the heartbeat
-                log.warning("the ledger's heartbeat could not be written", exc_info=True)
-
-    def say_alive() -> None:
-        with units() as session:
-            session.execute(
-                update(FilingEntry)
-                .where(
-                    FilingEntry.organisation_id == organisation_id,
-                    FilingEntry.writer == me,
-                    FilingEntry.state == PENDING,
-                )
-                .values(alive_at=clock())
-            )
-
-    beating = threading.Thread(target=beat, name="ledger-heartbeat", daemon=True)
-    beating.start()
-    try:
-        yield
-    finally:
-        done.set()
-        beating.join()
+def say_alive(session: Session, organisation_id: int, moment: datetime) -> None:
+    """This process is still writing its pending entries (for a save on another machine,
+    which cannot see this process)."""
+    session.execute(
+        update(FilingEntry)
+        .where(
+            FilingEntry.organisation_id == organisation_id,
+            FilingEntry.writer == writers.this_writer(),
+            FilingEntry.state == PENDING,
+        )
+        .values(alive_at=moment)
+    )
 
 
 def settle(
