@@ -140,7 +140,8 @@ def create_organisation(
             raise BadRequest(
                 "an organisation filing into iMIS needs its background account's password"
             )
-        _set_crm(row, url=crm_url, background_password=background_password)
+        _write_activity_types(session, row.id, options)
+        return set_crm(session, cloud_id, url=crm_url, background_password=background_password)
     _write_activity_types(session, row.id, options)
     return tenant(session, cloud_id)
 
@@ -166,42 +167,55 @@ def set_crm(
     background_password: str | None = None,
     mapping: Mapping[str, Any] | None = None,
 ) -> Tenant:
-    """Change where a remote CRM is and how mailfiler signs in to it (never shown back).
-    ``url`` and ``mapping``: as the CRM plug-in's settings checked them
-    (``service.organisations.change_crm``).
-
-    A new address or account needs the password in the same change: the stored password
-    is sealed with the address and account it was set for, and never sent elsewhere.
-    """
+    """Change where a remote CRM is and how mailfiler signs in to it (never shown back);
+    see ``crm_changed``."""
     row = _organisation_row(session, cloud_id)
-    if not remote and (url or background_password or mapping):
-        raise BadRequest(f"{row.cloud_id} files into the built-in CRM: it has no CRM address")
-    if background_account is not None and not background_account.strip():
-        raise BadRequest("the background account needs a name (typically MANAGER)")
-    current = dict(row.crm_settings or {}).get("url")
-    if remote and background_password is None:
-        if url is not None and _site_text(url) != current:
-            raise BadRequest(NEW_ADDRESS_ALONE)
-        if background_account is not None and (
-            background_account.strip().lower() != row.background_account.lower()
-        ):
-            raise BadRequest(NEW_ACCOUNT_ALONE)
-    if background_account is not None:
-        row.background_account = background_account.strip()
-    _set_crm(row, url=url, background_password=background_password, mapping=mapping)
+    changed = crm_changed(
+        tenant_of(session, row), remote=remote, url=url, background_account=background_account,
+        background_password=background_password, mapping=mapping,
+    )  # fmt: skip
+    row.background_account = changed.background_account
+    row.crm_settings = dict(changed.crm_settings)
+    row.background_secret = changed.background_secret
     row.options_version = (row.options_version or 0) + 1
     session.flush()
     return tenant(session, cloud_id)
 
 
-def _set_crm(
-    row: Organisation,
+def crm_changed(
+    organisation: Tenant,
     *,
+    remote: bool = True,
     url: str | None = None,
+    background_account: str | None = None,
     background_password: str | None = None,
     mapping: Mapping[str, Any] | None = None,
-) -> None:
-    settings = dict(row.crm_settings or {})
+) -> Tenant:
+    """The organisation as this change of where its CRM is would leave it, nothing stored
+    (what a check of the CRM before the change is kept connects to). ``url`` and
+    ``mapping``: as the CRM plug-in's settings checked them
+    (``service.organisations.checked_change``).
+
+    A new address or account needs the password in the same change: the stored password
+    is sealed with the address and account it was set for, and never sent elsewhere.
+    """
+    if not remote and (url or background_password or mapping):
+        raise BadRequest(
+            f"{organisation.cloud_id} files into the built-in CRM: it has no CRM address"
+        )
+    if background_account is not None and not background_account.strip():
+        raise BadRequest("the background account needs a name (typically MANAGER)")
+    settings = dict(organisation.crm_settings)
+    if remote and background_password is None:
+        if url is not None and _site_text(url) != settings.get("url"):
+            raise BadRequest(NEW_ADDRESS_ALONE)
+        if background_account is not None and (
+            background_account.strip().lower() != organisation.background_account.lower()
+        ):
+            raise BadRequest(NEW_ACCOUNT_ALONE)
+    account = organisation.background_account
+    if background_account is not None:
+        account = background_account.strip()
     if url is not None:
         url = _site_text(url)
         if not url.startswith(("https://", "http://")) or " " in url:
@@ -209,13 +223,17 @@ def _set_crm(
         settings["url"] = url
     if mapping is not None:  # checked by the CRM plug-in's settings
         settings["mapping"] = dict(mapping)
-    row.crm_settings = settings
+    secret = organisation.background_secret
     if background_password is not None:
         if not background_password:
             raise BadRequest("the background account's password is empty")
-        row.background_secret = stored_secrets.seal_background(
-            str(settings.get("url") or ""), row.background_account, background_password
+        secret = stored_secrets.seal_background(
+            str(settings.get("url") or ""), account, background_password
         )
+    return replace(
+        organisation, background_account=account, crm_settings=settings,
+        background_secret=secret,
+    )  # fmt: skip
 
 
 def _site_text(url: str) -> str:

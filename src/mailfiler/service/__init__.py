@@ -611,22 +611,24 @@ class Service:
     def change_options(
         self, context: Context, options: Options, crm: organisations.CrmChange
     ) -> Tenant:
-        """Replace an organisation's options and, with ``crm``, where its CRM is."""
+        """Replace an organisation's options and, with ``crm``, where its CRM is: checked
+        first (its address looked up, the CRM asked about activity types set up anew), then
+        kept in one short unit of work."""
+        tenant = context.tenant
+        change = organisations.checked_change(tenant, crm, self.settings.allow_local_crm)
+        organisations.check_activity_types(tenant, options, change, needs=self.needs())
         with self.unit() as session:
-            return organisations.change_options(
-                session, context.tenant, options, crm, needs=self.needs()
-            )
+            tenant = organisations.store_change(session, tenant, change)
+            return accounts.set_options(session, tenant.cloud_id, options)
 
     def change_settings(
         self, cloud_id: str, changes: Mapping[str, Any], crm: organisations.CrmChange
     ) -> Tenant:
         """Options given by name (``mailfiler options set``), and where the CRM is."""
+        tenant = self.organisation(cloud_id)
+        change = organisations.checked_change(tenant, crm, self.settings.allow_local_crm)
         with self.unit() as session:
-            tenant = accounts.tenant(session, cloud_id)
-            if crm:
-                tenant = organisations.change_crm(
-                    session, tenant, crm, self.settings.allow_local_crm
-                )
+            tenant = organisations.store_change(session, tenant, change)
             merged = {**tenant.options.to_json(), **changes}
             return accounts.set_options(session, cloud_id, Options.from_json(merged))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -73,11 +73,12 @@ def create(
         )  # fmt: skip
 
 
-def change_crm(session: Session, tenant: Tenant, change: CrmChange, allow_local: bool) -> Tenant:
-    """Change where the organisation's CRM is, how mailfiler signs in to it and its mapping,
-    each checked first. The address it has already (as the Options screen sends it back) is
-    no change; a new one is checked only with the password that goes with it (without one,
-    ``accounts.set_crm`` refuses the change, saying why)."""
+def checked_change(tenant: Tenant, change: CrmChange, allow_local: bool) -> CrmChange:
+    """The change of where the organisation's CRM is, how mailfiler signs in to it and its
+    mapping, each checked by its plug-in (a new address is looked up: outside any unit of
+    work). The address it has already (as the Options screen sends it back) is no change;
+    a new one is checked only with the password that goes with it (without one,
+    ``accounts.crm_changed`` refuses the change, saying why)."""
     plugin = registry.of(tenant)
     if change.crm not in (None, tenant.crm):
         raise BadRequest("an organisation's CRM is chosen when it is made (mailfiler init --crm)")
@@ -87,45 +88,49 @@ def change_crm(session: Session, tenant: Tenant, change: CrmChange, allow_local:
             raise BadRequest(
                 f"{tenant.cloud_id} files into {plugin.label}: it has no CRM address or mapping"
             )
-        if change.background_account is None:
-            return tenant
+        return CrmChange(background_account=change.background_account)
     url = change.url
-    if remote is not None and url is not None and remote.same_site(tenant, url):
+    if url is not None and remote.same_site(tenant, url):
         url = None
-    if remote is not None and url is not None and change.background_password is not None:
+    if url is not None and change.background_password is not None:
         url = remote.accept_site(url, allow_local)
-    mapping = None
-    if remote is not None and change.mapping:
-        mapping = remote.check_mapping(tenant, change.mapping)
-    return accounts.set_crm(
-        session, tenant.cloud_id, remote=remote is not None, url=url,
-        background_account=change.background_account,
-        background_password=change.background_password, mapping=mapping,
-    )  # fmt: skip
+    mapping = remote.check_mapping(tenant, change.mapping) if change.mapping else None
+    return replace(change, url=url, mapping=mapping)
 
 
-def change_options(
-    session: Session,
-    tenant: Tenant,
-    options: Options,
-    change: CrmChange,
-    *,
-    needs: Needs,
-) -> Tenant:
-    """Replace the options (checked whole first) and, with ``change``, where the CRM is.
+def as_changed(tenant: Tenant, change: CrmChange) -> Tenant:
+    """The organisation as a checked change would leave it, nothing stored."""
+    if not change:
+        return tenant
+    return accounts.crm_changed(tenant, **_crm_values(tenant, change))
 
-    The CRM is asked only when an activity type is set up anew, and then as the change
-    being saved says it is: a site that has broken never blocks the change that repairs it.
-    """
-    before = tenant.options
-    if change:
-        tenant = change_crm(session, tenant, change, needs.allow_local_crm)
-    added = set_up_anew(options, before)
+
+def store_change(session: Session, tenant: Tenant, change: CrmChange) -> Tenant:
+    """Keep a checked change of where the CRM is."""
+    if not change:
+        return tenant
+    return accounts.set_crm(session, tenant.cloud_id, **_crm_values(tenant, change))
+
+
+def _crm_values(tenant: Tenant, change: CrmChange) -> dict[str, Any]:
+    return {
+        "remote": registry.of(tenant).remote is not None, "url": change.url,
+        "background_account": change.background_account,
+        "background_password": change.background_password, "mapping": change.mapping,
+    }  # fmt: skip
+
+
+def check_activity_types(
+    tenant: Tenant, options: Options, change: CrmChange, *, needs: Needs
+) -> None:
+    """The activity types set up anew are ones the CRM has, asked (outside any unit of work)
+    as the change being saved says the CRM is: a site that has broken never blocks the
+    change that repairs it. Only a remote CRM is asked."""
+    added = set_up_anew(options, tenant.options)
     plugin = registry.of(tenant)
     if added and plugin.remote is not None:
-        now = plugin.connect(tenant, needs)
+        now = plugin.connect(as_changed(tenant, change), needs)
         check_against_the_crm(added, now.activity_types(), plugin.label)
-    return accounts.set_options(session, tenant.cloud_id, options)
 
 
 def set_up_anew(options: Options, before: Options) -> list[ActivityType]:
