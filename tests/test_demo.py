@@ -27,7 +27,7 @@ def test_the_demo_files_its_messages_once(tmp_path: Path) -> None:
     again = io.StringIO()
     run_demo(service, Console(file=again, width=200))
     assert len(service.run(CLOUD_ID, None, lambda c: c.records.records())) == 6
-    assert "duplicate" in again.getvalue()
+    assert "already saved as Interaction" in again.getvalue()  # said as people read it
     service.close()
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 # The status words are defined once, with the rules.
 from mailfiler.core.plan import FileStatus
 from mailfiler.core.rules import Kind, Status
-from mailfiler.core.words import Tone
+from mailfiler.core.words import EDITION_NAMES, KIND_NAMES, Tone
 
 
 class Model(BaseModel):
@@ -26,6 +26,17 @@ class StatusWords(BaseModel):
 
     label: str = Field(description="The status as people read it.")
     tone: Tone = Field(description="How it is shown: good, warn, bad or plain.")
+
+
+class KindWords(BaseModel):
+    """A record's kind as people read it, sent with it (``core.words``)."""
+
+    kind: Literal["interaction", "activity"]
+
+    @computed_field(description="The kind as people read it: Interaction or Activity.")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> str:
+        return KIND_NAMES[self.kind]
 
 
 class Incoming(Model):
@@ -100,8 +111,7 @@ class MissingFilePublic(Model):
     reason: str
 
 
-class TimelineItem(Model):
-    kind: Literal["interaction", "activity"]
+class TimelineItem(Model, KindWords):
     id: str
     subject: str
     to_line: str | None
@@ -113,10 +123,13 @@ class TimelineItem(Model):
     saved_at: datetime
     message_id: str | None
     attachments: list[StoredFilePublic]
-    # Where the record is, for a CRM other than the built-in one (the contact's page in
-    # iMIS, from the profile URL): the record itself is there, not here.
+    # Where the record is, for a CRM that does not show its records here (the contact's
+    # page in iMIS, from the profile URL): the record itself is there.
     link: str | None = None
-    crm: str = "builtin"
+    crm: str = Field(description='The CRM it was filed in, as people read it ("iMIS").')
+    shown_here: bool = Field(
+        default=True, description="Its body, fields and files are here (else in the CRM)."
+    )
     sender: str = ""
     recipients: str = ""
     sent_at: datetime | None = None  # with its zone
@@ -134,14 +147,13 @@ class TimelinePage(Model):
     next_offset: int | None
 
 
-class RecordToCheck(Model, StatusWords):
+class RecordToCheck(Model, StatusWords, KindWords):
     """A record that needs someone: the CRM never answered (unsure), refused it (failed), or
     took it without some of its files (partial)."""
 
     number: int  # what settling it names
     # "saved" only in the answer to settling it: it needs nobody any more
     status: Literal["unsure", "failed", "partial", "saved"]
-    kind: Literal["interaction", "activity"]
     contact_id: str
     subject: str
     record_id: str | None
@@ -348,7 +360,7 @@ class SaveResult(Model, StatusWords):
     reason: str
 
 
-class SaveResponse(Model):
+class SaveResponse(Model, KindWords):
     results: list[SaveResult]
     attachments: list[AttachmentPublic]
     eml: AttachmentPublic | None
@@ -381,7 +393,9 @@ class ActivityTypeSetup(Incoming):
 class CrmPublic(Model):
     """Which CRM the organisation files into. The background password is never shown."""
 
-    crm: Literal["builtin", "imis"]
+    crm: str = Field(description="Which CRM: one this server knows (mailfiler init --crm).")
+    # It is elsewhere, with an address and a background account to set (iMIS).
+    remote: bool = False
     url: str | None = None
     background_account: str
     background_password_set: bool = False
@@ -390,7 +404,8 @@ class CrmPublic(Model):
 
 class CrmUpdate(Incoming):
     # What GET answers may be sent back as it is: these two are read, not changed.
-    crm: Literal["builtin", "imis"] | None = None
+    crm: str | None = None
+    remote: bool | None = None
     background_password_set: bool | None = None
     url: str | None = Field(
         default=None,
@@ -426,6 +441,8 @@ class OptionsPublic(Model):
     default_activity_type: str
     can_change: bool = False
     crm: CrmPublic | None = None
+    # The editions the Options screen offers, each as people read it.
+    edition_names: dict[str, str] = Field(default_factory=lambda: dict(EDITION_NAMES))
 
 
 class OptionsUpdate(Incoming):
@@ -441,6 +458,8 @@ class OptionsUpdate(Incoming):
     activity_types: list[ActivityTypeSetup] = []
     default_activity_type: str = ""
     crm: CrmUpdate | None = None
+    # What GET answers may be sent back as it is: read, not changed.
+    edition_names: dict[str, str] | None = None
 
 
 class SetUpLine(Model):

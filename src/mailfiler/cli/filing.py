@@ -35,6 +35,7 @@ from mailfiler.cli.common import (
     reported_errors,
     say_pause,
 )
+from mailfiler.core.words import KIND_NAMES
 from mailfiler.errors import (
     Conflict,
     ConnectorUnavailable,
@@ -432,7 +433,8 @@ def records(
         for r in listed:
             missing = ", ".join(f["name"] for f in r["missing_files"])
             table.add_row(
-                r["kind"], r["id"], r["contact_id"], r["subject"][:50], str(len(r["attachments"])),
+                KIND_NAMES[r["kind"]], r["id"], r["contact_id"], r["subject"][:50],
+                str(len(r["attachments"])),
                 f"partial: without {missing}" if missing else r["status"], r["created_by"],
                 r["saved_by"], r["saved_at"][:19],
             )  # fmt: skip
@@ -449,7 +451,8 @@ def _show_to_check(needing: list[dict[str, Any]]) -> None:
             why += " (files: " + ", ".join(f["name"] for f in e["missing_files"]) + ")"
         style = _COLOUR[e["tone"]]
         table.add_row(
-            str(e["number"]), f"[{style}]{e['status']}[/{style}]", e["kind"], e["contact_id"],
+            str(e["number"]), f"[{style}]{e['label']}[/{style}]", KIND_NAMES[e["kind"]],
+            e["contact_id"],
             e["subject"][:50], why,
         )  # fmt: skip
     out.print(table)

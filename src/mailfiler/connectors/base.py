@@ -239,6 +239,9 @@ class StoredRecord:
     sent_at: datetime | None = None
     # Files that did not land with it (the record is "partial"): (name, why)
     missing_files: tuple[tuple[str, str], ...] = ()
+    # Its body, fields and files are here (the CRM shows them to mailfiler); False: only
+    # what the ledger knows, the record itself in the CRM (``link``).
+    shown_here: bool = True
 
     @property
     def status(self) -> Literal["saved", "partial"]:

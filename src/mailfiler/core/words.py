@@ -43,6 +43,11 @@ STATUS_WORDS: Final[dict[str, tuple[str, Tone]]] = {
     "in_eml": ("in the .eml file", "plain"),
 }
 KIND_NAMES: Final[dict[str, str]] = {"interaction": "Interaction", "activity": "Activity"}
+# The editions of the add-in, as the Options screen offers them.
+EDITION_NAMES: Final[dict[str, str]] = {
+    "enterprise": "Enterprise",
+    "professional": "Professional (no Activities)",
+}
 
 
 def status_words(status: str, kind: str | None = None) -> tuple[str, Tone]:

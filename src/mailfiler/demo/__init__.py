@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mailfiler.core.plan import Choices
+from mailfiler.core.words import KIND_NAMES, status_words
 from mailfiler.errors import NotFound
 from mailfiler.service import ContactRow, Service
 from mailfiler.service.contacts_csv import read_contacts
@@ -52,16 +53,16 @@ def run_demo(service: Service, out: Console) -> None:
         outcome = service.file(CLOUD_ID, USERNAME, message, Choices(kind="interaction"))
         table = Table("line", "address", "status", "why", title=f"{path.name}: {message.subject}")
         for p in outcome.participants:
-            table.add_row(p.line, p.address, p.status, p.reason)
+            table.add_row(p.line, p.address, status_words(p.status, outcome.kind)[0], p.reason)
         out.print(table)
     stored = service.run(CLOUD_ID, None, service.filed_records)
     table = Table("kind", "id", "contact", "subject", "to", "files", "created by", "saved by",
                   title="What the CRM now holds")  # fmt: skip
     for record in stored:
         files = ", ".join(f.filename for f in record.attachments)
-        kind = (
-            "Interaction" if record.kind == "interaction" else f"Activity ({record.activity_type})"
-        )
+        kind = KIND_NAMES[record.kind]
+        if record.activity_type:
+            kind += f" ({record.activity_type})"
         table.add_row(kind, record.id, record.contact_id, record.subject, record.to_line or "",
                       files, record.created_by, record.saved_by)  # fmt: skip
     out.print(table)

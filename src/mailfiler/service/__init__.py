@@ -731,6 +731,7 @@ def crm_settings_view(tenant: Tenant) -> dict[str, Any]:
     kept (never the password itself), and the mapping."""
     return {
         "crm": tenant.crm,
+        "remote": registry.of(tenant).remote is not None,
         "url": tenant.crm_settings.get("url"),
         "background_account": tenant.background_account,
         "background_password_set": bool(tenant.background_secret),

@@ -102,6 +102,7 @@ class FiledRecords:
             saved_at=entry.saved_at,
             attachments=(),
             link=self.link(entry.contact_id, entry.record_id or ""),
+            shown_here=False,
             missing_files=tuple((f["name"], f["reason"]) for f in entry.missing_files or ()),
         )
 

@@ -34,12 +34,12 @@ def public(contact: Contact, options: Options) -> ContactPublic:
     )
 
 
-def timeline_item(
-    record: StoredRecord, crm: str = "builtin", options: Options | None = None
-) -> TimelineItem:
+def timeline_item(record: StoredRecord, crm: str, options: Options | None = None) -> TimelineItem:
+    """``crm``: the CRM's name as people read it."""
     return TimelineItem(
         link=record.link,
         crm=crm,
+        shown_here=record.shown_here,
         sender=record.sender,
         recipients=record.recipients,
         sent_at=record.sent_at,
@@ -117,7 +117,7 @@ def contact_with_timeline(
     seen = service.contact_page(caller, contact_id, limit, offset)
     options = caller.tenant.options
     page = TimelinePage(
-        items=[timeline_item(r, caller.tenant.crm, options) for r in seen.records],
+        items=[timeline_item(r, caller.crm.capabilities.crm, options) for r in seen.records],
         total=seen.total,
         limit=limit,
         offset=offset,

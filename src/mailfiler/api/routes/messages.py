@@ -659,6 +659,7 @@ def _save(
         wanted = [p.contact_id for p in outcome.participants if p.contact_id]
     wanted = [*wanted, *picks.values()]
     return SaveResponse(
+        kind=kind,
         results=[
             SaveResult(
                 contact_id=r.contact_id,

@@ -45,7 +45,7 @@ def change_options(body: OptionsUpdate, caller: Admin, service: ServiceDep) -> O
     The CRM is asked only when an activity type is set up anew, and then as the change
     being saved says it is: a site that has broken never blocks the change that repairs it.
     """
-    options = Options.from_json(body.model_dump(exclude={"crm"}))
+    options = Options.from_json(body.model_dump(exclude={"crm", "edition_names"}))
     crm = body.crm
     change = CrmChange()
     if crm is not None:

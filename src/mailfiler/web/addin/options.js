@@ -28,6 +28,7 @@ function field(id, label, input, help) {
 export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
   const draft = structuredClone(options);
   delete draft.can_change;
+  delete draft.edition_names;
   const error = h("p", { class: "error", role: "alert" });
   const status = h("p", { class: "muted", role: "status" });
   const types = h("div", { class: "types" });
@@ -253,7 +254,7 @@ export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
   // goes with it, saying why; the server refuses the change without it all the same.
   function crmView() {
     const crm = draft.crm;
-    if (!crm || crm.crm !== "imis") return { element: null, saved: () => {} };
+    if (!crm || !crm.remote) return { element: null, saved: () => {} };
     delete crm.background_password;
     let before = { url: crm.url || "", account: crm.background_account || "" };
     const url = h("input", {
@@ -364,8 +365,9 @@ export function optionsView(options, { onSave, onCancel, knownRoles = [] }) {
   const edition = h(
     "select",
     { id: "opt-edition" },
-    h("option", { value: "enterprise", selected: draft.edition === "enterprise" }, "Enterprise"),
-    h("option", { value: "professional", selected: draft.edition === "professional" }, "Professional (no Activities)"),
+    ...Object.entries(options.edition_names).map(([value, name]) =>
+      h("option", { value, selected: draft.edition === value }, name),
+    ),
   );
   edition.addEventListener("change", () => {
     draft.edition = edition.value;

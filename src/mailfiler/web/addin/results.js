@@ -16,7 +16,7 @@ export function resultsView(pane, app) {
   const state = pane.state();
   const results = state.results;
   if (!results) return;
-  const label = results.kind === "interaction" ? "Interaction" : "Activity";
+  const label = results.kind_label;
   // Every address the save did not file, with why: nothing is left out silently.
   const notSaved = (results.participants || []).filter(
     (p) => !FILED.includes(p.status) && !(p.self && (p.role === "from" || p.role === "bcc")),

@@ -194,7 +194,7 @@ function toCheckView(entry, settle) {
     h(
       "p",
       { class: "muted" },
-      `${entry.kind === "interaction" ? "Interaction" : "Activity"} for `,
+      `${entry.kind_label} for `,
       h("a", { href: `#/contacts/${encodeURIComponent(entry.contact_id)}` }, `contact ${entry.contact_id}`),
       ` · saved by ${entry.saved_by} · ${formatDate(entry.reserved_at)}`,
       entry.record_id ? ` · record ${entry.record_id}` : "",
@@ -216,7 +216,7 @@ function settleForm(entry, settle) {
     h("button", { type: "submit" }, "It is there"),
     h("button", { type: "button", onClick: () => settle(entry, { send_again: true }) }, "It is not: send it again"),
     entry.status === "unsure"
-      ? h("button", { type: "button", onClick: () => settle(entry, { ask_crm: true }) }, "Ask iMIS")
+      ? h("button", { type: "button", onClick: () => settle(entry, { ask_crm: true }) }, "Ask the CRM")
       : null,
   );
   form.addEventListener("submit", (event) => {
@@ -313,13 +313,15 @@ async function recordView(item, highlight) {
   const key = `${item.kind}-${item.id}`;
   const isInteraction = item.kind === "interaction";
   let content;
-  if (item.crm !== "builtin") {
+  if (!item.shown_here) {
     // The record is in the CRM (iMIS): mailfiler's ledger says what was filed; the CRM shows it.
     content = h(
       "p",
       {},
-      `Filed in iMIS as ${isInteraction ? "interaction" : "activity"} ${item.id}. `,
-      item.link ? h("a", { href: item.link, target: "_blank", rel: "noopener noreferrer" }, "Open it in iMIS") : null,
+      `Filed in ${item.crm} as ${item.kind_label.toLowerCase()} ${item.id}. `,
+      item.link
+        ? h("a", { href: item.link, target: "_blank", rel: "noopener noreferrer" }, `Open it in ${item.crm}`)
+        : null,
     );
   } else if (isInteraction) {
     content = h("iframe", {
@@ -354,7 +356,7 @@ async function recordView(item, highlight) {
   return h(
     "li",
     { class: `record ${item.kind}${highlight === key ? " highlight" : ""}`, id: `record-${key}` },
-    h("div", { class: "kind" }, isInteraction ? "Interaction" : `Activity · ${item.activity_type}`),
+    h("div", { class: "kind" }, isInteraction ? item.kind_label : `${item.kind_label} · ${item.activity_type}`),
     h("h3", {}, item.subject || "(no subject)"),
     item.sender ? h("p", { class: "from" }, `From: ${item.sender}`) : null,
     item.recipients

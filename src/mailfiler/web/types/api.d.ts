@@ -656,9 +656,9 @@ export interface components {
             background_password_set: boolean;
             /**
              * Crm
-             * @enum {string}
+             * @description Which CRM: one this server knows (mailfiler init --crm).
              */
-            crm: "builtin" | "imis";
+            crm: string;
             /**
              * Mapping
              * @default {}
@@ -666,6 +666,11 @@ export interface components {
             mapping: {
                 [key: string]: unknown;
             };
+            /**
+             * Remote
+             * @default false
+             */
+            remote: boolean;
             /** Url */
             url?: string | null;
         };
@@ -684,7 +689,7 @@ export interface components {
             /** Background Password Set */
             background_password_set?: boolean | null;
             /** Crm */
-            crm?: ("builtin" | "imis") | null;
+            crm?: string | null;
             /**
              * Mapping
              * @description Entity and field names in iMIS (see the README).
@@ -692,6 +697,8 @@ export interface components {
             mapping?: {
                 [key: string]: unknown;
             } | null;
+            /** Remote */
+            remote?: boolean | null;
             /**
              * Url
              * @description The iMIS site (https://…). A new address needs background_password in the same change: the stored password is never sent to a new address.
@@ -768,6 +775,10 @@ export interface components {
              * @enum {string}
              */
             edition: "enterprise" | "professional";
+            /** Edition Names */
+            edition_names?: {
+                [key: string]: string;
+            };
             /** Hide Interaction */
             hide_interaction: boolean;
             /** Interaction Roles */
@@ -820,6 +831,10 @@ export interface components {
              * @enum {string}
              */
             edition: "enterprise" | "professional";
+            /** Edition Names */
+            edition_names?: {
+                [key: string]: string;
+            } | null;
             /**
              * Hide Interaction
              * @default false
@@ -964,6 +979,11 @@ export interface components {
              */
             kind: "interaction" | "activity";
             /**
+             * Kind Label
+             * @description The kind as people read it: Interaction or Activity.
+             */
+            readonly kind_label: string;
+            /**
              * Label
              * @description The status as people read it.
              */
@@ -1031,6 +1051,16 @@ export interface components {
             /** Attachments Note */
             attachments_note: string | null;
             eml: components["schemas"]["AttachmentPublic"] | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "interaction" | "activity";
+            /**
+             * Kind Label
+             * @description The kind as people read it: Interaction or Activity.
+             */
+            readonly kind_label: string;
             /**
              * Participants
              * @default []
@@ -1172,7 +1202,7 @@ export interface components {
             created_by: string;
             /**
              * Crm
-             * @default builtin
+             * @description The CRM it was filed in, as people read it ("iMIS").
              */
             crm: string;
             /**
@@ -1193,6 +1223,11 @@ export interface components {
              * @enum {string}
              */
             kind: "interaction" | "activity";
+            /**
+             * Kind Label
+             * @description The kind as people read it: Interaction or Activity.
+             */
+            readonly kind_label: string;
             /** Link */
             link?: string | null;
             /** Message Id */
@@ -1221,6 +1256,12 @@ export interface components {
             sender: string;
             /** Sent At */
             sent_at?: string | null;
+            /**
+             * Shown Here
+             * @description Its body, fields and files are here (else in the CRM).
+             * @default true
+             */
+            shown_here: boolean;
             /**
              * Status
              * @default saved
