@@ -222,7 +222,9 @@ def plan(
     if not records_too:
         to_save = []
     is_interaction = choices.kind == "interaction"
-    files, eml, planned_files = _files(message, choices, saving=bool(to_save))
+    # The review says what would become of each file were the message saved; a save, what
+    # becomes of it in this save (nothing, when no record is written).
+    files, eml, planned_files = _files(message, choices, saving=bool(to_save) or not records_too)
     if not is_interaction and not capabilities.activity_attachments:
         files, eml, planned_files = _no_files(files, eml, capabilities.crm)
     completing: dict[str, tuple[PlannedFile, ...]] = {}
@@ -460,18 +462,6 @@ def _to_line_kept(addresses: tuple[Address, ...], limit: int) -> int:
 
 
 LEFT_OUT_BY_YOU = "left out by you"
-
-
-def file_outcomes(
-    message: Message,
-    choices: Choices,
-    capabilities: Capabilities = Capabilities(),
-) -> tuple[FileOutcome, ...]:
-    """What would happen to each attachment if the message is saved (for the review screen)."""
-    files, eml, _ = _files(message, choices, saving=True)
-    if choices.kind == "activity" and not capabilities.activity_attachments:
-        files = _no_files(files, eml, capabilities.crm)[0]
-    return files
 
 
 def _files(

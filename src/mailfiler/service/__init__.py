@@ -56,7 +56,6 @@ from mailfiler.core.plan import (
     Filer,
     SavePlan,
     activity_fields,
-    file_outcomes,
     plan,
     why_not_save,
 )
@@ -427,7 +426,7 @@ class Service:
         planning the save runs (the pane asks at each change, and decides nothing itself)."""
         message = self._message(ref, self._find(context, ref))
         outcome = self._plan(context, message, choices, records_too=False)
-        files = file_outcomes(message, choices, context.crm.capabilities)
+        files = outcome.files
         refusals = self._refusals(context, message, choices, outcome)
         return Preview(message, outcome, files, refusals[choices.kind], refusals)
 
@@ -479,7 +478,7 @@ class Service:
                 if activity_action(options, roles, t).state == "allowed"
             ]
         outcome = self._plan(context, message, Choices(kind=kind), records_too=False)
-        files = file_outcomes(message, Choices(kind=kind), context.crm.capabilities)
+        files = outcome.files
         refusals = self._refusals(context, message, Choices(kind=kind), outcome)
         return Review(
             ref, message, outcome, files, actions, types, mode, attachments_missing, refusals
