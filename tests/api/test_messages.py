@@ -80,10 +80,15 @@ def test_saving_by_reference_with_the_users_choices(api: Api) -> None:
     assert [f.filename for f in records[0].attachments] == [
         "Board-meeting-papers-for-the-November-2026-ses.pdf"
     ]
-    again = api.client.post(
+    # The save in one line, in the server's words: the pane keeps no count of its own.
+    assert answer.json()["summary"].startswith("2 saved, ")
+    again_answer = api.client.post(
         f"/api/v1/messages/{ref}/interactions", json={"contact_ids": ["101"]}, headers=headers
-    ).json()["results"]
+    ).json()
+    again = again_answer["results"]
     assert again[0]["status"] == "duplicate" and again[0]["record_id"] == results[0]["record_id"]
+    assert again[0]["filed"] is True
+    assert again_answer["summary"].startswith("0 saved, 1 already saved, ")
 
 
 def test_a_pick_for_a_shared_address_and_a_contact_added_by_search(api: Api) -> None:
@@ -109,6 +114,7 @@ def test_a_pick_for_a_shared_address_and_a_contact_added_by_search(api: Api) -> 
             "status": "no_contact",
             "label": "no contact",  # the status's words and tone come with it
             "tone": "bad",
+            "filed": False,
             "record_id": None,
             "reason": "No contact 999 was found",
         },

@@ -49,6 +49,8 @@ function person(role, address, status, contacts = [], extra = {}) {
     reason: "",
     contacts,
     contact_id,
+    listed: true,
+    filed: false,
     ...extra,
   };
 }
@@ -58,10 +60,11 @@ function message() {
   const allowed = { state: "allowed", reason: "" };
   return {
     message_ref: "ref-1",
+    kind: "interaction",
     subject: "Renewal",
     mode: "read",
     participants: [
-      person("from", "me@example.org", "excluded", [], { self: true }),
+      person("from", "me@example.org", "excluded", [], { self: true, listed: false }),
       person("to", "ann@example.org", "would_save", [ann]),
       person("cc", "bob@example.org", "would_save", [bob]),
       person("cc", "shared@example.org", "ambiguous", [dan, erin]),

@@ -244,6 +244,9 @@ class ParticipantPublic(Model, StatusWords):
     reason: str
     contacts: list[ContactPublic]
     contact_id: str | None = None
+    # Shown in the review and the results (yourself only on To or Cc, the product page).
+    listed: bool = True
+    filed: bool = False  # a record for it is there (or may be): not among "not saved"
 
 
 class AttachmentPublic(Model, StatusWords):
@@ -255,6 +258,7 @@ class AttachmentPublic(Model, StatusWords):
     status: FileStatus
     reason: str
     inline: bool = False
+    chosen_out: bool = False  # the user left it out: no news among what was not saved
 
 
 class ActionPublic(Model):
@@ -295,6 +299,7 @@ class SaveVerdicts(Model):
 
 class MessagePublic(Model):
     message_ref: str
+    kind: Kind = "interaction"  # the kind the Save buttons offer first
     subject: str
     date: datetime | None
     sender: AddressPublic | None
@@ -356,11 +361,13 @@ class PreviewPublic(Model):
 class SaveResult(Model, StatusWords):
     contact_id: str
     status: Status
+    filed: bool = False  # the record is there (or may be): not among "not saved"
     record_id: str | None
     reason: str
 
 
 class SaveResponse(Model, KindWords):
+    summary: str  # the save in one line: "2 saved, 1 already saved, 1 not saved"
     results: list[SaveResult]
     attachments: list[AttachmentPublic]
     eml: AttachmentPublic | None

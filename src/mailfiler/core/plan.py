@@ -169,6 +169,7 @@ class FileOutcome:
     content_type: str
     status: FileStatus
     reason: str
+    chosen_out: bool = False  # the user left it out: no news in the save's results
 
 
 @dataclass(frozen=True)
@@ -486,7 +487,7 @@ def _files(
             kept.append((number, attachment))
         outcomes.append(
             FileOutcome(number, attachment.filename, None, attachment.size,
-                        attachment.content_type, status, reason)
+                        attachment.content_type, status, reason, reason == LEFT_OUT_BY_YOU)
         )  # fmt: skip
     names = unique([shorten(a.filename) for _, a in kept])
     planned = []

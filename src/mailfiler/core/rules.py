@@ -36,6 +36,13 @@ LINE_NAMES: Final[dict[Role, str]] = {
     "from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc", "added": "added",
 }  # fmt: skip
 
+
+def listed(role: Role, is_self: bool) -> bool:
+    """Whether a line is shown in the review and its results: yourself only when listed
+    explicitly on To or Cc (the product page)."""
+    return not (is_self and role in ("from", "bcc"))
+
+
 UNSURE_BEFORE: Final = (
     "an earlier save of this message for this contact may have been written (the CRM did not "
     "answer): it is not sent again until someone checks the CRM and settles it "

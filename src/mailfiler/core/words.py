@@ -50,6 +50,25 @@ EDITION_NAMES: Final[dict[str, str]] = {
 }
 
 
+# A contact's outcome that means the record is there (partial: without a file) or may be.
+FILED_STATUSES: Final = ("saved", "duplicate", "would_save", "partial", "unsure")
+
+
+def save_summary(statuses: list[str], lines_not_filed: int) -> str:
+    """A save in one line: "2 saved, 1 already saved, 1 not saved". ``statuses``: each
+    contact's outcome; ``lines_not_filed``: the lines of the message no record was for."""
+    count = statuses.count
+    not_saved = lines_not_filed + sum(1 for s in statuses if s not in FILED_STATUSES)
+    parts = [
+        f"{count('saved')} saved",
+        f"{count('duplicate')} already saved" if count("duplicate") else "",
+        f"{count('partial')} saved without some files" if count("partial") else "",
+        f"{count('unsure')} to check" if count("unsure") else "",
+        f"{not_saved} not saved",
+    ]
+    return ", ".join(p for p in parts if p)
+
+
 def status_words(status: str, kind: str | None = None) -> tuple[str, Tone]:
     """A status's words and tone; "already saved" says as what when the kind is known."""
     label, tone = STATUS_WORDS.get(status, (status.replace("_", " "), "plain"))

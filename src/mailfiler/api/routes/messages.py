@@ -57,8 +57,8 @@ from mailfiler.core.limits import size_in_words
 from mailfiler.core.message import Message
 from mailfiler.core.options import Action, Options
 from mailfiler.core.plan import Choices, FileOutcome, SavePlan, results_by_contact
-from mailfiler.core.rules import Kind
-from mailfiler.core.words import said, sentence
+from mailfiler.core.rules import Kind, listed
+from mailfiler.core.words import FILED_STATUSES, said, save_summary, sentence
 from mailfiler.errors import BadRequest, TooLarge
 from mailfiler.service import Context, Review, Service, uploads
 
@@ -557,6 +557,7 @@ def attachment_public(outcome: FileOutcome, message: Message) -> AttachmentPubli
         **said(outcome.status),
         reason=sentence(outcome.reason),
         inline=inline,
+        chosen_out=outcome.chosen_out,
     )
 
 
@@ -572,6 +573,8 @@ def participants_public(outcome: SavePlan, options: Options) -> list[Participant
             reason=sentence(p.reason),
             contacts=[contact_public(c, options) for c in p.contacts],
             contact_id=p.contact_id,
+            listed=listed(p.line, p.is_self),
+            filed=p.status in FILED_STATUSES,
         )
         for p in outcome.participants
     ]
@@ -583,6 +586,7 @@ def public(review: Review, caller: Caller) -> MessagePublic:
     sender = message.sender[0] if message.sender else None
     return MessagePublic(
         message_ref=review.ref,
+        kind=review.outcome.kind,
         subject=message.subject,
         date=message.date,
         sender=AddressPublic(address=sender.address, name=sender.name) if sender else None,
@@ -658,17 +662,24 @@ def _save(
     if wanted is None:
         wanted = [p.contact_id for p in outcome.participants if p.contact_id]
     wanted = [*wanted, *picks.values()]
+    results = results_by_contact(outcome, wanted)
+    lines_not_filed = [
+        p for p in outcome.participants
+        if listed(p.line, p.is_self) and p.status not in FILED_STATUSES
+    ]  # fmt: skip
     return SaveResponse(
         kind=kind,
+        summary=save_summary([r.status for r in results], len(lines_not_filed)),
         results=[
             SaveResult(
                 contact_id=r.contact_id,
                 status=r.status,
+                filed=r.status in FILED_STATUSES,
                 **said(r.status, kind),
                 record_id=r.record_id,
                 reason=sentence(r.reason),
             )
-            for r in results_by_contact(outcome, wanted)
+            for r in results
         ],
         attachments=[attachment_public(f, message) for f in outcome.files],
         eml=attachment_public(outcome.eml, message) if outcome.eml else None,

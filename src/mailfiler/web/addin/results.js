@@ -5,9 +5,6 @@ import { h, replaceContent } from "../shared/dom.js";
 
 /** @typedef {import("./pane.js").Pane} Pane */
 
-// A record that is there (partial: without a file) or may be (unsure) is not "not saved".
-const FILED = ["saved", "duplicate", "would_save", "partial", "unsure"];
-
 /**
  * @param {Pane} pane
  * @param {HTMLElement} app
@@ -18,25 +15,13 @@ export function resultsView(pane, app) {
   if (!results) return;
   const label = results.kind_label;
   // Every address the save did not file, with why: nothing is left out silently.
-  const notSaved = (results.participants || []).filter(
-    (p) => !FILED.includes(p.status) && !(p.self && (p.role === "from" || p.role === "bcc")),
-  );
-  const count = (/** @type {string} */ status) => results.results.filter((r) => r.status === status).length;
-  const unfiled = results.results.filter((r) => !FILED.includes(r.status)).length;
-  const summary = [
-    `${count("saved")} saved`,
-    count("duplicate") ? `${count("duplicate")} already saved` : null,
-    count("partial") ? `${count("partial")} saved without some files` : null,
-    count("unsure") ? `${count("unsure")} to check` : null,
-    `${notSaved.length + unfiled} not saved`,
-  ]
-    .filter(Boolean)
-    .join(", ");
+  const notSaved = (results.participants || []).filter((p) => !p.filed && p.listed);
+  const summary = results.summary;
   // Every file the save did not keep, with why (those left out by the user are no news).
   const files = [...(results.attachments || []), ...(results.eml ? [results.eml] : [])];
   const anySaved = results.results.some((r) => r.status === "saved" || r.status === "partial");
   const filesNotSaved = files.filter(
-    (f) => (f.status === "failed" || f.status === "excluded") && !/^left out by you/i.test(f.reason) && anySaved,
+    (f) => (f.status === "failed" || f.status === "excluded") && !f.chosen_out && anySaved,
   );
   replaceContent(
     app,

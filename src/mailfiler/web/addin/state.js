@@ -97,10 +97,13 @@ function addedEntry(contact) {
     role: "added",
     address: contact.emails[0] || "",
     name: contact.full_name,
+    // Until the server's preview says what saving to them would do.
     status: "would_save",
-    label: "will be saved",
-    tone: "good",
+    label: "checking…",
+    tone: "plain",
     self: false,
+    listed: true,
+    filed: false,
     reason: "Added by you",
     contacts: [contact],
     contact_id: contact.id,
@@ -118,8 +121,8 @@ export function entries(state) {
   /** @type {Entry[]} */
   const shown = [];
   for (const participant of [...state.review.participants, ...state.added.map(addedEntry)]) {
-    // Yourself only when listed explicitly on To or Cc (the product page).
-    if (participant.self && (participant.role === "from" || participant.role === "bcc")) continue;
+    // As the server lists them (yourself only on To or Cc, the product page).
+    if (!participant.listed) continue;
     const key = keyOf(participant);
     if (shown.some((e) => e.key === key)) continue;
     const now = said.get(key);
@@ -232,15 +235,14 @@ export function editActivity(state, activityForm) {
 }
 
 /**
- * The kind a save would be now: an Activity while its form is open, else the first the
- * user may save.
+ * The kind a save would be now: an Activity while its form is open, else the one the
+ * server offers first (the first the user may save).
  * @param {ReviewState} state
  * @returns {Kind}
  */
 export function kindNow(state) {
   if (state.activityForm) return "activity";
-  const { interaction, activity } = state.review.actions;
-  return interaction.state !== "allowed" && activity.state === "allowed" ? "activity" : "interaction";
+  return state.review.kind;
 }
 
 /**

@@ -463,6 +463,11 @@ export interface components {
         };
         /** AttachmentPublic */
         AttachmentPublic: {
+            /**
+             * Chosen Out
+             * @default false
+             */
+            chosen_out: boolean;
             /** Content Type */
             content_type: string;
             /** Id */
@@ -723,6 +728,12 @@ export interface components {
             crm: string;
             /** Date */
             date: string | null;
+            /**
+             * Kind
+             * @default interaction
+             * @enum {string}
+             */
+            kind: "interaction" | "activity";
             /** Message Id */
             message_id: string | null;
             /** Message Ref */
@@ -865,10 +876,20 @@ export interface components {
             /** Contacts */
             contacts: components["schemas"]["ContactPublic"][];
             /**
+             * Filed
+             * @default false
+             */
+            filed: boolean;
+            /**
              * Label
              * @description The status as people read it.
              */
             label: string;
+            /**
+             * Listed
+             * @default true
+             */
+            listed: boolean;
             /** Name */
             name: string;
             /** Reason */
@@ -1068,11 +1089,18 @@ export interface components {
             participants: components["schemas"]["ParticipantPublic"][];
             /** Results */
             results: components["schemas"]["SaveResult"][];
+            /** Summary */
+            summary: string;
         };
         /** SaveResult */
         SaveResult: {
             /** Contact Id */
             contact_id: string;
+            /**
+             * Filed
+             * @default false
+             */
+            filed: boolean;
             /**
              * Label
              * @description The status as people read it.
