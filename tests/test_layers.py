@@ -106,7 +106,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 # The connectors that may keep their records in mailfiler's database: the built-in CRM, and
 # the kinds' table that hands it its units of work.
-STORAGE_IN_CONNECTORS = ("connectors/builtin/", "connectors/plugin.py")
+STORAGE_IN_CONNECTORS = ("connectors/builtin/",)
 
 
 def _layer(name: str) -> str | None:

@@ -15,7 +15,7 @@ from mailfiler.core.message import Address, BodyPart, Message
 from mailfiler.core.mime import read_rfc5322
 from mailfiler.core.options import Options
 from mailfiler.core.people import participants
-from mailfiler.core.plan import Choices, Filer, SavePlan, plan, to_line
+from mailfiler.core.plan import Capabilities, Choices, Filer, SavePlan, plan, to_line
 from mailfiler.core.rules import Filed
 from mailfiler.errors import BadRequest
 from tests.conftest import fixture_bytes, fixture_contacts
@@ -351,3 +351,25 @@ def test_a_display_name_never_decides_a_match() -> None:
     outcome = decide(message)
     assert [p.status for p in outcome.participants] == ["no_contact", "would_save"]
     assert [r.contact_id for r in outcome.records] == ["102"]
+
+
+def test_what_the_crm_cannot_keep_as_an_interactions_to_is_said_before_the_save() -> None:
+    message = read_rfc5322(fixture_bytes("text-only.eml"))
+    people = participants(message, JDOE.addresses)
+    matches = match(people, FakeContacts().contacts_by_address({p.key for p in people}))
+    long_address = "board.secretary.of.the.regional.chapter." * 3 + "x@members.example"
+    added = Contact("900", "Long Address", "", (long_address,))
+    imis = Capabilities(crm="iMIS", interaction_address_max=100)
+
+    def planned(kind: str, records_too: bool) -> SavePlan:
+        return plan(
+            message, matches, Choices(kind=kind, contact_ids=frozenset({"900"})),  # type: ignore[arg-type]
+            options=Options(), filer=JDOE, background_account="MANAGER", added=[added],
+            capabilities=imis, records_too=records_too,
+        )  # fmt: skip
+
+    review = planned("interaction", records_too=False)
+    [shown] = [p for p in review.participants if p.contact_id == "900"]
+    assert shown.status == "failed" and "iMIS keeps at most 100 characters" in shown.reason
+    assert planned("interaction", records_too=True).records == ()  # nothing is sent
+    assert [r.contact_id for r in planned("activity", records_too=True).records] == ["900"]

@@ -17,6 +17,7 @@ from mailfiler.core.rules import (
     Who,
     allowed_kind,
     contact_found,
+    crm_keeps_the_address,
     kept,
     line_chosen,
     may_decides,
@@ -45,7 +46,9 @@ def test_the_pipelines_are_the_named_steps_in_the_product_page_s_order() -> None
     assert [s.__name__ for s in WHO] == [
         "line_chosen", "not_you", "not_removed", "contact_found", "one_contact", "kept",
     ]  # fmt: skip
-    assert [s.__name__ for s in MAY] == ["allowed_kind", "within_max_total", "not_filed_before"]
+    assert [s.__name__ for s in MAY] == [
+        "allowed_kind", "within_max_total", "not_filed_before", "crm_keeps_the_address",
+    ]  # fmt: skip
 
 
 def test_line_chosen() -> None:
@@ -137,3 +140,17 @@ def test_not_filed_before() -> None:
     allowed = replace(filed("saved"), options=Options(allow_duplicates=True))
     assert not_filed_before("101", allowed) is None
     assert may_decides("101", ALLOWED) is None
+
+
+def test_an_address_longer_than_the_crm_keeps_is_said_in_the_review_not_refused_by_the_write() -> (
+    None
+):
+    long_address = "a" * 95 + "@members.example"
+    may = replace(ALLOWED, addresses={"101": long_address}, crm="iMIS", address_max=100)
+    verdict = crm_keeps_the_address("101", may)
+    assert verdict is not None and verdict.status == "failed"
+    assert "iMIS keeps at most 100 characters" in verdict.reason
+    assert "can be saved as an Activity" in verdict.reason
+    assert crm_keeps_the_address("101", replace(may, kind="activity")) is None
+    assert crm_keeps_the_address("101", replace(may, addresses={"101": "ann@x.example"})) is None
+    assert crm_keeps_the_address("101", replace(may, address_max=None)) is None

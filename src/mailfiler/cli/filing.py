@@ -412,12 +412,7 @@ def records(
     with reported_errors():
         service = open_service()
         found, checks = service.run(
-            cloud_id,
-            None,
-            lambda c: (
-                [] if to_check else service.filed_records(c, contact),
-                service.records_to_check(c, contact),
-            ),
+            cloud_id, None, lambda c: service.records_report(c, contact, to_check)
         )
     listed = [record_report(r) for r in found]
     needing = [to_check_report(e) for e in checks]

@@ -22,7 +22,15 @@ from mailfiler.clock import Clock
 from mailfiler.connectors.base import Connector, ContactImport, RecordDetail, RemoteUser
 from mailfiler.core.options import ActivityType
 from mailfiler.core.organisation import Tenant
-from mailfiler.storage import BlobStore
+
+
+class Blobs(Protocol):
+    """Where file contents are kept, by their SHA-256 (the installation's blob store)."""
+
+    def put(self, data: bytes, sha256: str | None = None) -> str: ...
+
+    def get(self, sha256: str) -> bytes: ...
+
 
 # Short units of work of mailfiler's database (``Service.unit``): ``units()`` or
 # ``units(reading=True)``, a session committed when the block ends.
@@ -49,7 +57,7 @@ class Needs:
     elsewhere has its background password opened by the installation's keys."""
 
     units: Units
-    blobs: BlobStore
+    blobs: Blobs
     clock: Clock
     # The installation allows CRM sites at loopback, private and link-local addresses
     # (Settings.allow_local_crm: the tests' stand-in sites).

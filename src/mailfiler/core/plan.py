@@ -89,6 +89,8 @@ class Capabilities:
     crm: str = "the built-in CRM"  # its name, in the sentences the user reads
     activity_attachments: bool = True
     interaction_date: bool = True  # False: the CRM stamps an interaction with its own write time
+    # The longest address the CRM keeps as an interaction's To (None: any).
+    interaction_address_max: int | None = None
     # True: the CRM keeps each record's ``filing_key`` and answers a second write of the
     # same key with the record written first, so a reservation whose writer died may be
     # written again. False (the safe default): such a record becomes "unsure" and
@@ -215,8 +217,9 @@ def plan(
         else interaction_action(options, filer.roles)
     )
     outcomes = _participants(
-        matches, added, choices, permission, options, filed, choices.kind, future=not records_too
-    )
+        matches, added, choices, permission, options, filed, capabilities,
+        future=not records_too,
+    )  # fmt: skip
     to_save = list(
         dict.fromkeys(o.contact_id for o in outcomes if o.status == "would_save" and o.contact_id)
     )
@@ -366,7 +369,7 @@ def _participants(
     permission: Action,
     options: Options,
     filed: Mapping[str, Filed],
-    kind: Kind,
+    capabilities: Capabilities,
     future: bool = False,
 ) -> tuple[ParticipantOutcome, ...]:
     """Each participant through ``rules.WHO``, then those who would be saved through
@@ -409,8 +412,15 @@ def _participants(
                 reason=f"{contact.full_name} ({contact.id}), added by you", contact_id=contact.id,
             )
         )  # fmt: skip
-    saving = {o.contact_id for o in outcomes if o.status == "would_save" and o.contact_id}
-    may = May(permission, options, len(saving), filed, kind, future)
+    addresses: dict[str, str] = {}  # each contact's, as its record is sent to
+    for o in outcomes:
+        if o.status == "would_save" and o.contact_id:
+            addresses.setdefault(o.contact_id, o.address)
+    may = May(
+        permission, options, len(addresses), filed, choices.kind, future,
+        addresses=addresses, crm=capabilities.crm,
+        address_max=capabilities.interaction_address_max,
+    )  # fmt: skip
     return tuple(_may(o, may) if o.status == "would_save" else o for o in outcomes)
 
 

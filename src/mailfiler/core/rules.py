@@ -18,7 +18,7 @@ is tested alone (tests/core/test_rules.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from mailfiler.core.match import Contact, Match
@@ -177,6 +177,9 @@ class May:
     filed: Mapping[str, Filed]
     kind: Kind
     future: bool  # the review (what would happen) rather than the save (what happened)
+    addresses: Mapping[str, str] = field(default_factory=dict)  # contact ID -> sent to
+    crm: str = "the CRM"  # its name, in the sentences the user reads
+    address_max: int | None = None  # the longest To the CRM keeps with an interaction
 
 
 MayStep = Callable[[str, May], Verdict | None]  # (contact ID, context)
@@ -223,7 +226,22 @@ def not_filed_before(contact_id: str, may: May) -> Verdict | None:
     )
 
 
-MAY: Final[tuple[MayStep, ...]] = (allowed_kind, within_max_total, not_filed_before)
+def crm_keeps_the_address(contact_id: str, may: May) -> Verdict | None:
+    """What the CRM keeps as an interaction's To: an address longer than it takes is said
+    in the review, not refused by the write."""
+    address = may.addresses.get(contact_id, "").strip()
+    if may.kind != "interaction" or may.address_max is None or len(address) <= may.address_max:
+        return None
+    return Verdict(
+        "failed",
+        f"{may.crm} keeps at most {may.address_max} characters as the address an interaction "
+        f"is sent to, and {address[:40]}… has {len(address)}: it can be saved as an Activity",
+    )
+
+
+MAY: Final[tuple[MayStep, ...]] = (
+    allowed_kind, within_max_total, not_filed_before, crm_keeps_the_address,
+)  # fmt: skip
 
 
 def may_decides(contact_id: str, may: May) -> Verdict | None:

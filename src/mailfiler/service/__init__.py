@@ -371,6 +371,21 @@ class Service:
             )  # fmt: skip
             return ledger.to_check(session, context.tenant.id, contact_id)
 
+    def records_report(
+        self, context: Context, contact_id: str | None = None, to_check_only: bool = False
+    ) -> tuple[list[StoredRecord], list[ledger.ToCheck]]:
+        """What was filed (for a contact, or for all; none when only those to check are
+        asked for), and the records that need someone (``mailfiler records``)."""
+        filed = [] if to_check_only else self.filed_records(context, contact_id)
+        return filed, self.records_to_check(context, contact_id)
+
+    def arrival(self, context: Context, declared: int | None) -> uploads.Arrival:
+        """Where a message the caller is sending goes as it comes: a file in their folder,
+        counted against their quota at once for the length their request declared."""
+        quota = self.settings.upload_quota_bytes
+        user = context.signed_in_user
+        return self.incoming.arrival(context.tenant.id, user.id, quota, declared)
+
     def ask_the_crm(
         self, context: Context, number: int | None = None
     ) -> list[tuple[ledger.ToCheck, Found]]:

@@ -201,11 +201,8 @@ def _read_rest(
 
 
 def _taking(service: Service, context: Context, sent: _Sent) -> _Taking:
-    """Where the caller's message goes: a file in their folder, counted against their quota
-    at once for the length their request declared."""
-    quota = service.settings.upload_quota_bytes
-    organisation_id, user_id = context.tenant.id, context.signed_in_user.id
-    arrival = service.incoming.arrival(organisation_id, user_id, quota, sent.declared)
+    """Where the caller's message goes (``Service.arrival``)."""
+    arrival = service.arrival(context, sent.declared)
     try:
         return _Taking(arrival, sent)
     except BaseException:

@@ -54,6 +54,7 @@ from mailfiler.connectors.builtin.tables import (
     Interaction,
     StoredAttachment,
 )
+from mailfiler.connectors.plugin import Blobs
 from mailfiler.core import match
 from mailfiler.core.addresses import address_key, looks_like_address
 from mailfiler.core.filenames import clean_filename
@@ -63,7 +64,7 @@ from mailfiler.core.plan import Capabilities, PlannedFile, PlannedRecord
 from mailfiler.core.rules import Kind
 from mailfiler.core.search import distinctive, query_forms, searchable
 from mailfiler.errors import BadRequest, Conflict, NotFound
-from mailfiler.storage.blobs import BlobStore, sha256_of
+from mailfiler.storage.blobs import sha256_of
 from mailfiler.storage.database import insert_into, rows
 
 _RECORD_TABLES: dict[Kind, type[Interaction] | type[Activity]] = {
@@ -126,7 +127,7 @@ class BuiltinCRM:
         self,
         units: Units | Session,
         organisation_id: int,
-        blobs: BlobStore,
+        blobs: Blobs,
         *,
         clock: Clock = system_clock,
     ) -> None:

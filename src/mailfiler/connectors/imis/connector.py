@@ -36,7 +36,7 @@ from mailfiler.connectors.imis.client import (
 )
 from mailfiler.connectors.imis.mapping import ImisMapping
 from mailfiler.connectors.imis.parties import Parties, contact_of
-from mailfiler.connectors.imis.writing import Writer
+from mailfiler.connectors.imis.writing import ADDRESS_MAX, Writer
 from mailfiler.core.match import Contact
 from mailfiler.core.options import ActivityField, ActivityType, FieldType, ValueType
 from mailfiler.core.plan import Capabilities, PlannedRecord
@@ -73,6 +73,7 @@ class ImisCRM:
             crm="iMIS",
             activity_attachments=self.writer.activity_files,
             interaction_date=False,
+            interaction_address_max=ADDRESS_MAX,
             # PrimaryOrganization with only a Name may not link to an organisation record.
             new_contact_note=_new_contact_note(self.mapping.new_address_purpose),
             activity_field_types=described,
