@@ -124,7 +124,8 @@ def test_the_crm_settings_change_and_the_password_is_never_shown(
     auth = headers(client, org, "admin")
     options = client.get("/api/v1/options", headers=auth).json()
     assert options["crm"] == {
-        "crm": "imis", "remote": True, "url": site.url, "background_account": "MANAGER",
+        "crm": "imis", "label": "iMIS", "remote": True, "url": site.url,
+        "background_account": "MANAGER",
         "background_password_set": True, "mapping": {"search_query": SEARCH_QUERY},
     }  # fmt: skip
     del options["can_change"]

@@ -401,6 +401,7 @@ class CrmPublic(Model):
     """Which CRM the organisation files into. The background password is never shown."""
 
     crm: str = Field(description="Which CRM: one this server knows (mailfiler init --crm).")
+    label: str = Field(default="", description='Its name as people read it ("iMIS").')
     # It is elsewhere, with an address and a background account to set (iMIS).
     remote: bool = False
     url: str | None = None
@@ -412,6 +413,7 @@ class CrmPublic(Model):
 class CrmUpdate(Incoming):
     # What GET answers may be sent back as it is: these two are read, not changed.
     crm: str | None = None
+    label: str | None = None
     remote: bool | None = None
     background_password_set: bool | None = None
     url: str | None = Field(

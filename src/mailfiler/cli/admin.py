@@ -61,11 +61,12 @@ def init(
             background_password=password,
         )  # fmt: skip
         where = service.settings.database_url
-        plugin = service.crm_plugin(tenant)
-        url = tenant.crm_settings.get("url")
-        into = f", filing into {plugin.label} at {url}" if plugin.remote else ""
+        from mailfiler.service import crm_settings_view
+
+        crm_now = crm_settings_view(tenant)
+        into = f", filing into {crm_now['label']} at {crm_now['url']}" if crm_now["remote"] else ""
         out.print(f"Created organisation {tenant.cloud_id} ({tenant.name}) in {where}{into}")
-        if plugin.remote:
+        if crm_now["remote"]:
             _check_the_change(service, tenant.cloud_id)
 
 
@@ -129,7 +130,7 @@ def options_show(cloud_id: CloudId) -> None:
     with reported_errors():
         service = open_service()
         tenant = service.run(cloud_id, None, lambda c: c.tenant)
-    crm = {**crm_settings_view(tenant), "site": tenant.crm_settings.get("site")}
+    crm = crm_settings_view(tenant, with_site=True)
     shown = {**tenant.options.to_json(), "crm": crm}
     out.print(json.dumps(shown, indent=2), markup=False, highlight=False)
 
@@ -195,10 +196,12 @@ def options_set(
         service = open_service()
         updated = service.change_settings(cloud_id, changes, crm)
     out.print(json.dumps(updated.options.to_json(), indent=2), markup=False, highlight=False)
-    plugin = service.crm_plugin(updated)
-    if plugin.remote:
-        where = updated.crm_settings.get("url")
-        out.print(f"Files into {plugin.label} at {where} as {updated.background_account}")
+    from mailfiler.service import crm_settings_view
+
+    crm_now = crm_settings_view(updated)
+    if crm_now["remote"]:
+        where, label = crm_now["url"], crm_now["label"]
+        out.print(f"Files into {label} at {where} as {updated.background_account}")
         if crm.checked_by_the_set_up():
             with reported_errors():
                 _check_the_change(service, updated.cloud_id)

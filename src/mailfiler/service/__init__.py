@@ -33,7 +33,7 @@ from mailfiler.connectors.base import StoredRecord as StoredRecord
 from mailfiler.connectors.patience import INTERACTIVE as INTERACTIVE
 from mailfiler.connectors.patience import Patience as Patience
 from mailfiler.connectors.patience import patient as patient
-from mailfiler.connectors.plugin import CrmPlugin, Needs, StoredPassword, UserCheck
+from mailfiler.connectors.plugin import Needs, StoredPassword, UserCheck
 from mailfiler.connectors.plugin import SetUpCheck as SetUpCheck
 from mailfiler.core.fields import message_from_fields
 from mailfiler.core.limits import size_in_words
@@ -618,10 +618,6 @@ class Service:
         with self.unit(reading=True) as session:
             return accounts.tenant(session, cloud_id)
 
-    def crm_plugin(self, tenant: Tenant) -> CrmPlugin:
-        """The plug-in of the organisation's CRM: its name, label, what it has."""
-        return registry.of(tenant)
-
     def change_options(
         self, context: Context, options: Options, crm: organisations.CrmChange
     ) -> Tenant:
@@ -739,18 +735,23 @@ class Service:
             return accounts.member(row)
 
 
-def crm_settings_view(tenant: Tenant) -> dict[str, Any]:
+def crm_settings_view(tenant: Tenant, with_site: bool = False) -> dict[str, Any]:
     """An organisation's CRM settings as its administrators see them (the Options screen,
     ``mailfiler options show``): where, as which account, whether a background password is
     kept (never the password itself), and the mapping."""
-    return {
+    plugin = registry.of(tenant)
+    view = {
         "crm": tenant.crm,
-        "remote": registry.of(tenant).remote is not None,
+        "label": plugin.label,
+        "remote": plugin.remote is not None,
         "url": tenant.crm_settings.get("url"),
         "background_account": tenant.background_account,
         "background_password_set": bool(tenant.background_secret),
         "mapping": dict(tenant.crm_settings.get("mapping") or {}),
     }
+    if with_site:  # what the set-up check learnt of the site (``mailfiler options show``)
+        view["site"] = tenant.crm_settings.get("site")
+    return view
 
 
 def _named(cloud_ids: Iterable[str], most: int = 5) -> str:

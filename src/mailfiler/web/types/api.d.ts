@@ -665,6 +665,12 @@ export interface components {
              */
             crm: string;
             /**
+             * Label
+             * @description Its name as people read it ("iMIS").
+             * @default
+             */
+            label: string;
+            /**
              * Mapping
              * @default {}
              */
@@ -695,6 +701,8 @@ export interface components {
             background_password_set?: boolean | null;
             /** Crm */
             crm?: string | null;
+            /** Label */
+            label?: string | null;
             /**
              * Mapping
              * @description Entity and field names in iMIS (see the README).
