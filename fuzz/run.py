@@ -35,7 +35,7 @@ SLOW_BY_NATURE = {
     "clusterfuzz-testcase-minimized-POIHSMFFuzzer-4848576776503296.msg",
 }
 
-TIMEOUT = 2  # seconds an input may take: any more is a finding
+TIMEOUT = 2  # seconds an input may take: any more is a finding (make fuzz)
 MAX_LENGTH = 1024 * 1024
 
 
@@ -60,13 +60,16 @@ def main() -> int:
     parser.add_argument("--runs", type=int, help="run this many inputs")
     parser.add_argument("--seed", type=int, default=0, help="libFuzzer's seed (0: random)")
     parser.add_argument("--work", type=Path, default=ROOT / ".fuzz", help="where inputs go")
+    parser.add_argument(
+        "--timeout", type=int, default=TIMEOUT, help="seconds an input may take (wall clock)"
+    )
     args = parser.parse_args()
     found = args.work / "corpus"
     crashes = args.work / "crashes"
     found.mkdir(parents=True, exist_ok=True)
     crashes.mkdir(parents=True, exist_ok=True)
     options = [
-        f"-timeout={TIMEOUT}",
+        f"-timeout={args.timeout}",
         f"-max_len={MAX_LENGTH}",
         "-rss_limit_mb=3072",
         f"-artifact_prefix={crashes}/",
