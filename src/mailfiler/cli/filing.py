@@ -16,7 +16,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from mailfiler.core.options import Options
     from mailfiler.core.people import Line
-    from mailfiler.core.plan import Choices, SavePlan
+    from mailfiler.core.plan import Choices
     from mailfiler.core.rules import Kind
     from mailfiler.service import Service
     from mailfiler.service.sources import Source
@@ -37,9 +37,7 @@ from mailfiler.cli.common import (
 )
 from mailfiler.core.words import KIND_NAMES
 from mailfiler.errors import (
-    Conflict,
     ConnectorUnavailable,
-    InvalidMessage,
 )
 
 # -- filing ---------------------------------------------------------------------------------------
@@ -250,27 +248,15 @@ def _one(
     system's fault, apart from ``error``: the message's own)."""
     from mailfiler.service.views import message_report
 
-    crm_error: str | None = None
     if source.data is None:
         report = message_report(source.label, None, None, source.error)
-    else:
-        try:
-            message = service.read(source.data)
-        except InvalidMessage as error:
-            report = message_report(source.label, None, None, str(error))
-        else:
-            act = service.file if save else service.inspect
-            # What concerns the whole run (no such user, the database down) ends it.
-            with reported_errors():
-                try:
-                    outcome: SavePlan = act(cloud_id, user, message, choices)
-                    report = message_report(source.label, message, outcome)
-                except (InvalidMessage, Conflict) as error:  # this message's own: go on
-                    report = message_report(source.label, message, None, str(error))
-                except ConnectorUnavailable as error:  # the CRM, past waiting: go on
-                    report = message_report(source.label, message, None)
-                    crm_error = f"not filed: {error}"
-    report["crm_error"] = crm_error
+        report["crm_error"] = None
+        return report
+    # What concerns the whole run (no such user, the database down) ends it.
+    with reported_errors():
+        done = service.file_bytes(cloud_id, user, source.data, choices, save=save)
+    report = message_report(source.label, done.message, done.outcome, done.error)
+    report["crm_error"] = done.crm_error
     return report
 
 

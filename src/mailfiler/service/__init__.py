@@ -62,7 +62,9 @@ from mailfiler.core.plan import (
 from mailfiler.core.rules import Kind
 from mailfiler.errors import (
     BadRequest,
+    Conflict,
     ConnectorUnavailable,
+    InvalidMessage,
     NotFound,
     Refused,
     SystemFault,
@@ -157,6 +159,17 @@ class Preview:
     refusal: str | None  # why it would write nothing (its Save is disabled with it)
     # The same for each kind (its own Save button): the other kind planned too.
     refusals: Mapping[Kind, str | None]
+
+
+@dataclass(frozen=True)
+class Filing:
+    """One message file of a bulk run, read and filed (or planned): what became of it. A
+    message's own trouble is said and the run goes on; the system's is raised."""
+
+    message: Message | None  # None: the bytes are not a message (``error`` says why)
+    outcome: SavePlan | None
+    error: str | None = None  # the message's own: unreadable, or refused as it is
+    crm_error: str | None = None  # the CRM could not be reached for it, past waiting
 
 
 @dataclass(frozen=True)
@@ -271,6 +284,23 @@ class Service:
             limit = size_in_words(self.settings.max_message_bytes)
             raise TooLarge(f"the message is larger than the limit of {limit}")
         return self.reader(data)
+
+    def file_bytes(
+        self, cloud_id: str, username: str, data: bytes, choices: Choices, *, save: bool = True
+    ) -> Filing:
+        """A message file read and filed (``save=False``: only what filing it would do), as
+        the command line's bulk run takes each one."""
+        try:
+            message = self.read(data)
+        except InvalidMessage as error:
+            return Filing(None, None, str(error))
+        act = self.file if save else self.inspect
+        try:
+            return Filing(message, act(cloud_id, username, message, choices))
+        except (InvalidMessage, Conflict) as error:  # this message's own: the run goes on
+            return Filing(message, None, str(error))
+        except ConnectorUnavailable as error:  # the CRM, past waiting: the run goes on
+            return Filing(message, None, crm_error=f"not filed: {error}")
 
     def inspect(self, cloud_id: str, username: str, message: Message, choices: Choices) -> SavePlan:
         """What filing would do, and why. Writes nothing."""
