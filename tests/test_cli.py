@@ -236,8 +236,8 @@ def test_contact_import_is_all_or_nothing(mf: Cli, tmp_path: Path) -> None:
     )
     result = mf("contacts", "import", str(bad), "--cloud-id", mf.cloud_id)
     assert result.exit_code == 1
-    assert "line 3: no full_name" in result.output
-    assert "line 4: not an email address" in result.output
+    assert "line 3, column full_name: empty" in result.output
+    assert "line 4, column emails: not an email address" in result.output
     search = mf("contacts", "search", "Good Row", "--cloud-id", mf.cloud_id, "--json")
     assert json.loads(search.stdout) == []  # not even the good row
     found = mf("contacts", "search", "archer", "--cloud-id", mf.cloud_id, "--json")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from mailfiler import accounts
 from mailfiler.connectors.base import ContactRow
-from mailfiler.connectors.builtin.connector import _BY_ADDRESS, BuiltinCRM
+from mailfiler.connectors.builtin.connector import _BY_ADDRESS, IMPORT_BATCH, BuiltinCRM
 from mailfiler.connectors.builtin.tables import Blob, Contact, StoredAttachment
 from mailfiler.core.addresses import address_key
 from mailfiler.errors import BadRequest, Conflict, NotFound, SystemFault
@@ -204,3 +204,37 @@ def test_search_follows_changes_to_a_contact(service: Service) -> None:
         crm = BuiltinCRM(session, accounts.tenant(session, org.cloud_id).id, service.blobs)
         crm.upsert_contacts([ContactRow("101", "Ann Bowman", ("ann@members.example",))])
     assert ids("archer") == [] and ids("bowman") == ["101"]
+
+
+def test_an_import_of_many_batches_adds_then_updates_every_contact_with_its_search(
+    service: Service,
+) -> None:
+    org = new_org(service, with_contacts=False)
+    many = 2 * IMPORT_BATCH + 5  # two whole batches and a part of one
+
+    def rows(name: str, domain: str) -> list[ContactRow]:
+        return [
+            ContactRow(str(5000 + n), f"{name} {n}", (f"m{n}@{domain}", f"M{n}@{domain}"))
+            for n in range(many)
+        ]
+
+    said: list[int] = []
+    assert service.import_contacts(org.cloud_id, rows("Member", "old.example"), said.append) == (
+        many, 0,
+    )  # fmt: skip
+    assert said == [IMPORT_BATCH, 2 * IMPORT_BATCH, many]
+    assert service.import_contacts(org.cloud_id, rows("Renamed", "new.example")) == (0, many)
+
+    def crm_says(step: Callable[[BuiltinCRM], T]) -> T:
+        return service.run(org.cloud_id, None, lambda c: step(c.crm))
+
+    last = str(5000 + many - 1)
+    assert crm_says(lambda crm: crm.find_contacts({f"m{many - 1}@old.example"})) == {}
+    found = crm_says(lambda crm: crm.find_contacts({f"m{many - 1}@new.example"}))
+    assert [c.id for c in found[f"m{many - 1}@new.example"]] == [last]
+    assert crm_says(lambda crm: crm.contact(last).emails) == (f"m{many - 1}@new.example",)
+    assert [c.id for c in crm_says(lambda crm: crm.search(f"renamed {many - 1}"))] == [last]
+    assert crm_says(lambda crm: crm.search(f"member {many - 1}")) == []
+    assert crm_says(lambda crm: crm.create_contact("Next", ["next@x.example"]).id) == str(
+        5000 + many
+    )

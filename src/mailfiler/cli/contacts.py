@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -49,10 +51,33 @@ def contacts_import(
     with reported_errors():
         service = open_service()
         try:
-            added, updated = service.import_contacts(cloud_id, rows)
+            with _progress(len(rows)) as advance:
+                added, updated = service.import_contacts(cloud_id, rows, advance)
         except BadRequest as error:
             fail(f"nothing was imported: {error}", 1)
     out.print(f"Imported {len(rows)} contact(s) into {cloud_id}: {added} added, {updated} updated")
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None]]:
+    """``done(rows written)``: on a terminal, a bar with the rate and the time left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    if not err.is_terminal:
+        yield lambda done: None
+        return
+    with Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("importing", total=total)
+        yield lambda done: progress.update(task, completed=done)
 
 
 @contacts_app.command("search")

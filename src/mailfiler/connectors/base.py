@@ -251,7 +251,9 @@ class StoredRecord:
 class ContactImport(Protocol):
     """A CRM whose contacts mailfiler can load from a file (the built-in one)."""
 
-    def upsert_contacts(self, rows: Iterable[ContactRow]) -> tuple[int, int]:
+    def upsert_contacts(
+        self, rows: Iterable[ContactRow], progress: Callable[[int], None] = ...
+    ) -> tuple[int, int]:
         """Add or update contacts by ID; (added, updated)."""
         ...
 

@@ -672,8 +672,14 @@ class Service:
             merged = {**tenant.options.to_json(), **changes}
             return accounts.set_options(session, cloud_id, Options.from_json(merged))
 
-    def import_contacts(self, cloud_id: str, rows: Iterable[ContactRow]) -> tuple[int, int]:
-        """Contacts added or updated from a file, all or none: (added, updated)."""
+    def import_contacts(
+        self,
+        cloud_id: str,
+        rows: Iterable[ContactRow],
+        progress: Callable[[int], None] = lambda done: None,
+    ) -> tuple[int, int]:
+        """Contacts added or updated from a file, all or none: (added, updated);
+        ``progress(rows written so far)`` as it goes."""
         with self.unit() as session:
             tenant = accounts.tenant(session, cloud_id)
             plugin = registry.of(tenant)
@@ -684,7 +690,7 @@ class Service:
             # One unit for the whole file: all rows or none.
             return plugin.contacts(
                 tenant, replace(self.needs(), units=lambda **_: nullcontext(session))
-            ).upsert_contacts(rows)
+            ).upsert_contacts(rows, progress)
 
     # -- contacts ---------------------------------------------------------------------------
 
