@@ -23,6 +23,8 @@ _PLAIN_LETTERS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "�
 
 def fold(text: str) -> str:
     """Lower case, accents removed (NFKD without combining marks), spaces collapsed."""
+    if text.isascii():  # most names and addresses: nothing to decompose (an import's hot path)
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(bare.translate(_PLAIN_LETTERS).split())

@@ -12,13 +12,13 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    Table,
     and_,
     any_,
     bindparam,
@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session
+from sqlalchemy.sql.dml import Insert, Update
 
 from mailfiler.clock import Clock, system_clock
 from mailfiler.connectors.base import (
@@ -296,37 +297,32 @@ class BuiltinCRM:
         rows = list({row.contact_id: row for row in batch}.values())  # an ID twice: the last
         for row in rows:
             _check_contact(row)
-        now = self.clock()
         session = self.session
-        existing: dict[str, int] = dict(
-            session.execute(
-                select(Contact.contact_id, Contact.id).where(
-                    Contact.organisation_id == self.organisation_id,
-                    self._one_of(Contact.contact_id, [r.contact_id for r in rows]),
-                )
-            ).all()
-        )
+        contacts, emails = cast(Table, Contact.__table__), cast(Table, ContactEmail.__table__)
+        # The moment, as the database takes it (a text on SQLite): made once, not per row.
+        stamp = contacts.c.updated_at.type.bind_processor(session.get_bind().dialect)
+        now = stamp(self.clock()) if stamp else self.clock()
+        existing = self._numbered([r.contact_id for r in rows])
         new = [r for r in rows if r.contact_id not in existing]
-        pks = dict(existing)
         if new:
-            made = session.execute(
-                insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
+            self._write_many(
+                insert(contacts),
                 [
                     {"organisation_id": self.organisation_id, "contact_id": r.contact_id,
                      "created_at": now, **_contact_values(r, now)}
                     for r in new
                 ],
-            ).scalars().all()  # fmt: skip
-            pks.update(zip((r.contact_id for r in new), made, strict=True))
+            )  # fmt: skip
         if existing:
             changed = [r for r in rows if r.contact_id in existing]
-            session.execute(
-                update(Contact),
-                [{"id": existing[r.contact_id], **_contact_values(r, now)} for r in changed],
+            self._search_index("delete", list(existing.values()))  # their text before
+            self._write_many(
+                update(contacts).where(contacts.c.id == bindparam("pk")),
+                [{"pk": existing[r.contact_id], **_contact_values(r, now)} for r in changed],
             )
-            session.execute(
-                delete(ContactEmail).where(ContactEmail.contact_pk.in_(list(existing.values())))
-            )
+            session.execute(delete(emails).where(emails.c.contact_pk.in_(list(existing.values()))))
+        pks = {**existing, **self._numbered([r.contact_id for r in new])} if new else existing
+        self._search_index("add", list(pks.values()))
         addresses = [
             {"contact_pk": pks[r.contact_id], "organisation_id": self.organisation_id,
              "address": address, "address_key": key, "position": position}
@@ -334,9 +330,54 @@ class BuiltinCRM:
             for position, address, key in _addresses(r.emails)
         ]  # fmt: skip
         if addresses:
-            session.execute(insert(ContactEmail), addresses)
+            self._write_many(insert(emails), addresses)
         highest = max((_number(r.contact_id) or 0 for r in rows), default=0)
         return len(new), len(existing), highest
+
+    def _write_many(self, statement: Insert | Update, rows: list[dict[str, Any]]) -> None:
+        """One executemany of a Core statement, its rows handed to the database driver as
+        they are (plain values: texts, numbers, a moment made once): SQLAlchemy's handling
+        of each row's parameters cost more than the writing."""
+        connection = self.session.connection()
+        columns: dict[str, Any] = {name: bindparam(name) for name in rows[0] if name != "pk"}
+        compiled = statement.values(columns).compile(dialect=connection.dialect)
+        if compiled.positional:
+            order = compiled.positiontup or []
+            connection.exec_driver_sql(str(compiled), [tuple(r[n] for n in order) for r in rows])
+        else:
+            connection.exec_driver_sql(str(compiled), rows)
+
+    def _search_index(self, change: Literal["add", "delete"], pks: Sequence[int]) -> None:
+        """On SQLite, the contacts' entries in their search index (FTS5, migration 0017):
+        added (their text now) or deleted (their text before it changes), a batch in one
+        statement. PostgreSQL's trigram index follows the table by itself."""
+        if self._postgres() or not pks:
+            return
+        if change == "delete":
+            statement = (
+                "INSERT INTO contacts_search(contacts_search, rowid, search_text) "
+                "SELECT 'delete', id, search_text FROM contacts WHERE id IN :pks"
+            )
+        else:
+            statement = (
+                "INSERT INTO contacts_search(rowid, search_text) "
+                "SELECT id, search_text FROM contacts WHERE id IN :pks"
+            )
+        self.session.execute(
+            text(statement).bindparams(bindparam("pks", expanding=True)), {"pks": list(pks)}
+        )
+
+    def _numbered(self, contact_ids: Sequence[str]) -> dict[str, int]:
+        """Contact ID -> the row's key, of those given that this organisation has."""
+        if not contact_ids:
+            return {}
+        found = self.session.execute(
+            select(Contact.contact_id, Contact.id).where(
+                Contact.organisation_id == self.organisation_id,
+                self._one_of(Contact.contact_id, contact_ids),
+            )
+        )
+        return {contact_id: pk for contact_id, pk in found}
 
     def _next_contact_id(self) -> str:
         counter = insert_into(self.session, ContactNumber).values(
@@ -649,7 +690,10 @@ def _batches(rows: Iterable[ContactRow], size: int) -> Iterator[list[ContactRow]
         yield batch
 
 
-def _contact_values(row: ContactRow, now: datetime) -> dict[str, Any]:
+_CONTACT_COLUMNS = ("full_name", "full_name_key", "organization", "search_text", "updated_at")
+
+
+def _contact_values(row: ContactRow, now: object) -> dict[str, Any]:
     """A contact's columns as a row of the file gives them."""
     full_name, organization = row.full_name.strip(), row.organization.strip()
     return {
