@@ -63,6 +63,11 @@ def main() -> int:
     parser.add_argument(
         "--timeout", type=int, default=TIMEOUT, help="seconds an input may take (wall clock)"
     )
+    parser.add_argument(
+        "--cpu-seconds", type=float, default=0,
+        help="seconds of CPU an input may take (for a busy machine; the wall clock then "
+        "only catches a hang)",
+    )  # fmt: skip
     args = parser.parse_args()
     found = args.work / "corpus"
     crashes = args.work / "crashes"
@@ -82,9 +87,10 @@ def main() -> int:
     if args.seconds is not None:
         options.append(f"-max_total_time={args.seconds}")
     command = [sys.executable, str(HARNESS), *options, str(found), str(seed_folder(args.work))]
-    return subprocess.run(
-        command, env={**os.environ, "PYTHONHASHSEED": "0"}, check=False
-    ).returncode
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    if args.cpu_seconds:
+        environment["MAILFILER_FUZZ_CPU_SECONDS"] = str(args.cpu_seconds)
+    return subprocess.run(command, env=environment, check=False).returncode
 
 
 if __name__ == "__main__":
