@@ -71,7 +71,10 @@ def imis_site() -> Iterator[Site]:
     standin = seeded()
     forget_tokens()  # each site starts with no token in this process
     with serving(standin.app()) as url:
-        yield Site(standin, url)
+        try:
+            yield Site(standin, url)
+        finally:
+            standin.release_writes = True  # a write a test held never keeps the site up
 
 
 def new_imis_org(

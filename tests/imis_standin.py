@@ -384,6 +384,11 @@ class StandIn:
     # -- faults ------------------------------------------------------------------------------
     slow_seconds: float = 0.0
     slow_writes: float = 0.0  # seconds a write takes before it is done and answered
+    # A write that begins while ``hold_writes`` is True waits until ``release_writes``: a
+    # write in flight for as long as a test needs, however slow the machine; writes that
+    # begin after ``hold_writes`` is False again are not held.
+    hold_writes: bool = False
+    release_writes: bool = False
     throttle_next: int = 0  # this many requests answered 429 (with Retry-After: 1)
     fail_next_reads: int = 0  # this many reads answered 500
     fail_writes: set[int] = field(default_factory=set)  # these writes (1, 2, ...) answer 500
@@ -544,9 +549,12 @@ class StandIn:
         if self.writes in self.fail_writes:
             raise Refusal(500, "An error has occurred.")
         self.writers.append(writer)
+        held = self.hold_writes
         body = await _json_body(request)
         if self.slow_writes:
             await asyncio.sleep(self.slow_writes)
+        while held and not self.release_writes:
+            await asyncio.sleep(0.05)
         return writer, body
 
     # -- lists: filters, order and pages (L196-200) ---------------------------------------------
