@@ -485,19 +485,20 @@ def _files(
     for number, attachment in enumerate(message.attachments):
         status: FileStatus = "would_save"
         reason = ""
+        chosen_out = False
         if attachment.size == 0:
             status, reason = "empty", limits.EMPTY_ATTACHMENT_REASON
         elif attachment.filename in choices.skip_attachments or (
             choices.keep_attachments is not None and number not in choices.keep_attachments
         ):
-            status, reason = "excluded", LEFT_OUT_BY_YOU
+            status, reason, chosen_out = "excluded", LEFT_OUT_BY_YOU, True
         elif not saving:
             status, reason = "excluded", "not saved: no record is written for this message"
         if status == "would_save":
             kept.append((number, attachment))
         outcomes.append(
             FileOutcome(number, attachment.filename, None, attachment.size,
-                        attachment.content_type, status, reason, reason == LEFT_OUT_BY_YOU)
+                        attachment.content_type, status, reason, chosen_out)
         )  # fmt: skip
     names = unique([shorten(a.filename) for _, a in kept])
     planned = []
