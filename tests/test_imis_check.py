@@ -119,7 +119,7 @@ def organisation(
 
 def stored_facts(service: Service, cloud_id: str) -> Any:
     with service.unit() as session:
-        return accounts.tenant(session, cloud_id).crm_settings.get("site")
+        return accounts.tenant(session, cloud_id).crm_settings.site
 
 
 def line(checked: SetUpCheck, what: str) -> tuple[bool, str]:

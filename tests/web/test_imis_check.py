@@ -34,7 +34,7 @@ def test_the_connection_is_tested_line_by_line(pane: Pane, site: Site) -> None:
     expect(page.locator(".check-lines .to-fix")).to_have_count(0)
     pane.shoot("options-test-the-connection")
     with pane.server.service.unit() as session:
-        facts = accounts.tenant(session, pane.org.cloud_id).crm_settings["site"]
+        facts = accounts.tenant(session, pane.org.cloud_id).crm_settings.site
     assert facts["checked"] is True and facts["site"] == site.url
 
 

@@ -28,7 +28,7 @@ def test_a_new_address_asks_for_the_background_password_and_says_why(
 
     def stored_url() -> str:
         with pane.server.service.unit() as session:
-            return str(accounts.tenant(session, pane.org.cloud_id).crm_settings["url"])
+            return str(accounts.tenant(session, pane.org.cloud_id).crm_settings.url)
 
     with imis_site() as other:
         address.fill(other.url)

@@ -25,7 +25,7 @@ from mailfiler.core.options import (
     Options,
     validate,
 )
-from mailfiler.core.organisation import Tenant
+from mailfiler.core.organisation import CrmSettings, Tenant
 from mailfiler.core.plan import Filer
 from mailfiler.errors import BadRequest, Conflict, Throttled, UnknownOrganisation, UnknownUser
 from mailfiler.storage import secrets as stored_secrets
@@ -175,7 +175,7 @@ def set_crm(
         background_password=background_password, mapping=mapping,
     )  # fmt: skip
     row.background_account = changed.background_account
-    row.crm_settings = dict(changed.crm_settings)
+    row.crm_settings = changed.crm_settings.to_stored()
     row.background_secret = changed.background_secret
     row.options_version = (row.options_version or 0) + 1
     session.flush()
@@ -205,9 +205,9 @@ def crm_changed(
         )
     if background_account is not None and not background_account.strip():
         raise BadRequest("the background account needs a name (typically MANAGER)")
-    settings = dict(organisation.crm_settings)
+    settings = organisation.crm_settings
     if remote and background_password is None:
-        if url is not None and _site_text(url) != settings.get("url"):
+        if url is not None and _site_text(url) != settings.url:
             raise BadRequest(NEW_ADDRESS_ALONE)
         if background_account is not None and (
             background_account.strip().lower() != organisation.background_account.lower()
@@ -220,16 +220,14 @@ def crm_changed(
         url = _site_text(url)
         if not url.startswith(("https://", "http://")) or " " in url:
             raise BadRequest(f"{url!r} is not the address of an iMIS site (https://…)")
-        settings["url"] = url
+        settings = replace(settings, url=url)
     if mapping is not None:  # checked by the CRM plug-in's settings
-        settings["mapping"] = dict(mapping)
+        settings = replace(settings, mapping=dict(mapping))
     secret = organisation.background_secret
     if background_password is not None:
         if not background_password:
             raise BadRequest("the background account's password is empty")
-        secret = stored_secrets.seal_background(
-            str(settings.get("url") or ""), account, background_password
-        )
+        secret = stored_secrets.seal_background(settings.url or "", account, background_password)
     return replace(
         organisation, background_account=account, crm_settings=settings,
         background_secret=secret,
@@ -243,15 +241,14 @@ def _site_text(url: str) -> str:
 def set_site_facts(
     session: Session, cloud_id: str, facts_json: Mapping[str, Any], *, for_site: str | None = None
 ) -> bool:
-    """Keep what the CRM's set-up check learnt of the site (``crm_settings["site"]``).
+    """Keep what the CRM's set-up check learnt of the site (``CrmSettings.site``).
     ``for_site``: the address the check asked; when the organisation has moved since, the
     facts describe another site and are not kept (False)."""
     row = _organisation_row(session, cloud_id)
-    settings = dict(row.crm_settings or {})
-    if for_site is not None and _site_text(str(settings.get("url") or "")) != _site_text(for_site):
+    settings = CrmSettings.from_stored(row.crm_settings)
+    if for_site is not None and _site_text(settings.url or "") != _site_text(for_site):
         return False
-    settings["site"] = dict(facts_json)
-    row.crm_settings = settings
+    row.crm_settings = replace(settings, site=dict(facts_json)).to_stored()
     row.options_version = (row.options_version or 0) + 1
     session.flush()
     return True
@@ -301,7 +298,7 @@ def tenant_of(session: Session, row: Organisation | Any) -> Tenant:
         background_account=row.background_account,
         options=options,
         crm=row.crm or "builtin",
-        crm_settings=dict(row.crm_settings or {}),
+        crm_settings=CrmSettings.from_stored(row.crm_settings),
         background_secret=row.background_secret,
     )
 

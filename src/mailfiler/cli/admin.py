@@ -64,9 +64,9 @@ def init(
         from mailfiler.service import crm_settings_view
 
         crm_now = crm_settings_view(tenant)
-        into = f", filing into {crm_now['label']} at {crm_now['url']}" if crm_now["remote"] else ""
+        into = f", filing into {crm_now.label} at {crm_now.url}" if crm_now.remote else ""
         out.print(f"Created organisation {tenant.cloud_id} ({tenant.name}) in {where}{into}")
-        if crm_now["remote"]:
+        if crm_now.remote:
             _check_the_change(service, tenant.cloud_id)
 
 
@@ -130,7 +130,7 @@ def options_show(cloud_id: CloudId) -> None:
     with reported_errors():
         service = open_service()
         tenant = service.run(cloud_id, None, lambda c: c.tenant)
-    crm = crm_settings_view(tenant, with_site=True)
+    crm = crm_settings_view(tenant).to_json(with_site=True)
     shown = {**tenant.options.to_json(), "crm": crm}
     out.print(json.dumps(shown, indent=2), markup=False, highlight=False)
 
@@ -199,8 +199,8 @@ def options_set(
     from mailfiler.service import crm_settings_view
 
     crm_now = crm_settings_view(updated)
-    if crm_now["remote"]:
-        where, label = crm_now["url"], crm_now["label"]
+    if crm_now.remote:
+        where, label = crm_now.url, crm_now.label
         out.print(f"Files into {label} at {where} as {updated.background_account}")
         if crm.checked_by_the_set_up():
             with reported_errors():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -587,7 +587,7 @@ class Service:
                     "the CRM set-up of %s: %s: %s (%s)",
                     tenant.cloud_id, line.what, line.says, line.detail or "no detail",
                 )  # fmt: skip
-        kept = checked.facts_to_store(tenant.crm_settings.get("site"))
+        kept = checked.facts_to_store(tenant.crm_settings.site)
         if kept is not None:
             with self.unit() as session:
                 accounts.set_site_facts(session, cloud_id, kept, for_site=checked.facts.site)
@@ -771,23 +771,38 @@ class Service:
             return accounts.member(row)
 
 
-def crm_settings_view(tenant: Tenant, with_site: bool = False) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CrmView:
     """An organisation's CRM settings as its administrators see them (the Options screen,
-    ``mailfiler options show``): where, as which account, whether a background password is
-    kept (never the password itself), and the mapping."""
+    ``mailfiler options show``): which CRM, where, as which account, whether a background
+    password is kept (never the password itself), the mapping, and what the set-up check
+    learnt of the site."""
+
+    crm: str
+    label: str
+    remote: bool
+    url: str | None
+    background_account: str
+    background_password_set: bool
+    mapping: Mapping[str, Any]
+    site: Mapping[str, Any] | None
+
+    def to_json(self, with_site: bool = False) -> dict[str, Any]:
+        shown = {**asdict(self), "mapping": dict(self.mapping)}
+        if not with_site:
+            del shown["site"]
+        return shown
+
+
+def crm_settings_view(tenant: Tenant) -> CrmView:
     plugin = registry.of(tenant)
-    view = {
-        "crm": tenant.crm,
-        "label": plugin.label,
-        "remote": plugin.remote is not None,
-        "url": tenant.crm_settings.get("url"),
-        "background_account": tenant.background_account,
-        "background_password_set": bool(tenant.background_secret),
-        "mapping": dict(tenant.crm_settings.get("mapping") or {}),
-    }
-    if with_site:  # what the set-up check learnt of the site (``mailfiler options show``)
-        view["site"] = tenant.crm_settings.get("site")
-    return view
+    settings = tenant.crm_settings
+    return CrmView(
+        crm=tenant.crm, label=plugin.label, remote=plugin.remote is not None, url=settings.url,
+        background_account=tenant.background_account,
+        background_password_set=bool(tenant.background_secret),
+        mapping=settings.mapping, site=settings.site,
+    )  # fmt: skip
 
 
 def _named(cloud_ids: Iterable[str], most: int = 5) -> str:

@@ -25,7 +25,7 @@ router = APIRouter(prefix="/options", tags=["options"])
 
 
 def public(tenant: Tenant, can_change: bool) -> OptionsPublic:
-    crm = CrmPublic.model_validate(crm_settings_view(tenant))
+    crm = CrmPublic.model_validate(crm_settings_view(tenant).to_json())
     return OptionsPublic.model_validate(
         {**tenant.options.to_json(), "can_change": can_change, "crm": crm}
     )

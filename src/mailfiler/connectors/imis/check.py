@@ -85,7 +85,7 @@ class Line:
 
 @dataclass(frozen=True)
 class SiteFacts:
-    """What the check learnt of a site, kept with the organisation (``crm_settings["site"]``).
+    """What the check learnt of a site, kept with the organisation (``CrmSettings.site``).
 
     ``site``: the address it was learnt at (facts of another address say nothing of this
     one); ``checked``: every part of the check got an answer from the site;

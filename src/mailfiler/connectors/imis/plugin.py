@@ -24,11 +24,11 @@ log = logging.getLogger("mailfiler.imis")
 
 
 def _site(tenant: Tenant) -> str:
-    return str(tenant.crm_settings.get("url") or "")
+    return tenant.crm_settings.url or ""
 
 
 def _mapping(tenant: Tenant) -> ImisMapping:
-    mapping, dropped = ImisMapping.from_stored(tenant.crm_settings.get("mapping"))
+    mapping, dropped = ImisMapping.from_stored(tenant.crm_settings.mapping)
     if dropped:
         log.warning(
             "the iMIS mapping of %s holds values no longer valid, taken as their defaults: %s "
@@ -99,9 +99,9 @@ def _connect(tenant: Tenant, needs: Needs) -> ImisCRM:
 def _site_facts(tenant: Tenant) -> Mapping[str, Any] | None:
     """What the set-up check learnt of the site, if it was of the address set now (the
     address can change without a check)."""
-    facts = tenant.crm_settings.get("site")
+    facts = tenant.crm_settings.site
     url = _site(tenant)
-    if not isinstance(facts, dict) or not url:
+    if facts is None or not url:
         return None
     learnt_at = str(facts.get("site") or "")
     return facts if learnt_at and site_address.same_site(learnt_at, url) else None
@@ -139,7 +139,7 @@ def _checked_mapping(tenant: Tenant, changes: Mapping[str, Any]) -> dict[str, An
     """The organisation's mapping with ``changes``, each change checked (a name known, a
     value valid); a change to None puts the default back. A stored value no longer valid
     is dropped, so one wrong value never blocks the change of another."""
-    stored = dict(tenant.crm_settings.get("mapping") or {})
+    stored = dict(tenant.crm_settings.mapping)
     current, dropped = ImisMapping.from_stored(stored)
     valid = current.to_json()
     kept = {name: valid[name] for name in stored if name not in dropped}
