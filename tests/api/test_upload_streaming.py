@@ -299,3 +299,29 @@ def test_senders_that_stall_do_not_hold_up_everyone_elses_uploads(
                 timeout=60,
             )
             assert answer.status_code == 201, answer.text
+
+
+def test_a_user_signed_out_while_their_message_comes_is_refused_and_nothing_is_kept(
+    api: Api,
+) -> None:
+    service = api.org.service
+    message = _attached(700_000)  # several batches of the writer
+    ref = api.read("text-only.eml", api.sign_in())["message_ref"]
+    folder = _user_folder(service, ref)
+    with serving(create_app(service.settings, service)) as base:
+        token = _token(base, api)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": RAW}
+
+        def signed_out_half_way() -> Iterator[bytes]:
+            for number, piece in enumerate(_pieces(message, 100_000)):
+                if number == 4:  # the first batch is written: the sign-in was good then
+                    _until(lambda: _arriving(folder), "the upload is being written")
+                    gone = httpx2.delete(f"{base}/api/v1/session", headers=headers)
+                    assert gone.status_code == 204, gone.text
+                yield piece
+
+        answer = httpx2.post(
+            f"{base}/api/v1/messages", content=signed_out_half_way(), headers=headers
+        )
+    assert answer.status_code == 401, answer.text
+    assert _until(lambda: not _arriving(folder), "what came is discarded")

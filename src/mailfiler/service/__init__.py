@@ -409,12 +409,15 @@ class Service:
         filed = [] if to_check_only else self.filed_records(context, contact_id)
         return filed, self.records_to_check(context, contact_id)
 
-    def arrival(self, context: Context, declared: int | None) -> uploads.Arrival:
-        """Where a message the caller is sending goes as it comes: a file in their folder,
-        counted against their quota at once for the length their request declared."""
-        quota = self.settings.upload_quota_bytes
-        user = context.signed_in_user
-        return self.incoming.arrival(context.tenant.id, user.id, quota, declared)
+    def reading(self, token: str, declared: int | None) -> Reading:
+        """A message the caller is sending, taken as it comes (``Reading``): written to a
+        file in their folder, counted against their quota at once for the length their
+        request declared."""
+        with self.signed_in(token, reading=True) as context:
+            quota = self.settings.upload_quota_bytes
+            user = context.signed_in_user
+            arrival = self.incoming.arrival(context.tenant.id, user.id, quota, declared)
+        return Reading(self, token, context, arrival)
 
     def ask_the_crm(
         self, context: Context, number: int | None = None
@@ -442,7 +445,7 @@ class Service:
 
     # -- the web service's read -> review -> save ------------------------------------------
 
-    def upload(
+    def _upload(
         self,
         context: Context,
         arrival: uploads.Arrival,
@@ -769,6 +772,33 @@ class Service:
         with self.unit() as session:
             row = accounts.add_user(session, context.tenant, username, email, roles, password)
             return accounts.member(row)
+
+
+class Reading:
+    """A message on its way in (``Service.reading``): the face writes what comes to
+    ``arrival``, then asks for its review, or discards it when the sender hangs up."""
+
+    def __init__(
+        self, service: Service, token: str, context: Context, arrival: uploads.Arrival
+    ) -> None:
+        self._service = service
+        self._token = token
+        self.context = context  # as signed in when it began
+        self.arrival = arrival
+
+    def review(
+        self, mode: str, attachments_missing: bool, form: str, *, sign_in_again: bool = False
+    ) -> Review:
+        """Read what arrived, keep it for the save, and say what saving it would do.
+        ``sign_in_again``: after a long upload, the caller is checked again (signed out or
+        disabled meanwhile: refused), and ``context`` is their sign-in renewed."""
+        if sign_in_again:
+            with self._service.signed_in(self._token, reading=True) as context:
+                self.context = context
+        return self._service._upload(self.context, self.arrival, mode, attachments_missing, form)
+
+    def discard(self) -> None:
+        self.arrival.discard()
 
 
 @dataclass(frozen=True)

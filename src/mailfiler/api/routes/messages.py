@@ -60,7 +60,7 @@ from mailfiler.core.plan import Choices, FileOutcome, SavePlan, results_by_conta
 from mailfiler.core.rules import Kind, listed
 from mailfiler.core.words import FILED_STATUSES, said, save_summary, sentence
 from mailfiler.errors import BadRequest, TooLarge
-from mailfiler.service import Context, Review, Service, uploads
+from mailfiler.service import Reading, Review, Service, uploads
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 log = logs.get_logger("mailfiler.api.messages")
@@ -145,7 +145,7 @@ async def read_message(request: Request, token: Token) -> MessagePublic:
             async for batch, _ in batches:
                 if batch:
                     await _off_the_loop(taking.write, batch)
-            answer, expires_at = await run_in_threadpool(_read_rest, service, token, taking)
+            answer, expires_at = await run_in_threadpool(_read_rest, taking)
     except _HungUp as hung_up:
         # The client is gone and reads no answer: one line says so (not the
         # two tracebacks of an unhandled disconnect), and the answer below
@@ -173,18 +173,16 @@ async def read_message(request: Request, token: Token) -> MessagePublic:
 def _read_whole(
     service: Service, token: str, sent: _Sent, body: bytearray
 ) -> tuple[MessagePublic, datetime | None]:
-    with service.signed_in(token, reading=True) as context:
-        taking = _taking(service, context, sent)
-        try:
-            taking.write(body)
-            return _review(service, context, taking)
-        finally:
-            taking.arrival.discard()  # nothing once kept
+    taking = _taking(service, token, sent)
+    try:
+        taking.write(body)
+        return _review(taking)
+    finally:
+        taking.arrival.discard()  # nothing once kept
 
 
 def _begin(service: Service, token: str, sent: _Sent, first: bytearray) -> _Taking:
-    with service.signed_in(token, reading=True) as context:
-        taking = _taking(service, context, sent)
+    taking = _taking(service, token, sent)
     try:
         taking.write(first)
     except BaseException:
@@ -193,28 +191,24 @@ def _begin(service: Service, token: str, sent: _Sent, first: bytearray) -> _Taki
     return taking
 
 
-def _read_rest(
-    service: Service, token: str, taking: _Taking
-) -> tuple[MessagePublic, datetime | None]:
-    with service.signed_in(token, reading=True) as context:
-        return _review(service, context, taking)
+def _read_rest(taking: _Taking) -> tuple[MessagePublic, datetime | None]:
+    return _review(taking, sign_in_again=True)  # signed out while it came: refused
 
 
-def _taking(service: Service, context: Context, sent: _Sent) -> _Taking:
-    """Where the caller's message goes (``Service.arrival``)."""
-    arrival = service.arrival(context, sent.declared)
+def _taking(service: Service, token: str, sent: _Sent) -> _Taking:
+    """Where the caller's message goes (``Service.reading``)."""
+    reading = service.reading(token, sent.declared)
     try:
-        return _Taking(arrival, sent)
+        return _Taking(reading, sent)
     except BaseException:
-        arrival.discard()
+        reading.discard()
         raise
 
 
-def _review(
-    service: Service, context: Context, taking: _Taking
-) -> tuple[MessagePublic, datetime | None]:
+def _review(taking: _Taking, sign_in_again: bool = False) -> tuple[MessagePublic, datetime | None]:
     mode, missing, form = taking.finish()
-    review = service.upload(context, taking.arrival, mode, missing, form)
+    review = taking.reading.review(mode, missing, form, sign_in_again=sign_in_again)
+    context = taking.reading.context
     return public(review, context), context.expires_at
 
 
@@ -354,8 +348,9 @@ class _Taking:
     """What becomes of a body's bytes, by its media type: a message (raw, or the file of a form) is
     written as it comes; JSON is held, checked at the end, and kept as the fields it gives."""
 
-    def __init__(self, arrival: uploads.Arrival, sent: _Sent) -> None:
-        self.arrival = arrival
+    def __init__(self, reading: Reading, sent: _Sent) -> None:
+        self.reading = reading
+        self.arrival = arrival = reading.arrival
         self.sent = sent
         self._form = None
         if sent.media_type == "multipart/form-data":
