@@ -46,6 +46,15 @@ class Settings:
     # MAILFILER_UPLOAD_QUOTA_BYTES: what one user may have read in the last day and kept
     # for saving (uploads.Incoming), arriving messages included; one user must not fill the disk.
     upload_quota_bytes: int = DEFAULT_UPLOAD_QUOTA_BYTES
+    # MAILFILER_FILES_IN: where attachment contents and messages waiting between review and
+    # save live: "database" (PostgreSQL's default: servers on several machines share
+    # nothing but the database) or "folder" (SQLite's: ``blobs_dir``, beside its file).
+    # None: by the database (``default_files_in``).
+    files_in: str | None = None
+
+    @property
+    def files_in_database(self) -> bool:
+        return (self.files_in or default_files_in(self.database_url)) == "database"
 
 
 def get_settings(
@@ -62,10 +71,19 @@ def get_settings(
     allow_local = env.get("MAILFILER_ALLOW_LOCAL_CRM", "").strip().lower() in ("1", "true", "yes")
     patience = _number(env, "MAILFILER_CRM_PATIENCE", DEFAULT_CRM_PATIENCE, 0)
     quota = int(_number(env, "MAILFILER_UPLOAD_QUOTA_BYTES", DEFAULT_UPLOAD_QUOTA_BYTES, 1))
+    files_in = env.get("MAILFILER_FILES_IN", "").strip().lower() or None
+    if files_in not in (None, "database", "folder"):
+        raise BadRequest(f"MAILFILER_FILES_IN must be database or folder (it is {files_in!r:.40})")
     return Settings(
         url, Path(folder), max_message_bytes=limit, public_url=public,
         allow_local_crm=allow_local, crm_patience=patience, upload_quota_bytes=quota,
+        files_in=files_in,
     )  # fmt: skip
+
+
+def default_files_in(url: str) -> str:
+    """PostgreSQL keeps files in the database (any server reaches it); SQLite beside its file."""
+    return "database" if url.startswith("postgresql") else "folder"
 
 
 def _number(env: Mapping[str, str], name: str, default: float, least: float) -> float:

@@ -109,7 +109,8 @@ def test_a_composed_message_with_odd_copy_addresses_is_read_and_saved_as_eml(api
     assert [(r["contact_id"], r["status"]) for r in saved.json()["results"]] == [("102", "saved")]
     [record] = api.org.records("102")
     [eml] = record.attachments
-    back = read_rfc5322(api.org.service.blobs.get(eml.sha256))
+    with api.org.service.unit(reading=True) as session:
+        back = read_rfc5322(api.org.service.blobs.get(session, eml.sha256) or b"")
     assert [a.address for a in back.cc] == ODD_COPIES
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from mailfiler import accounts
 from mailfiler.connectors.base import ContactRow
@@ -16,7 +16,9 @@ from mailfiler.connectors.builtin.tables import Blob, Contact, StoredAttachment
 from mailfiler.core.addresses import address_key
 from mailfiler.errors import BadRequest, Conflict, NotFound, SystemFault
 from mailfiler.service import Service
+from mailfiler.storage.blobs import FolderBlobs
 from mailfiler.storage.database import rows
+from mailfiler.storage.tables import FileContent
 from tests.conftest import Org, new_org
 
 T = TypeVar("T")
@@ -140,8 +142,8 @@ def test_a_file_sent_to_many_contacts_is_stored_once(org: Org) -> None:
         return blobs, rows
 
     assert org.service.run(org.cloud_id, None, count) == (2, 6)
-    for digest in digests:
-        assert org.service.blobs.path(digest).is_file()
+    with org.service.unit(reading=True) as session:
+        assert all(org.service.blobs.get(session, digest) for digest in digests)
 
 
 def test_attachments_download_only_within_their_organisation(service: Service) -> None:
@@ -152,6 +154,25 @@ def test_attachments_download_only_within_their_organisation(service: Service) -
     assert stored.filename == file.filename and data.startswith(b"%PDF")
     with pytest.raises(NotFound):
         service.run(other.cloud_id, None, lambda c: c.records.attachment(file.id))
+
+
+def test_a_missing_content_names_the_file_and_its_record_never_a_server_path(
+    service: Service,
+) -> None:
+    mine = new_org(service)
+    mine.file("encoded-words.eml")
+    record = mine.records()[0]
+    file = record.attachments[0]
+    with service.unit() as session:  # lost: a folder not copied, a row deleted by hand
+        if isinstance(service.blobs, FolderBlobs):
+            service.blobs.path(file.sha256).unlink()
+        else:
+            session.execute(delete(FileContent).where(FileContent.sha256 == file.sha256))
+    with pytest.raises(NotFound) as missing:
+        service.run(mine.cloud_id, None, lambda c: c.records.attachment(file.id))
+    said = str(missing.value)
+    assert file.filename in said and f"Interaction {record.id}" in said
+    assert str(service.settings.blobs_dir) not in said and "/" not in said
 
 
 def test_records_read_back_newest_first_and_paged(org: Org) -> None:

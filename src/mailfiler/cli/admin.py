@@ -27,6 +27,7 @@ from mailfiler.cli.common import (
     say_pause,
     users_app,
 )
+from mailfiler.core.limits import size_in_words
 
 # -- organisations and users --------------------------------------------------------------
 
@@ -235,6 +236,30 @@ def rotate_key() -> None:
         "Every stored secret opens with the first key: once every server process has it first, "
         f"the others can be dropped from {KEY_VARIABLE}"
     )
+
+
+# -- where files are kept -----------------------------------------------------------------------
+
+
+@app.command("move-files")
+def move_files() -> None:
+    """Move the attachment contents kept in the blob folder (--blobs, MAILFILER_BLOBS) into
+    the database, where every server reads them (MAILFILER_FILES_IN=database, PostgreSQL's
+    default). Each file leaves the folder once the database has it; run it again after an
+    interruption. Exit code 1 when a file's content is not what its name says: those are
+    named, and left in the folder."""
+    with reported_errors():
+        done = open_service().move_files_into_database()
+    where = escape(str(done.folder))
+    out.print(
+        f"Moved {done.moved} files ({size_in_words(done.size)}) from {where} into the database"
+        + (f"; {done.there_already} were there already" if done.there_already else "")
+    )
+    if done.damaged:
+        err.print(f"Left in {where} (their content is not what their name says):")
+        for sha256 in done.damaged:
+            err.print(f"  {sha256}")
+        raise typer.Exit(1)
 
 
 # -- an organisation that files into iMIS ------------------------------------------------------

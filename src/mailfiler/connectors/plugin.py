@@ -25,11 +25,12 @@ from mailfiler.core.organisation import Tenant
 
 
 class Blobs(Protocol):
-    """Where file contents are kept, by their SHA-256 (the installation's blob store)."""
+    """Where file contents are kept, by their SHA-256 (the installation's blob store: a
+    folder, or mailfiler's database), written in the unit of work of what points at them."""
 
-    def put(self, data: bytes, sha256: str | None = None) -> str: ...
+    def put(self, session: Session, data: bytes, sha256: str | None = None) -> str: ...
 
-    def get(self, sha256: str) -> bytes: ...
+    def get(self, session: Session, sha256: str) -> bytes | None: ...  # None: missing
 
 
 # Short units of work of mailfiler's database (``Service.unit``): ``units()`` or

@@ -73,10 +73,12 @@ from mailfiler.errors import (
     UnknownUser,
 )
 from mailfiler.service import organisations, reader_pool, saving, uploads
+from mailfiler.service.moving import Moved, move_into_database
 from mailfiler.service.records import FiledRecords
 from mailfiler.service.uploads import MessageCache
-from mailfiler.storage import BlobStore, Database, ledger
+from mailfiler.storage import Database, blob_store, ledger
 from mailfiler.storage import secrets as stored_secrets
+from mailfiler.storage.blobs import DatabaseBlobs, FolderBlobs
 from mailfiler.storage.ledger import ToCheck as ToCheck
 from mailfiler.storage.secrets import KEY_VARIABLE as KEY_VARIABLE
 
@@ -190,7 +192,7 @@ class Service:
     ) -> None:
         self.settings = settings
         self.database = database or Database(settings.database_url)
-        self.blobs = BlobStore(settings.blobs_dir)
+        self.blobs = blob_store(settings.files_in_database, settings.blobs_dir)
         self.incoming = uploads.Incoming(settings.blobs_dir / "incoming")
         # Every read runs in a worker process under limits (reader_pool).
         self.reader = reader or reader_pool.shared().read
@@ -595,6 +597,17 @@ class Service:
             with self.unit() as session:
                 accounts.set_site_facts(session, cloud_id, kept, for_site=checked.facts.site)
         return checked
+
+    def move_files_into_database(self) -> Moved:
+        """The attachment contents kept in the blob folder, moved into the database
+        (``mailfiler move-files``). Messages read and not saved yet are not moved: they are
+        read again."""
+        if not isinstance(self.blobs, DatabaseBlobs):
+            raise BadRequest(
+                "this installation keeps files in a folder (MAILFILER_FILES_IN=folder, or "
+                "SQLite): set MAILFILER_FILES_IN=database first"
+            )
+        return move_into_database(self.unit, FolderBlobs(self.settings.blobs_dir), self.blobs)
 
     def rotate_key(self) -> stored_secrets.Rotation:
         """Every stored secret re-encrypted with the first key (``mailfiler rotate-key``)."""

@@ -16,10 +16,12 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -206,3 +208,30 @@ class FilingEntry(Base):
     # The files that did not land ("partial") or were never sent ("unsure"):
     # [{"name": ..., "reason": ...}]
     missing_files: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+
+
+class FileContent(Base):
+    """A filed attachment's content, by its SHA-256, when file contents live in the database
+    (``Settings.files_in``: PostgreSQL, by default), so every server reads what any wrote."""
+
+    __tablename__ = "file_contents"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PendingMessage(Base):
+    """A message read and not saved yet (``service.uploads``), when they live in the database:
+    any server saves what another read. Kept a day from its last read; one user's are
+    counted against their quota."""
+
+    __tablename__ = "pending_messages"
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    last_read: Mapped[datetime] = mapped_column(index=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

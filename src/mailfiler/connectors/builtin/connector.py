@@ -612,11 +612,11 @@ class BuiltinCRM:
         return values
 
     def _store_files(self, session: Session, files: Sequence[PlannedFile]) -> list[str]:
-        """Each content once in the blob folder and the blobs table; their SHA-256s in order."""
+        """Each content once in the blob store and the blobs table; their SHA-256s in order."""
         digests = []
         for file in files:
             digest = sha256_of(file.data)
-            self.blobs.put(file.data, digest)
+            self.blobs.put(session, file.data, digest)
             values = {"sha256": digest, "size": file.size, "created_at": self.clock()}
             session.execute(insert_into(session, Blob).values(values).on_conflict_do_nothing())
             digests.append(digest)
@@ -674,7 +674,18 @@ class BuiltinCRM:
             )
         if row is None:
             raise NotFound(f"no attachment {attachment_id} in this organisation")
-        return _stored_file(row), self.blobs.get(row.sha256)
+        data = self.blobs.get(self.session, row.sha256)
+        if data is None:  # where it was looked for is in the server's log, not said here
+            kind, number = (
+                ("Interaction", row.interaction_id)
+                if row.interaction_id is not None
+                else ("Activity", row.activity_id)
+            )
+            raise NotFound(
+                f"the content of {row.filename!r}, filed with {kind} {number}, is missing "
+                "from this server's store: ask your administrator"
+            )
+        return _stored_file(row), data
 
 
 def _contact(row: Contact, emails: tuple[str, ...] = ()) -> match.Contact:
