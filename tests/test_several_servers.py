@@ -4,18 +4,26 @@ moves there with one command."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx2
+import pytest
 from typer.testing import CliRunner
 
 from mailfiler import cli
 from mailfiler.config import Settings
 from mailfiler.connectors.base import StoredFile
 from mailfiler.service import Context, Service
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, free_port, new_postgresql_database
 
 runner = CliRunner()
 
@@ -25,9 +33,17 @@ def _mailfiler(url: str, blobs: Path, files_in: str, *args: str, stdin: str = ""
     return runner.invoke(cli.app, ["--db", url, "--blobs", str(blobs), *args], input=stdin, env=env)
 
 
+@pytest.fixture
+def postgresql_of_its_own() -> Iterator[str]:
+    """A database no other test has filed the same contents into."""
+    with new_postgresql_database() as url:
+        yield url
+
+
 def test_contents_kept_in_a_folder_move_into_the_database_with_one_command(
-    postgresql_url: str, tmp_path: Path
+    postgresql_of_its_own: str, tmp_path: Path
 ) -> None:
+    postgresql_url = postgresql_of_its_own
     folder = tmp_path / "blobs-of-the-old-server"
     cloud_id = "C" + uuid.uuid4().hex[:8].upper()
 
@@ -76,3 +92,86 @@ def test_moving_files_is_refused_where_they_stay_in_a_folder(tmp_path: Path) -> 
     refused = _mailfiler(url, tmp_path / "blobs", "", "move-files")
     assert refused.exit_code != 0
     assert "keeps files in a folder" in refused.output
+
+
+MAILFILER = Path(sys.executable).parent / "mailfiler"
+
+
+@contextmanager
+def _server(database: str, folder: Path) -> Iterator[str]:
+    """``mailfiler serve`` started in ``folder`` (its working folder) on ``database``, with
+    nothing else set: where files go is the installation's default."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILFILER_")}
+    server = subprocess.Popen(
+        [MAILFILER, "--db", database, "serve", "--port", str(port)],
+        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx2.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx2.TransportError:
+                assert server.poll() is None, server.communicate()[0]
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+
+
+def _sign_in(base: str, cloud_id: str) -> dict[str, str]:
+    answer = httpx2.post(
+        f"{base}/api/v1/session",
+        json={"cloud_id": cloud_id, "username": "jdoe", "password": "correct horse battery"},
+    )
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def test_two_servers_in_different_folders_share_one_postgresql_database(tmp_path: Path) -> None:
+    one, other = tmp_path / "one", tmp_path / "other"
+    one.mkdir()
+    other.mkdir()
+    cloud_id = "TWO"
+    with new_postgresql_database() as database:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MAILFILER_")}
+
+        def mailfiler(*args: str, stdin: str = "") -> None:
+            subprocess.run(
+                [MAILFILER, "--db", database, *args], cwd=one, env=env, input=stdin, text=True,
+                check=True, capture_output=True,
+            )  # fmt: skip
+
+        mailfiler("init", "--cloud-id", cloud_id, "--name", "Two", "--background-account", "M")
+        mailfiler("users", "add", "jdoe", "--cloud-id", cloud_id, "--roles", "Staff",
+                  "--password-stdin", stdin="correct horse battery\n")  # fmt: skip
+        mailfiler("contacts", "import", str(FIXTURES / "contacts.csv"), "--cloud-id", cloud_id)
+        with _server(database, one) as first, _server(database, other) as second:
+            signed_in_once = _sign_in(first, cloud_id)
+            assert httpx2.get(f"{second}/api/v1/session", headers=signed_in_once).is_success
+            raw = {**_sign_in(second, cloud_id), "Content-Type": "message/rfc822"}
+            read = httpx2.post(
+                f"{first}/api/v1/messages",
+                content=(FIXTURES / "encoded-words.eml").read_bytes(),
+                headers=raw,
+            )
+            assert read.status_code == 201, read.text
+            ref = read.json()["message_ref"]
+            saved = httpx2.post(
+                f"{second}/api/v1/messages/{ref}/interactions", json={}, headers=signed_in_once
+            )
+            assert saved.status_code == 200, saved.text
+            assert {r["status"] for r in saved.json()["results"]} == {"saved"}
+            page = httpx2.get(f"{first}/api/v1/contacts/101", headers=signed_in_once).json()
+            files = [f for item in page["timeline"]["items"] for f in item["attachments"]]
+            assert files
+            for file in files:
+                for base in (first, second):
+                    got = httpx2.get(f"{base}/api/v1/attachments/{file['id']}", headers=raw)
+                    assert got.status_code == 200, got.text
+                    assert len(got.content) == file["size"]
+    # Nothing was written where either server ran.
+    assert list(one.iterdir()) == [] and list(other.iterdir()) == []

@@ -8,11 +8,14 @@ A use case opens short units of work of its own, and calls the CRM outside them.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,7 +36,7 @@ from mailfiler.connectors.base import StoredRecord as StoredRecord
 from mailfiler.connectors.patience import INTERACTIVE as INTERACTIVE
 from mailfiler.connectors.patience import Patience as Patience
 from mailfiler.connectors.patience import patient as patient
-from mailfiler.connectors.plugin import Needs, StoredPassword, UserCheck
+from mailfiler.connectors.plugin import Needs, StoredPassword, Units, UserCheck
 from mailfiler.connectors.plugin import SetUpCheck as SetUpCheck
 from mailfiler.core.fields import message_from_fields
 from mailfiler.core.limits import size_in_words
@@ -193,7 +196,7 @@ class Service:
         self.settings = settings
         self.database = database or Database(settings.database_url)
         self.blobs = blob_store(settings.files_in_database, settings.blobs_dir)
-        self.incoming = uploads.Incoming(settings.blobs_dir / "incoming")
+        self.incoming = _incoming(settings, self.unit)
         # Every read runs in a worker process under limits (reader_pool).
         self.reader = reader or reader_pool.shared().read
         self.messages = MessageCache()
@@ -846,6 +849,16 @@ def crm_settings_view(tenant: Tenant) -> CrmView:
         background_password_set=bool(tenant.background_secret),
         mapping=settings.mapping, site=settings.site,
     )  # fmt: skip
+
+
+def _incoming(settings: Settings, units: Units) -> uploads.Incoming:
+    """Where messages wait between review and save: beside the blobs; or, where files live in
+    the database, there, arriving in a folder of this machine's own for this database."""
+    if not settings.files_in_database:
+        return uploads.Incoming(settings.blobs_dir / "incoming")
+    database = hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
+    arriving = Path(tempfile.gettempdir()) / f"mailfiler-arriving-{database}"
+    return uploads.Incoming(arriving, units)
 
 
 def _named(cloud_ids: Iterable[str], most: int = 5) -> str:

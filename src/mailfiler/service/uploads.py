@@ -14,6 +14,11 @@ What a user has in the folder (read in the last day, or arriving now) is
 held within their quota (``Settings.upload_quota_bytes``). The folder is the
 accounting: every server process and machine sharing it sees the same
 files, so no counter can drift from what is really on the disk.
+
+Where files live in the database (``Settings.files_in``: PostgreSQL), a
+message still arrives into a file of this machine's, and is kept as a row of
+``pending_messages`` once whole: any server saves what another read. The
+quota then counts those rows, with what is arriving on this machine.
 """
 
 from __future__ import annotations
@@ -30,17 +35,20 @@ import time
 from collections import OrderedDict
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from mailfiler.connectors.plugin import Units
 from mailfiler.core.limits import size_in_words
 from mailfiler.core.message import Message
 from mailfiler.errors import NotFound, SystemFault, Throttled, TooLarge
 from mailfiler.storage.blobs import sha256_of
-from mailfiler.storage.tables import ServerKey
+from mailfiler.storage.database import insert_into
+from mailfiler.storage.tables import PendingMessage, ServerKey
 
 KEPT_FOR: Final = timedelta(hours=24)
 PRUNE_EVERY: Final = timedelta(hours=1)
@@ -86,8 +94,11 @@ class Incoming:
     uploads are counted by listing one folder.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, units: Units | None = None) -> None:
+        """``units``: messages are kept in the database (``pending_messages``), and only
+        arrive in ``folder``."""
         self.folder = str(folder)
+        self.units = units
         self._pruned_at = 0.0
 
     def user_folder(self, organisation_id: int, user_id: int) -> str:
@@ -102,7 +113,7 @@ class Incoming:
     ) -> Arrival:
         """A file for a message about to arrive, counted against its user's quota at once
         for the length its request declares."""
-        arrival = Arrival(self, self.user_folder(organisation_id, user_id), quota)
+        arrival = Arrival(self, organisation_id, user_id, quota)
         try:
             if declared:
                 arrival.reserve(declared)
@@ -113,14 +124,61 @@ class Incoming:
 
     def get(self, upload: Upload) -> bytes:
         """The bytes kept; ``NotFound`` if they are gone or damaged (they were not flushed)."""
-        try:
-            with open(self.path(upload), "rb") as kept:
-                data = kept.read()
-        except FileNotFoundError as error:
-            raise NotFound(NOT_OPEN) from error
+        if self.units is not None:
+            with self.units(reading=True) as session:
+                found = session.scalar(select(PendingMessage.data).where(*_row_of(upload)))
+            if found is None:
+                raise NotFound(NOT_OPEN)
+            data = bytes(found)
+        else:
+            try:
+                with open(self.path(upload), "rb") as kept:
+                    data = kept.read()
+            except FileNotFoundError as error:
+                raise NotFound(NOT_OPEN) from error
         if sha256_of(data) != upload.sha256:
             raise NotFound(NOT_OPEN)
         return data
+
+    def _keep_row(self, arrival: Arrival, digest: str) -> None:
+        """The message that arrived, kept in the database (read again: kept a day from now)."""
+        assert self.units is not None
+        with open(arrival.path, "rb") as arrived:
+            data = arrived.read(arrival.size)
+        key = {
+            "organisation_id": arrival.organisation_id, "user_id": arrival.user_id,
+            "sha256": digest, "size": arrival.size,
+        }  # fmt: skip
+        moment = _moment(time.time())
+        with self.units() as session:
+            row = insert_into(session, PendingMessage).values(**key, last_read=moment, data=data)
+            # Written again: the row kept may be damaged (as a file cut short by a crash is).
+            again = {"last_read": moment, "data": row.excluded.data}
+            session.execute(row.on_conflict_do_update(index_elements=list(key), set_=again))
+
+    def _kept_rows(self, arrival: Arrival) -> list[tuple[float, int]]:
+        """(last read, size) of what the arrival's user has kept in the database."""
+        assert self.units is not None
+        with self.units(reading=True) as session:
+            found = session.execute(
+                select(PendingMessage.last_read, PendingMessage.size).where(
+                    PendingMessage.organisation_id == arrival.organisation_id,
+                    PendingMessage.user_id == arrival.user_id,
+                )
+            ).all()
+        return [(last_read.timestamp(), size) for last_read, size in found]
+
+    def _forget_rows(self, arrival: Arrival, cutoff: float) -> None:
+        """The arrival's user's messages last read before ``cutoff``, no longer kept."""
+        assert self.units is not None
+        with self.units() as session:
+            session.execute(
+                delete(PendingMessage).where(
+                    PendingMessage.organisation_id == arrival.organisation_id,
+                    PendingMessage.user_id == arrival.user_id,
+                    PendingMessage.last_read < _moment(cutoff),
+                )
+            )
 
     def prune(self, now: float | None = None) -> int:
         """Remove what was last read (or written to) over a day ago, in every user's folder and
@@ -128,6 +186,12 @@ class Incoming:
         how many files were removed."""
         cutoff = (time.time() if now is None else now) - KEPT_FOR.total_seconds()
         removed = 0
+        if self.units is not None:
+            with self.units() as session:
+                gone = session.execute(
+                    delete(PendingMessage).where(PendingMessage.last_read < _moment(cutoff))
+                )
+                removed += int(getattr(gone, "rowcount", 0) or 0)
         folders = [self.folder]
         with suppress(FileNotFoundError), os.scandir(self.folder) as entries:
             folders += [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
@@ -144,6 +208,28 @@ class Incoming:
         if time.monotonic() - self._pruned_at > PRUNE_EVERY.total_seconds():
             self._pruned_at = time.monotonic()
             self.prune()
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _row_of(upload: Upload) -> tuple[Any, ...]:
+    return (
+        PendingMessage.organisation_id == upload.organisation_id,
+        PendingMessage.user_id == upload.user_id,
+        PendingMessage.sha256 == upload.sha256,
+        PendingMessage.size == upload.size,
+    )
+
+
+def age(units: Units, upload: Upload, last_read: float) -> None:
+    """Say a message kept in the database was last read at ``last_read`` (for the tests of
+    what a day does, as ``os.utime`` does for a file)."""
+    with units() as session:
+        session.execute(
+            update(PendingMessage).where(*_row_of(upload)).values(last_read=_moment(last_read))
+        )
 
 
 def kept_name(sha256: str, size: int) -> str:
@@ -165,22 +251,24 @@ class Arrival:
     could not be read).
     """
 
-    def __init__(self, incoming: Incoming, folder: str, quota: int) -> None:
+    def __init__(self, incoming: Incoming, organisation_id: int, user_id: int, quota: int) -> None:
         self.incoming = incoming
-        self.folder = folder
+        self.organisation_id = organisation_id
+        self.user_id = user_id
+        self.folder = folder = incoming.user_folder(organisation_id, user_id)
         self.quota = quota
         self.size = 0  # bytes written
         self.kept = False
         self.removed = False
         self._reserved = 0  # bytes counted against the quota (the file's length until kept)
         self._hash = hashlib.sha256()
-        self._path = os.path.join(folder, f"{ARRIVING}{secrets.token_hex(8)}")
+        self.path = os.path.join(folder, f"{ARRIVING}{secrets.token_hex(8)}")
         try:
             try:
-                self._file = open(self._path, "xb")  # noqa: SIM115 - closed by keep or discard
+                self._file = open(self.path, "xb")  # noqa: SIM115 - closed by keep or discard
             except FileNotFoundError:
                 os.makedirs(folder, exist_ok=True)
-                self._file = open(self._path, "xb")  # noqa: SIM115
+                self._file = open(self.path, "xb")  # noqa: SIM115
         except OSError as error:
             raise SystemFault(f"the message could not be kept: {error.strerror}") from error
 
@@ -209,12 +297,22 @@ class Arrival:
     def data(self) -> bytes:
         """The bytes that came (read back from the file: they were never held whole)."""
         self._file.flush()
-        with open(self._path, "rb") as arrived:
+        with open(self.path, "rb") as arrived:
             return arrived.read(self.size)
 
     def keep(self) -> str:
         """Name the file by its SHA-256 and size in its user's folder: the digest."""
         digest = self._hash.hexdigest()
+        if self.incoming.units is not None:
+            try:
+                self._file.truncate(self.size)
+                self._file.flush()
+                self.incoming._keep_row(self, digest)
+            finally:
+                self.discard()  # the file: the row is what is kept
+            self.kept = True
+            self.incoming._prune_now_and_then()
+            return digest
         target = os.path.join(self.folder, kept_name(digest, self.size))
         try:
             self._file.truncate(self.size)  # what was reserved and did not come
@@ -222,13 +320,13 @@ class Arrival:
             try:
                 if os.stat(target).st_size == self.size:
                     os.utime(target)  # read again: kept a day from now
-                    os.unlink(self._path)
+                    os.unlink(self.path)
                     self.kept = True
                     return digest
             except FileNotFoundError:
                 pass
             # Absent, or cut short by a crash before the unflushed write reached the disk.
-            os.replace(self._path, target)
+            os.replace(self.path, target)
         except OSError as error:
             self.discard()
             raise SystemFault(f"the message could not be kept: {error.strerror}") from error
@@ -247,7 +345,7 @@ class Arrival:
             return
         self._file.close()
         with suppress(FileNotFoundError):
-            os.unlink(self._path)
+            os.unlink(self.path)
         self.removed = True
 
     def _check_quota(self) -> None:
@@ -260,6 +358,8 @@ class Arrival:
         file looked at, those past their day removed, and the count made again.
         """
         used, unnamed = 0, []  # unnamed: arriving files, whose size is not in their names
+        if self.incoming.units is not None:
+            used += sum(size for _, size in self.incoming._kept_rows(self))
         for name in os.listdir(self.folder):
             size = None if name.startswith(ARRIVING) else _size_in_name(name)
             if size is not None:
@@ -267,7 +367,7 @@ class Arrival:
             else:
                 unnamed.append(os.path.join(self.folder, name))
         for path in unnamed:
-            if path != self._path:
+            if path != self.path:
                 with suppress(FileNotFoundError):  # kept or discarded meanwhile
                     used += os.stat(path).st_size
         if used + self._reserved > self.quota:
@@ -279,7 +379,7 @@ class Arrival:
         others: list[tuple[float, int]] = []  # (last read, size) of the user's other files
         with os.scandir(self.folder) as entries:
             for entry in entries:
-                if entry.path == self._path:
+                if entry.path == self.path:
                     continue
                 with suppress(FileNotFoundError):  # kept, discarded or pruned meanwhile
                     stat = entry.stat(follow_symlinks=False)
@@ -287,6 +387,9 @@ class Arrival:
                         others.append((stat.st_mtime, stat.st_size))
                     else:  # no longer open: what pruning would remove within the hour
                         os.unlink(entry.path)
+        if self.incoming.units is not None:
+            self.incoming._forget_rows(self, cutoff)
+            others += [kept for kept in self.incoming._kept_rows(self) if kept[0] >= cutoff]
         over = sum(size for _, size in others) + self._reserved - self.quota
         if over <= 0:
             return
