@@ -93,8 +93,8 @@ def load_contacts(url: str, organisation_id: int, org: str, count: int) -> float
         cursor.execute("SELECT setval('contacts_id_seq', (SELECT max(id) FROM contacts))")
         # As an import does: new contacts are numbered after the loaded ones.
         cursor.execute(
-            "UPDATE organisations SET last_contact_number = %s WHERE id = %s",
-            (100000 + count - 1, organisation_id),
+            "INSERT INTO contact_numbers (organisation_id, last_number) VALUES (%s, %s)",
+            (organisation_id, 100000 + count - 1),
         )
     with psycopg.connect(url, autocommit=True) as connection:
         # What autovacuum does soon after a bulk load anyway: statistics, and

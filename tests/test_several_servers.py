@@ -175,3 +175,18 @@ def test_two_servers_in_different_folders_share_one_postgresql_database(tmp_path
                     assert len(got.content) == file["size"]
     # Nothing was written where either server ran.
     assert list(one.iterdir()) == [] and list(other.iterdir()) == []
+
+
+def test_a_server_keeping_files_in_a_folder_of_a_shared_database_warns_when_it_starts(
+    postgresql_url: str, tmp_path: Path
+) -> None:
+    in_a_folder = Service(Settings(postgresql_url, tmp_path / "here", files_in="folder"))
+    in_the_database = Service(Settings(postgresql_url, tmp_path / "here"))
+    try:
+        in_the_database.migrate()
+        [warning] = [w for w in in_a_folder.set_up_warnings() if "MAILFILER_FILES_IN" in w]
+        assert str((tmp_path / "here").resolve()) in warning
+        assert not [w for w in in_the_database.set_up_warnings() if "MAILFILER_FILES_IN" in w]
+    finally:
+        in_a_folder.close()
+        in_the_database.close()

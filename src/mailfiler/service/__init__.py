@@ -620,7 +620,23 @@ class Service:
     def set_up_warnings(self) -> list[str]:
         """What the server's administrator must fix in this installation before some of its
         organisations can work (said once, when ``mailfiler serve`` starts): the keys that
-        open the background passwords kept for their CRMs."""
+        open the background passwords kept for their CRMs; where files are kept."""
+        return self._files_warnings() + self._key_warnings()
+
+    def _files_warnings(self) -> list[str]:
+        """Files kept in a folder by a server of a database others can share: theirs differ."""
+        shared = self.settings.database_url.startswith("postgresql")
+        if not shared or self.settings.files_in_database:
+            return []
+        where = self.settings.blobs_dir.resolve()
+        return [
+            f"attachment contents and messages waiting to be saved are kept in {where} "
+            "(MAILFILER_FILES_IN=folder): every other server on this database needs that same "
+            "folder, or it cannot save what this one read nor download what it filed; unset "
+            "MAILFILER_FILES_IN to keep them in the database (then run mailfiler move-files)"
+        ]
+
+    def _key_warnings(self) -> list[str]:
         with self.unit(reading=True) as session:
             stored = accounts.stored_background_passwords(session)
         if not stored:

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from mailfiler.connectors.plugin import Units
@@ -151,6 +151,10 @@ class Incoming:
         }  # fmt: skip
         moment = _moment(time.time())
         with self.units() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Not worth a flush to disk (nor was the file): lost in a crash, it is read
+                # again, and a read need not wait for the WAL to reach the disk.
+                session.execute(text("SET LOCAL synchronous_commit = off"))
             row = insert_into(session, PendingMessage).values(**key, last_read=moment, data=data)
             # Written again: the row kept may be damaged (as a file cut short by a crash is).
             again = {"last_read": moment, "data": row.excluded.data}
