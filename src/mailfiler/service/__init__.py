@@ -366,31 +366,62 @@ class Service:
     def _plan(
         self, context: Context, message: Message, choices: Choices, records_too: bool = True
     ) -> SavePlan:
+        return self._plans(context, message, [choices], records_too)[0]
+
+    def _plans(
+        self,
+        context: Context,
+        message: Message,
+        each: Sequence[Choices],
+        records_too: bool = True,
+    ) -> list[SavePlan]:
+        """A plan for each of these choices, from one look-up of the contacts and one of the
+        ledger (a review plans both kinds)."""
         filer = context.filer
         people = participants(message, filer.addresses)
         matches = match(people, context.crm.find_contacts({p.address for p in people}))
         candidates = {contact.id for m in matches for contact in m.contacts}
+        chosen = frozenset().union(*(c.contact_ids or frozenset() for c in each))
         added = []
-        for contact_id in sorted((choices.contact_ids or frozenset()) - candidates):
+        for contact_id in sorted(chosen - candidates):
             with suppress(NotFound):  # an unknown ID is reported by results_by_contact
                 added.append(context.crm.contact(contact_id))
         with self.unit(reading=True) as session:
-            filed = ledger.filed(
-                session, context.tenant.id, choices.kind, message.key,
+            filed = ledger.filed_as(
+                session, context.tenant.id, {c.kind for c in each}, message.key,
                 candidates | {c.id for c in added},
             )  # fmt: skip
-        return plan(
-            message,
-            matches,
-            choices,
-            options=context.tenant.options,
-            filer=filer,
-            background_account=context.tenant.background_account,
-            already_filed=filed,
-            added=added,
-            records_too=records_too,
-            capabilities=context.crm.capabilities,
-        )
+        return [
+            plan(
+                message,
+                matches,
+                choices,
+                options=context.tenant.options,
+                filer=filer,
+                background_account=context.tenant.background_account,
+                already_filed=filed[choices.kind],
+                added=[c for c in added if c.id in (choices.contact_ids or ())],
+                records_too=records_too,
+                capabilities=context.crm.capabilities,
+            )
+            for choices in each
+        ]
+
+    def _each_kind(
+        self, context: Context, message: Message, choices: Choices
+    ) -> tuple[SavePlan, dict[Kind, str | None]]:
+        """The plan of these choices, and why a save of each kind would write nothing with
+        them (None: it would write something): the other kind planned too, for its own
+        Save button."""
+        others = [
+            replace(choices, kind=kind, activity_type=None, fields={})
+            for kind in KINDS
+            if kind != choices.kind
+        ]
+        outcome, *planned = self._plans(context, message, [choices, *others], records_too=False)
+        refusals: dict[Kind, str | None] = {choices.kind: why_not_save(outcome)}
+        refusals.update((c.kind, why_not_save(p)) for c, p in zip(others, planned, strict=True))
+        return outcome, refusals
 
     # -- records that need someone ----------------------------------------------------------
 
@@ -478,10 +509,8 @@ class Service:
         """What saving a message read before would do now, with these choices: the same
         planning the save runs (the pane asks at each change, and decides nothing itself)."""
         message = self._message(ref, self._find(context, ref))
-        outcome = self._plan(context, message, choices, records_too=False)
-        files = outcome.files
-        refusals = self._refusals(context, message, choices, outcome)
-        return Preview(message, outcome, files, refusals[choices.kind], refusals)
+        outcome, refusals = self._each_kind(context, message, choices)
+        return Preview(message, outcome, outcome.files, refusals[choices.kind], refusals)
 
     def _upload_key(self) -> bytes:
         if self._key is None:  # read once: it never changes
@@ -530,25 +559,11 @@ class Service:
                 for t in options.activity_types
                 if activity_action(options, roles, t).state == "allowed"
             ]
-        outcome = self._plan(context, message, Choices(kind=kind), records_too=False)
-        files = outcome.files
-        refusals = self._refusals(context, message, Choices(kind=kind), outcome)
+        outcome, refusals = self._each_kind(context, message, Choices(kind=kind))
         return Review(
-            ref, message, outcome, files, actions, types, mode, attachments_missing, refusals
-        )
-
-    def _refusals(
-        self, context: Context, message: Message, choices: Choices, outcome: SavePlan
-    ) -> dict[Kind, str | None]:
-        """Why a save of each kind would write nothing with these choices (None: it would
-        write something): the kind planned already, and the other planned too."""
-        refusals: dict[Kind, str | None] = {choices.kind: why_not_save(outcome)}
-        for kind in KINDS:
-            if kind not in refusals:
-                other = replace(choices, kind=kind, activity_type=None, fields={})
-                planned = self._plan(context, message, other, records_too=False)
-                refusals[kind] = why_not_save(planned)
-        return refusals
+            ref, message, outcome, outcome.files, actions, types, mode, attachments_missing,
+            refusals,
+        )  # fmt: skip
 
     # -- signing in --------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from mailfiler.connectors.plugin import Units
@@ -159,6 +159,19 @@ class Incoming:
             # Written again: the row kept may be damaged (as a file cut short by a crash is).
             again = {"last_read": moment, "data": row.excluded.data}
             session.execute(row.on_conflict_do_update(index_elements=list(key), set_=again))
+
+    def _kept_size(self, arrival: Arrival) -> int:
+        """What the arrival's user has kept in the database, in bytes (one sum, however many
+        messages: a user who read thousands is counted as fast as one who read one)."""
+        assert self.units is not None
+        with self.units(reading=True) as session:
+            total = session.scalar(
+                select(func.coalesce(func.sum(PendingMessage.size), 0)).where(
+                    PendingMessage.organisation_id == arrival.organisation_id,
+                    PendingMessage.user_id == arrival.user_id,
+                )
+            )
+        return int(total or 0)
 
     def _kept_rows(self, arrival: Arrival) -> list[tuple[float, int]]:
         """(last read, size) of what the arrival's user has kept in the database."""
@@ -363,7 +376,7 @@ class Arrival:
         """
         used, unnamed = 0, []  # unnamed: arriving files, whose size is not in their names
         if self.incoming.units is not None:
-            used += sum(size for _, size in self.incoming._kept_rows(self))
+            used += self.incoming._kept_size(self)
         for name in os.listdir(self.folder):
             size = None if name.startswith(ARRIVING) else _size_in_name(name)
             if size is not None:

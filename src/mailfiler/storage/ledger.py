@@ -104,11 +104,23 @@ def filed(
 ) -> dict[str, Filed]:
     """Contact ID -> what this message is held as for them (saved, partial or unsure), the
     first copy first."""
+    return filed_as(session, organisation_id, (kind,), message_key, contact_ids)[kind]
+
+
+def filed_as(
+    session: Session,
+    organisation_id: int,
+    kinds: Collection[str],
+    message_key: str,
+    contact_ids: Collection[str] | None = None,
+) -> dict[str, dict[str, Filed]]:
+    """``filed`` for each of ``kinds``, in one query (a review asks for both)."""
+    found: dict[str, dict[str, Filed]] = {kind: {} for kind in kinds}
     query = (
         select(FilingEntry)
         .where(
             FilingEntry.organisation_id == organisation_id,
-            FilingEntry.kind == kind,
+            FilingEntry.kind.in_(sorted(found)),
             FilingEntry.message_key == message_key,
             FilingEntry.state.in_((SAVED, PARTIAL, UNSURE)),
         )
@@ -116,14 +128,13 @@ def filed(
     )
     if contact_ids is not None:
         if not contact_ids:
-            return {}
+            return found
         query = query.where(FilingEntry.contact_id.in_(sorted(contact_ids)))
-    found: dict[str, Filed] = {}
     for entry in session.scalars(query):
         missing = tuple(f["name"] for f in entry.missing_files or ())
         state = cast(HeldState, entry.state)  # one of those the query asked for
         held = Filed(state, entry.record_id or "", missing, entry.reason or "")
-        found.setdefault(entry.contact_id, held)
+        found[entry.kind].setdefault(entry.contact_id, held)
     return found
 
 
