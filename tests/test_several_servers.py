@@ -4,6 +4,7 @@ moves there with one command."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -190,3 +191,49 @@ def test_a_server_keeping_files_in_a_folder_of_a_shared_database_warns_when_it_s
     finally:
         in_a_folder.close()
         in_the_database.close()
+
+
+def test_two_machines_split_one_archive_and_file_each_message_once(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for number, fixture in enumerate(sorted(FIXTURES.glob("*.eml")) * 3):
+        # Each message three times under its own Message-ID: more than either run holds.
+        text = fixture.read_bytes().replace(b"Message-ID: <", f"Message-ID: <{number}.".encode())
+        (archive / f"{number:03}.eml").write_bytes(text)
+    machines = [tmp_path / "one", tmp_path / "two", tmp_path / "three"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILFILER_")}
+    with new_postgresql_database() as database:
+
+        def mailfiler(where: Path, *args: str, stdin: str = "") -> subprocess.Popen[str]:
+            where.mkdir(exist_ok=True)
+            return subprocess.Popen(
+                [MAILFILER, "--db", database, *args], cwd=where, env=env, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )  # fmt: skip
+
+        def done(run: subprocess.Popen[str], stdin: str = "") -> str:
+            out, err = run.communicate(stdin, timeout=300)
+            assert run.returncode in (0, 1), err  # 1: a message of the archive is unreadable
+            return out
+
+        done(mailfiler(machines[0], "init", "--cloud-id", "ARC", "--name", "Archive"))
+        done(mailfiler(machines[0], "users", "add", "jdoe", "--cloud-id", "ARC",
+                       "--password-stdin"), "correct horse battery\n")  # fmt: skip
+        done(mailfiler(machines[0], "contacts", "import", str(FIXTURES / "contacts.csv"),
+                       "--cloud-id", "ARC"))  # fmt: skip
+        filing = ["file", str(archive), "--cloud-id", "ARC", "--user", "jdoe", "--json"]
+        runs = [mailfiler(machine, *filing) for machine in machines[:2]]  # at once
+        reports = [json.loads(line) for run in runs for line in done(run).splitlines()]
+        # A contact on two lines of a message is one record, said on both lines.
+        saved = {
+            (r["contact_ids"][0], report["message_id"], r["record_id"])
+            for report in reports
+            for r in report["results"]
+            if r["status"] == "saved"
+        }
+        assert saved and len(saved) == len({(c, m) for c, m, _ in saved})  # none by both
+        again = [json.loads(line) for line in done(mailfiler(machines[2], *filing)).splitlines()]
+        assert not [r for report in again for r in report["results"] if r["status"] == "saved"]
+        listed = json.loads(done(mailfiler(machines[2], "records", "--cloud-id", "ARC", "--json")))
+        assert {r["id"] for r in listed} == {record for _, _, record in saved}  # no orphan
+    assert all(not any(machine.iterdir()) for machine in machines)

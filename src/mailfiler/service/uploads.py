@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from mailfiler.connectors.plugin import Units
@@ -150,11 +150,7 @@ class Incoming:
             "sha256": digest, "size": arrival.size,
         }  # fmt: skip
         moment = _moment(time.time())
-        with self.units() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                # Not worth a flush to disk (nor was the file): lost in a crash, it is read
-                # again, and a read need not wait for the WAL to reach the disk.
-                session.execute(text("SET LOCAL synchronous_commit = off"))
+        with self.units(reading=True) as session:  # one statement, no BEGIN and COMMIT
             row = insert_into(session, PendingMessage).values(**key, last_read=moment, data=data)
             # Written again: the row kept may be damaged (as a file cut short by a crash is).
             again = {"last_read": moment, "data": row.excluded.data}
