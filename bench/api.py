@@ -15,7 +15,11 @@ at the end), loads two organisations (SMALL with 1 000 contacts, BIG with
    Interaction per contact, 28 a save), and it prints save calls per second
    and Interactions written per second;
 3. the contact routes at one million contacts, one request at a time: search
-   by name and by address, add a contact, open one with its timeline (p50).
+   by name and by address, add a contact, open one with its timeline (p50);
+4. issue 17's save: 16 clients each reading and saving a message of three
+   contacts with a 2 KB attachment (saves/s, the save call's p50 and p99);
+   and beside it the database's floor: transactions of three inserts a
+   second from 16 plain psycopg connections.
 
 Targets (issue 3): p50 <= 5 ms, p99 <= 25 ms at one million contacts, ratio
 <= 1.3; >= 200 Interaction saves per second.
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import http.client
 import os
 import random
@@ -33,9 +38,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -120,6 +126,49 @@ def message(org: str, contacts: int, rng: random.Random, recipients: int = 30) -
         "--alt\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
         "<p>Hello, a <b>question</b> about renewal.</p>\r\n--alt--\r\n"
     ).encode()
+
+
+def small_message(org: str, contacts: int, rng: random.Random) -> bytes:
+    """Issue 17's save: three contacts (From and two To), a small attachment (2 KB)."""
+    people = [address(org, rng.randrange(contacts)) for _ in range(3)]
+    attached = base64.encodebytes(rng.randbytes(2048)).decode().replace("\n", "\r\n")
+    return (
+        f"From: Member <{people[0]}>\r\nTo: {people[1]}, {people[2]}\r\n"
+        f"Subject: Minutes attached\r\nDate: Tue, 24 Nov 2026 09:15:00 +0000\r\n"
+        f"Message-ID: <{uuid.uuid4()}@{org.lower()}.example>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=mix\r\n\r\n"
+        "--mix\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe minutes.\r\n"
+        "--mix\r\nContent-Type: application/pdf; name=minutes.pdf\r\n"
+        "Content-Disposition: attachment; filename=minutes.pdf\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n{attached}--mix--\r\n"
+    ).encode()
+
+
+def database_floor(url: str, clients: int, seconds: float) -> float:
+    """Transactions a second that each insert three rows and commit, from ``clients``
+    threads over plain psycopg: what the database itself allows a save (each save writes
+    at least this, and more)."""
+    plain = url.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS floor_probe (id serial, note text)")
+    deadline = time.perf_counter() + seconds
+    done = [0] * clients
+
+    def client(number: int) -> None:
+        with psycopg.connect(plain) as connection:
+            while time.perf_counter() < deadline:
+                with connection.transaction():
+                    for _ in range(3):
+                        connection.execute("INSERT INTO floor_probe (note) VALUES ('x')")
+                done[number] += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / (time.perf_counter() - started)
 
 
 def free_port() -> int:
@@ -227,7 +276,13 @@ def contact_calls(base: str, org: str, requests: int = 20) -> dict[str, float]:
 
 
 async def throughput(
-    base: str, org: str, contacts: int, clients: int, seconds: float
+    base: str,
+    org: str,
+    contacts: int,
+    clients: int,
+    seconds: float,
+    make: Callable[[str, int, random.Random], bytes] = message,
+    save_times: list[float] | None = None,
 ) -> tuple[int, int, float]:
     headers = sign_in(base, org)
     rng = random.Random(11)
@@ -237,7 +292,7 @@ async def throughput(
     async def one_client(client: httpx2.AsyncClient) -> None:
         nonlocal saves, written
         while time.perf_counter() < deadline:
-            body = message(org, contacts, rng)
+            body = make(org, contacts, rng)
             read = await client.post(
                 "/api/v1/messages",
                 content=body,
@@ -245,9 +300,12 @@ async def throughput(
             )
             read.raise_for_status()
             ref = read.json()["message_ref"]
+            started = time.perf_counter()
             saved = await client.post(
                 f"/api/v1/messages/{ref}/interactions", json={}, headers=headers
             )
+            if save_times is not None:
+                save_times.append((time.perf_counter() - started) * 1000)
             saved.raise_for_status()
             saves += 1
             written += sum(r["status"] == "saved" for r in saved.json()["results"])
@@ -362,6 +420,23 @@ def main() -> None:
                 f"{written / seconds:6.1f} Interactions written/s "
                 f"({saves} read+save pairs of a 30-recipient message, in {seconds:.1f} s)"
             )
+            times: list[float] = []
+            saves, written, seconds = asyncio.run(
+                throughput(
+                    base, "BIG", args.contacts, args.clients, args.seconds, small_message, times
+                )
+            )
+            p50_ms, p99_ms = statistics.median(times), percentile(times, 0.99)
+            print(
+                f"issue 17's save (Interaction, 3 contacts, a 2 KB attachment), {args.clients} "
+                f"clients: {saves / seconds:6.1f} saves/s ({written / seconds:.1f} "
+                f"Interactions/s), save call p50 {p50_ms:.1f} ms p99 {p99_ms:.1f} ms"
+            )
+        floor = database_floor(url, args.clients, 5)
+        print(
+            f"database floor, same run: {floor:6.1f} transactions/s of 3 inserts each from "
+            f"{args.clients} plain psycopg connections"
+        )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import Boolean, Table, and_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from mailfiler.core.rules import Filed
@@ -31,6 +31,9 @@ from mailfiler.storage.database import insert_into
 from mailfiler.storage.tables import FilingEntry
 
 log = logging.getLogger("mailfiler.ledger")
+
+# The ledger's table as Core sees it: statements for many entries at once (executemany).
+_ENTRIES = cast(Table, FilingEntry.__table__)
 
 PENDING: Final = "pending"
 SAVED: Final = "saved"
@@ -169,14 +172,12 @@ class _Claim:
         claimed: list[Reserved] = []
         held: list[tuple[Wanted, FilingEntry]] = []
         lost: list[Wanted] = []
-        for want in wanted:
-            copy = _copy_for(session, self.organisation_id, want)
-            fresh = {**_key(self.organisation_id, want, copy), **self._writing(want)}
-            fresh |= {"subject": want.subject, "record_id": None, "saved_at": None}
-            statement = insert_into(session, FilingEntry).values(fresh).on_conflict_do_nothing()
-            made = session.execute(statement.returning(FilingEntry.id)).first()
-            if made is not None:
-                claimed.append(Reserved(want.contact_id, copy, str(made.id)))
+        copies = [(want, _copy_for(session, self.organisation_id, want)) for want in wanted]
+        made = self._insert_new(session, copies)
+        for want, copy in copies:
+            number = made.get((want.contact_id, want.kind, copy))
+            if number is not None:
+                claimed.append(Reserved(want.contact_id, copy, str(number)))
                 continue
             entry = session.scalars(
                 select(FilingEntry).filter_by(**_key(self.organisation_id, want, copy))
@@ -197,6 +198,26 @@ class _Claim:
                 held.append((want, entry))
         session.flush()
         return claimed, held, lost
+
+    def _insert_new(
+        self, session: Session, copies: Sequence[tuple[Wanted, int]]
+    ) -> dict[tuple[str, str, int], int]:
+        """A new entry for each record no save has one for, in one statement: (contact ID,
+        kind, copy) -> its number. Those another save made are left as they are."""
+        if not copies:
+            return {}
+        rows = [
+            {**_key(self.organisation_id, want, copy), **self._writing(want),
+             "subject": want.subject, "record_id": None, "saved_at": None}
+            for want, copy in copies
+        ]  # fmt: skip
+        statement = (
+            insert_into(session, _ENTRIES)
+            .on_conflict_do_nothing()
+            .returning(_ENTRIES.c.id, _ENTRIES.c.contact_id, _ENTRIES.c.kind, _ENTRIES.c.copy)
+        )
+        found = session.execute(statement, rows)
+        return {(row.contact_id, row.kind, row.copy): row.id for row in found}
 
     def _verdict(self, want: Wanted, entry: FilingEntry) -> str:
         """What to do with an entry another save made: take it, make it unsure, or hold."""
@@ -354,32 +375,57 @@ def settle(
     outcomes: Iterable[tuple[Reserved, Settlement]],
     moment: datetime,
 ) -> None:
-    """Each reserved entry as its write turned out (see ``Settlement``)."""
-    for reservation, settled in outcomes:
-        values: dict[str, Any] = {
-            "state": settled.state,
-            "reason": settled.reason,
-            "missing_files": [{"name": n, "reason": r} for n, r in settled.missing] or None,
-            "writer": None,
-            "alive_at": None,
+    """Each reserved entry as its write turned out (see ``Settlement``): one statement for
+    all of them, each entry by its own key."""
+    rows = [
+        {
+            "entry": int(reservation.key),
+            "new_state": settled.state,
+            "new_reason": settled.reason,
+            "missing": [{"name": n, "reason": r} for n, r in settled.missing] or None,
+            # An unsure one keeps when it left: the CRM is asked by it.
+            "keeps_sending_at": settled.state == UNSURE,
+            "new_record_id": settled.record_id or None,
+            "has_record_id": settled.record_id is not None,
+            "new_saved_at": None if settled.state == FAILED else moment,
+            "me": writers.this_writer(),
         }
-        if settled.state != UNSURE:  # an unsure one keeps when it left: the CRM is asked by it
-            values["sending_at"] = None
-        if settled.record_id is not None:
-            values["record_id"] = settled.record_id or None
-        if settled.state != FAILED:
-            values["saved_at"] = moment
-        # Only what this process still holds: not an entry another save took over, but
-        # one another save made "unsure" thinking this process dead (this is the truth).
-        still_mine = or_(
-            and_(FilingEntry.state == PENDING, FilingEntry.writer == writers.this_writer()),
-            and_(FilingEntry.state == UNSURE, FilingEntry.writer.is_(None)),
-        )
-        session.execute(
-            update(FilingEntry)
-            .where(*_reserved(organisation_id, kind, message_key, reservation), still_mine)
-            .values(values)
-        )
+        for reservation, settled in outcomes
+    ]
+    if rows:
+        session.execute(_SETTLE, rows)
+
+
+# Only what this process still holds: not an entry another save took over, but one another
+# save made "unsure" thinking this process dead (this is the truth). Built once: a save
+# settles its records with one executemany of it.
+_SETTLE = (
+    update(_ENTRIES)
+    .where(
+        _ENTRIES.c.id == bindparam("entry"),
+        or_(
+            and_(_ENTRIES.c.state == PENDING, _ENTRIES.c.writer == bindparam("me")),
+            and_(_ENTRIES.c.state == UNSURE, _ENTRIES.c.writer.is_(None)),
+        ),
+    )
+    .values(
+        state=bindparam("new_state"),
+        reason=bindparam("new_reason"),
+        missing_files=bindparam("missing", type_=_ENTRIES.c.missing_files.type),
+        writer=None,
+        alive_at=None,
+        sending_at=case(
+            (bindparam("keeps_sending_at", type_=Boolean()), _ENTRIES.c.sending_at), else_=None
+        ),
+        record_id=case(
+            (bindparam("has_record_id", type_=Boolean()), bindparam("new_record_id")),
+            else_=_ENTRIES.c.record_id,
+        ),
+        saved_at=func.coalesce(
+            bindparam("new_saved_at", type_=_ENTRIES.c.saved_at.type), _ENTRIES.c.saved_at
+        ),
+    )
+)
 
 
 # -- what was filed ------------------------------------------------------------------
