@@ -79,7 +79,7 @@ def test_a_save_lands_whole_or_not_at_all(org: Org, monkeypatch: pytest.MonkeyPa
     def fail_on_the_files(table, *args, **kwargs):  # type: ignore[no-untyped-def]
         # The records are written; writing their files then fails.
         inserted.append(table)
-        if table is StoredAttachment:
+        if table is StoredAttachment.__table__:
             raise SystemFault("the disk is full")
         return real_insert(table, *args, **kwargs)
 
@@ -87,7 +87,7 @@ def test_a_save_lands_whole_or_not_at_all(org: Org, monkeypatch: pytest.MonkeyPa
     failed = org.file("encoded-words.eml")
     assert [p.status for p in failed.participants] == ["failed"] * 3
     assert all("the disk is full" in p.reason for p in failed.participants)
-    assert inserted[0] is Interaction and inserted[-1] is StoredAttachment
+    assert inserted[0] is Interaction.__table__ and inserted[-1] is StoredAttachment.__table__
     with org.service.unit() as session:  # the records written before the files: rolled back
         assert session.scalar(select(func.count()).select_from(Interaction).join(Organisation)
                               .where(Organisation.cloud_id == org.cloud_id)) == 0  # fmt: skip

@@ -302,7 +302,7 @@ class BuiltinCRM:
         for row in rows:
             _check_contact(row)
         session = self.session
-        contacts, emails = cast(Table, Contact.__table__), cast(Table, ContactEmail.__table__)
+        contacts, emails = _core(Contact), _core(ContactEmail)
         # The moment, as the database takes it (a text on SQLite): made once, not per row.
         stamp = contacts.c.updated_at.type.bind_processor(session.get_bind().dialect)
         now = stamp(self.clock()) if stamp else self.clock()
@@ -543,9 +543,11 @@ class BuiltinCRM:
             rows = [self._record_values(record, pks[record.contact_id]) for record in new]
             # One INSERT for every record of the save (a message to 28 contacts
             # is 28 records), the new IDs back in the order given.
+            # Core, not the ORM's bulk insert: the same statement at a third of the CPU.
+            core = _core(table)
             inserted = (
                 session.execute(
-                    insert(table).returning(table.id, sort_by_parameter_order=True), rows
+                    insert(core).returning(core.c.id, sort_by_parameter_order=True), rows
                 )
                 .scalars()
                 .all()
@@ -568,7 +570,7 @@ class BuiltinCRM:
                 for position, (file, digest) in enumerate(zip(record.files, digests, strict=True))
             ]
             if files:
-                session.execute(insert(StoredAttachment), files)
+                session.execute(insert(_core(StoredAttachment)), files)
         fresh = iter(inserted)
         return [Saved(str(already.get(r.filing_key) or next(fresh))) for r in records]
 
@@ -618,7 +620,9 @@ class BuiltinCRM:
             digest = sha256_of(file.data)
             self.blobs.put(session, file.data, digest)
             values = {"sha256": digest, "size": file.size, "created_at": self.clock()}
-            session.execute(insert_into(session, Blob).values(values).on_conflict_do_nothing())
+            session.execute(
+                insert_into(session, _core(Blob)).values(values).on_conflict_do_nothing()
+            )
             digests.append(digest)
         return digests
 
@@ -686,6 +690,11 @@ class BuiltinCRM:
                 "from this server's store: ask your administrator"
             )
         return _stored_file(row), data
+
+
+def _core(mapped: type[Any]) -> Table:
+    """A mapped class's table, for Core statements (many rows at once, no ORM bookkeeping)."""
+    return cast(Table, mapped.__table__)
 
 
 def _contact(row: Contact, emails: tuple[str, ...] = ()) -> match.Contact:
