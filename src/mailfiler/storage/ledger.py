@@ -21,13 +21,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, cast
 
-from sqlalchemy import Boolean, Table, and_, bindparam, case, func, or_, select, true, update
+from sqlalchemy import (
+    Boolean,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from mailfiler.core.rules import Filed
 from mailfiler.errors import BadRequest, Conflict, NotFound
 from mailfiler.storage import writers
-from mailfiler.storage.database import insert_into
+from mailfiler.storage.database import AnySelect, insert_into, rows
 from mailfiler.storage.tables import FilingEntry
 
 log = logging.getLogger("mailfiler.ledger")
@@ -117,28 +132,48 @@ def filed_as(
     message_key: str,
     contact_ids: Collection[str] | None = None,
 ) -> dict[str, dict[str, Filed]]:
-    """``filed`` for each of ``kinds``, in one query (a review asks for both)."""
+    """``filed`` for each of ``kinds``, in one query (a review asks for both): a statement
+    built once, its text compiled once (``rows``: every message read runs it)."""
     found: dict[str, dict[str, Filed]] = {kind: {} for kind in kinds}
-    query = (
-        select(FilingEntry)
-        .where(
-            FilingEntry.organisation_id == organisation_id,
-            FilingEntry.kind.in_(sorted(found)),
-            FilingEntry.message_key == message_key,
-            FilingEntry.state.in_((SAVED, PARTIAL, UNSURE)),
-        )
-        .order_by(FilingEntry.copy)
-    )
-    if contact_ids is not None:
-        if not contact_ids:
-            return found
-        query = query.where(FilingEntry.contact_id.in_(sorted(contact_ids)))
-    for entry in session.scalars(query):
+    if contact_ids is not None and not contact_ids:
+        return found
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _FILED[(postgres, contact_ids is not None)]
+    parameters = {
+        "organisation_id": organisation_id, "message_key": message_key,
+        "kinds": sorted(found), "contacts": sorted(contact_ids or ()),
+    }  # fmt: skip
+    for entry in rows(session, statement, parameters):
         missing = tuple(f["name"] for f in entry.missing_files or ())
         state = cast(HeldState, entry.state)  # one of those the query asked for
         held = Filed(state, entry.record_id or "", missing, entry.reason or "")
         found[entry.kind].setdefault(entry.contact_id, held)
     return found
+
+
+def _filed(postgres: bool, some_contacts: bool) -> AnySelect:
+    """What a message is held as: on PostgreSQL "= ANY(array)", one statement text however
+    many contacts, kept prepared by the server."""
+
+    def one_of(column: Any, name: str) -> Any:
+        if postgres:
+            return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
+        return column.in_(bindparam(name, expanding=True))
+
+    where = [
+        _ENTRIES.c.organisation_id == bindparam("organisation_id"),
+        one_of(_ENTRIES.c.kind, "kinds"),
+        _ENTRIES.c.message_key == bindparam("message_key"),
+        # Written into the text (our own constants): ``rows`` sends no other values.
+        _ENTRIES.c.state.in_([literal_column(f"'{held}'") for held in (SAVED, PARTIAL, UNSURE)]),
+    ]
+    if some_contacts:
+        where.append(one_of(_ENTRIES.c.contact_id, "contacts"))
+    columns = ("contact_id", "kind", "state", "record_id", "missing_files", "reason")
+    return select(*(_ENTRIES.c[name] for name in columns)).where(*where).order_by(_ENTRIES.c.copy)
+
+
+_FILED = {(pg, some): _filed(pg, some) for pg in (True, False) for some in (True, False)}
 
 
 def claim(
