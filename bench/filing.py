@@ -1,14 +1,24 @@
 """Reading and filing speed, and the memory one 100 MB message costs. Prints its figures.
 
-    .venv/bin/python bench/filing.py [--corpus-mb 120] [--big-mb 100]
+    .venv/bin/python bench/filing.py [--corpus-mb 120] [--big-mb 100] [--counts 100,1000,3000]
+
+Needs fast-mail-parser, a benchmark-only dependency (``.venv/bin/pip install -e
+'.[bench]'``; without it that line says so), and the PostgreSQL server on
+127.0.0.1:5432 (a database of its own, dropped at the end).
 
 1. Generates a corpus of messages (text, HTML alternatives, inline images,
    attachments from 1 KB to 4 MB) into a temporary folder.
-2. Reads every message with mailfiler's reader and with the stdlib ``email``
-   package (the reference): MB/s of message bytes.
-3. Files every message into a fresh SQLite database (matching, planning,
-   storing records and attachments): MB/s.
-4. In a fresh process, files one message of about 100 MB and reports the peak
+2. Parses every message, in process, with fast-mail-parser (Rust) and with the
+   stdlib ``email`` package, and reads it with mailfiler's reader, in process
+   and through the reader processes the service uses: MB/s of message bytes.
+3. Files the corpus end to end with the real command, ``mailfiler file DIR``
+   (read, match, plan, write records and attachment contents), into a fresh
+   SQLite database and a fresh PostgreSQL one: MB/s, and as ratios of the
+   parse-only figures of the same run.
+4. Files 100, 1 000 and 3 000 small messages (a 20 KB attachment each) with
+   the same command into SQLite: seconds and milliseconds a message, to show
+   how the cost grows.
+5. In a fresh process, files one message of about 100 MB and reports the peak
    resident memory growth (VmHWM, reset before the run) against its size.
 """
 
@@ -19,6 +29,7 @@ import base64
 import email
 import email.policy
 import json
+import os
 import random
 import subprocess
 import sys
@@ -29,11 +40,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+sys.path.insert(0, str(ROOT))
+
+from bench.api import bench_database  # noqa: E402
 from mailfiler import accounts  # noqa: E402
 from mailfiler.config import Settings  # noqa: E402
 from mailfiler.connectors.base import ContactRow  # noqa: E402
 from mailfiler.connectors.builtin.connector import BuiltinCRM  # noqa: E402
-from mailfiler.core.plan import Choices  # noqa: E402
 from mailfiler.core.read import read_message  # noqa: E402
 from mailfiler.service import Service  # noqa: E402
 
@@ -149,10 +162,50 @@ print(json.dumps({{"size": len(data), "growth": rss("VmHWM:") - before, "seconds
     return figures
 
 
+MAILFILER = Path(sys.executable).parent / "mailfiler"
+
+
+def cli_filing(database: str, folder: Path, corpus: Path) -> tuple[float, int]:
+    """``mailfiler file CORPUS`` into a new organisation of ``database``, by the real command
+    in a process of its own: (seconds of the filing command alone, records it saved)."""
+    env = {**os.environ, "MAILFILER_DB": database, "MAILFILER_BLOBS": str(folder / "blobs")}
+
+    def mailfiler(*args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [MAILFILER, *args], env=env, input=stdin, capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
+    contacts = folder / "contacts.csv"
+    contacts.write_text(
+        "id,full_name,emails,organization\n"
+        + "".join(f"{n},Member {n},{a},\n" for n, a in enumerate(CONTACTS))
+    )
+    mailfiler("init", "--cloud-id", "BENCH", "--name", "Bench")
+    mailfiler("users", "add", "jdoe", "--cloud-id", "BENCH", "--email", "staff@acme.example",
+              "--roles", "Staff", "--password-stdin", stdin="bench password\n")  # fmt: skip
+    mailfiler("contacts", "import", str(contacts), "--cloud-id", "BENCH")
+    started = time.perf_counter()
+    out = mailfiler("file", str(corpus), "--cloud-id", "BENCH", "--user", "jdoe", "--json")
+    seconds = time.perf_counter() - started
+    reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    saved = sum(r["status"] == "saved" for report in reports for r in report["results"])
+    return seconds, saved
+
+
+def fast_mail_parser_rate(paths: list[Path]) -> float | None:
+    try:
+        from fast_mail_parser import parse_email  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return rate(paths, parse_email)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus-mb", type=int, default=120)
     parser.add_argument("--big-mb", type=int, default=100)
+    parser.add_argument("--counts", default="100,1000,3000")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mailfiler-bench-") as temporary:
         folder = Path(temporary)
@@ -161,16 +214,49 @@ def main() -> None:
         size = sum(p.stat().st_size for p in paths) / 1_000_000
         print(f"corpus: {len(paths)} generated messages, {size:.1f} MB")
 
+        fast = fast_mail_parser_rate(paths)
+        stdlib = rate(paths, lambda d: _stdlib_read(d))
         ours = rate(paths, read_message)
-        theirs = rate(paths, lambda d: _stdlib_read(d))
-        print(f"read   mailfiler reader     {ours:8.1f} MB/s")
-        print(f"read   stdlib email (ref.)  {theirs:8.1f} MB/s   ({ours / theirs:.1f}x)")
-
         service = new_service(folder)
-        filed = rate(paths, lambda d: service.file("BENCH", "jdoe", service.read(d), Choices()))
-        records = service.run("BENCH", None, lambda c: c.records.count_records())
-        print(f"file   into SQLite          {filed:8.1f} MB/s   ({records} interactions written)")
+        pooled = rate(paths, service.read)
         service.close()
+        if fast is None:
+            print("parse  fast-mail-parser     not installed (pip install -e '.[bench]')")
+        else:
+            print(f"parse  fast-mail-parser     {fast:8.1f} MB/s")
+        print(f"parse  stdlib email         {stdlib:8.1f} MB/s")
+        print(f"read   mailfiler, in process {ours:7.1f} MB/s   ({ours / stdlib:.2f} x stdlib)")
+        print(f"read   mailfiler, readers   {pooled:8.1f} MB/s   ({pooled / stdlib:.2f} x stdlib)")
+
+        sqlite = f"sqlite:///{folder / 'filed.db'}"
+        with bench_database("mailfiler_filing") as postgresql:
+            for name, database in (("SQLite", sqlite), ("PostgreSQL", postgresql)):
+                where = folder / name
+                where.mkdir()
+                seconds, saved = cli_filing(database, where, folder / "corpus")
+                speed = size / seconds
+                against = f"{speed / stdlib:.2f} x stdlib"
+                if fast is not None:
+                    against += f", {speed / fast:.3f} x fast-mail-parser"
+                print(
+                    f"file   mailfiler file DIR, {name:<10} {speed:7.1f} MB/s   ({against}; "
+                    f"{len(paths)} messages, {saved} records, {seconds:.1f} s)"
+                )
+
+        for count in (int(n) for n in args.counts.split(",")):
+            small = folder / f"small-{count}"
+            small.mkdir()
+            rng = random.Random(count)
+            for number in range(count):
+                data = make_message(number, rng, attachment_bytes=20_000)
+                (small / f"{number:05d}.eml").write_bytes(data)
+            where = folder / f"filed-{count}"
+            where.mkdir()
+            seconds, saved = cli_filing(f"sqlite:///{where / 'f.db'}", where, small)
+            print(
+                f"file   {count:>5} messages, SQLite: {seconds:7.1f} s = "
+                f"{seconds / count * 1000:6.1f} ms a message ({saved} records)"
+            )
 
         big = big_message_memory(folder, args.big_mb)
         ratio = big["growth"] / big["size"]

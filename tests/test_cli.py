@@ -346,3 +346,43 @@ def test_a_port_in_use_is_said_before_anything_is_served(tmp_path: Path) -> None
     assert f"Port {port} on 127.0.0.1 is in use" in result.output
     assert f"PORT={port + 1} make run" in result.output
     assert "mailfiler is at" not in result.output
+
+
+def test_a_rerun_passes_over_what_was_filed_whole_without_reading_it(
+    mf: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailfiler.service import reader_pool
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for name in ("encoded-words.eml", "text-only.eml", "ambiguous.eml", "no-message-id.eml"):
+        shutil.copy(FIXTURES / name, archive / name)
+    code, first = mf.file(str(archive))
+    assert code == 0 and not any(r["filed_before"] for r in first)
+
+    reads: list[int] = []
+    pool = reader_pool.shared()
+
+    class Counted:
+        def read(self, data: bytes) -> Any:
+            reads.append(len(data))
+            return pool.read(data)
+
+    monkeypatch.setattr(reader_pool, "shared", lambda: Counted())
+    result = mf("file", str(archive), "--cloud-id", mf.cloud_id, "--user", "jdoe", "--json")
+    again = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    passed_over = {Path(r["source"]).name for r in again if r["filed_before"]}
+    # Every record saved, a Message-ID: passed over unread. The one without a Message-ID
+    # is known only by reading it.
+    assert passed_over == {"encoded-words.eml", "text-only.eml", "ambiguous.eml"}
+    assert len(reads) == 1
+    assert "passed over 3 message(s) filed before" in result.stderr
+    # Picking a contact for an address asks for something new: the message is read.
+    picked = mf("file", str(archive / "ambiguous.eml"), "--cloud-id", mf.cloud_id, "--user",
+                "jdoe", "--json", "--pick", "shared@family.example=104")  # fmt: skip
+    [report] = [json.loads(line) for line in picked.stdout.splitlines() if line.startswith("{")]
+    assert not report["filed_before"] and len(reads) == 2
+    code, rechecked = mf.file(str(archive), "--recheck")
+    assert not any(r["filed_before"] for r in rechecked)
+    assert {r["status"] for r in rechecked if r["source"].endswith("text-only.eml")
+            for r in r["results"]} <= {"duplicate", "no_contact", "excluded"}  # fmt: skip

@@ -178,7 +178,8 @@ def test_a_bulk_run_rides_out_throttling_and_dropped_connections(
         again = invoke(mf, "file", str(folder), "--cloud-id", mf.cloud_id, "--user", "admin")
     assert again.exit_code == 0, again.output
     assert len(site.standin.interactions) == 200
-    assert "1 contact(s) saved, 199 already saved" in again.output
+    assert "1 contact(s) saved, 0 already saved" in again.output
+    assert "199 filed before (not read again)" in again.output
 
 
 def test_a_pause_shows_on_the_progress_line_and_past_the_patience_a_message_waits_not(

@@ -121,7 +121,12 @@ def test_a_run_killed_mid_write_never_writes_that_record_twice(
                   "--landed", landed, "--by", "admin")  # fmt: skip
     assert settled.returncode == 0, settled.stderr
     assert f"now saved as {landed}" in settled.stdout
-    again = results(run(service, *filing))
+    # Every record of it saved: a rerun passes over it unread; read again, each is a duplicate.
+    passed_over = run(service, *filing)
+    [report] = [json.loads(line) for line in passed_over.stdout.splitlines() if line]
+    assert report["filed_before"] and report["results"] == []
+    assert "passed over 1 message(s) filed before" in passed_over.stderr
+    again = results(run(service, *filing, "--recheck"))
     assert {r["status"] for r in again.values()} == {"duplicate"}
     assert again[in_flight]["record_id"] == landed
     assert len(site.standin.interactions) == 2

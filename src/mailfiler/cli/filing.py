@@ -160,16 +160,30 @@ def file_messages(
     cloud_id: CloudId,
     user: UserOption,
     as_json: JsonFlag = False,
+    recheck: Annotated[
+        bool,
+        typer.Option(
+            "--recheck",
+            help="Read again the messages filed before (passed over unread by their "
+            "Message-ID when every record of them is saved).",
+        ),
+    ] = False,
     *,
     choices: Any,
 ) -> None:
     """File messages: one Interaction or Activity per matched contact."""
-    code = _process(paths, cloud_id, user, choices, as_json, save=True)
+    code = _process(paths, cloud_id, user, choices, as_json, save=True, recheck=recheck)
     raise typer.Exit(code)
 
 
 def _process(
-    paths: list[str], cloud_id: str, user: str, choices: Choices, as_json: bool, save: bool
+    paths: list[str],
+    cloud_id: str,
+    user: str,
+    choices: Choices,
+    as_json: bool,
+    save: bool,
+    recheck: bool = False,
 ) -> int:
     """File (or inspect) every message; the exit code (see the module's docstring)."""
     from mailfiler.service import Patience, patient
@@ -201,7 +215,7 @@ def _process(
         for path in found.files:
             for source in messages(path):
                 with patient(Patience(waits, paused)):
-                    report = _one(service, source, cloud_id, user, choices, save)
+                    report = _one(service, source, cloud_id, user, choices, save, recheck)
                 waits = min(allowance, _AFTER_A_GIVE_UP) if report["crm_error"] else allowance
                 unreadable += report["error"] is not None
                 if as_json:
@@ -212,6 +226,12 @@ def _process(
         names = ", ".join(str(p) for p in found.skipped[:5])
         more = f" and {len(found.skipped) - 5} more" if len(found.skipped) > 5 else ""
         err.print(f"skipped {len(found.skipped)} file(s) that are not email: {names}{more}")
+    filed_before = sum(report["filed_before"] for report in reports)
+    if filed_before:
+        err.print(
+            f"passed over {filed_before} message(s) filed before, every record of them saved "
+            "(found by their Message-ID, not read again; --recheck reads them)"
+        )
     if not as_json:
         if len(reports) == 1 and reports[0]["crm_error"]:
             err.print(f"[red]error:[/red] {escape(reports[0]['crm_error'])}", markup=True)
@@ -242,7 +262,13 @@ def _check_activity_type(options: Options, choices: Choices) -> None:
 
 
 def _one(
-    service: Service, source: Source, cloud_id: str, user: str, choices: Choices, save: bool
+    service: Service,
+    source: Source,
+    cloud_id: str,
+    user: str,
+    choices: Choices,
+    save: bool,
+    recheck: bool,
 ) -> dict[str, Any]:
     """One message's report; ``crm_error``: the CRM could not be reached for it (the
     system's fault, apart from ``error``: the message's own)."""
@@ -250,13 +276,13 @@ def _one(
 
     if source.data is None:
         report = message_report(source.label, None, None, source.error)
-        report["crm_error"] = None
+        report |= {"crm_error": None, "filed_before": False}
         return report
     # What concerns the whole run (no such user, the database down) ends it.
     with reported_errors():
-        done = service.file_bytes(cloud_id, user, source.data, choices, save=save)
+        done = service.file_bytes(cloud_id, user, source.data, choices, save=save, recheck=recheck)
     report = message_report(source.label, done.message, done.outcome, done.error)
-    report["crm_error"] = done.crm_error
+    report |= {"crm_error": done.crm_error, "filed_before": done.filed_before}
     return report
 
 
@@ -290,6 +316,9 @@ _COLOUR = {"good": "green", "warn": "yellow", "bad": "red", "plain": "dim"}
 
 
 def _show_one(report: dict[str, Any]) -> None:
+    if report["filed_before"]:
+        out.print(f"{report['source']}: filed before, every record of it saved (not read again)")
+        return
     if report["error"]:
         out.print(f"[red]{report['source']}: cannot be read:[/red] {report['error']}")
         return
@@ -335,17 +364,20 @@ def _show_summary(reports: list[dict[str, Any]]) -> None:
         totals["errors"] += report["error"] is not None
         table.add_row(
             report["source"],
+            "(filed before: not read again)" if report["filed_before"] else
             (report["subject"] or "")[:50],
             str(saved),
             str(duplicate),
             str(other),
             report["error"] or report["crm_error"] or "",
-        )
+        )  # fmt: skip
     out.print(table)
+    before = sum(report["filed_before"] for report in reports)
     out.print(
         f"{len(reports)} message(s): {totals['saved']} contact(s) saved, "
         f"{totals['duplicate']} already saved, "
         f"{totals['other']} not saved, {totals['errors']} could not be read"
+        + (f", {before} filed before (not read again)" if before else "")
     )
     unfiled = [
         r["source"]

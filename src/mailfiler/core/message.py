@@ -64,6 +64,14 @@ class BodyPart:
     text: str | None = None
 
 
+def message_id_key(message_id: str) -> str:
+    """The filing key of a message that has this Message-ID (``Message.key``)."""
+    bare = message_id.strip().strip("<>").strip()
+    if len(bare) <= 400:
+        return "mid:" + bare
+    return "mid-sha256:" + hashlib.sha256(bare.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Message:
     subject: str = ""
@@ -95,10 +103,7 @@ class Message:
         per message); otherwise a hash of the headers that identify it.
         """
         if self.message_id:
-            message_id = self.message_id.strip().strip("<>").strip()
-            if len(message_id) <= 400:
-                return "mid:" + message_id
-            return "mid-sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+            return message_id_key(self.message_id)
         return "sha256:" + hashlib.sha256(self.canonical_headers().encode()).hexdigest()
 
     def canonical_headers(self) -> str:

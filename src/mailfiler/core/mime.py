@@ -62,6 +62,11 @@ def read_rfc5322(data: bytes, contain: Contain = run_inline) -> Message:
     return _Reader(data, contain).message()
 
 
+def top_headers(data: bytes) -> Headers:
+    """The message's own header section, the rest unread (as ``read_rfc5322`` reads it)."""
+    return _Reader(data, run_inline).entity(0, len(data), "text/plain").headers
+
+
 class _Reader:
     def __init__(self, data: bytes, contain: Contain) -> None:
         self.data = data

@@ -62,6 +62,7 @@ from mailfiler.core.plan import (
     plan,
     why_not_save,
 )
+from mailfiler.core.read import HEADER_LOOK_MAX, filing_key_of
 from mailfiler.core.rules import Kind
 from mailfiler.errors import (
     BadRequest,
@@ -175,6 +176,7 @@ class Filing:
     outcome: SavePlan | None
     error: str | None = None  # the message's own: unreadable, or refused as it is
     crm_error: str | None = None  # the CRM could not be reached for it, past waiting
+    filed_before: bool = False  # passed over unread: every record of it is saved already
 
 
 @dataclass(frozen=True)
@@ -291,10 +293,23 @@ class Service:
         return self.reader(data)
 
     def file_bytes(
-        self, cloud_id: str, username: str, data: bytes, choices: Choices, *, save: bool = True
+        self,
+        cloud_id: str,
+        username: str,
+        data: bytes,
+        choices: Choices,
+        *,
+        save: bool = True,
+        recheck: bool = False,
     ) -> Filing:
         """A message file read and filed (``save=False``: only what filing it would do), as
-        the command line's bulk run takes each one."""
+        the command line's bulk run takes each one. A message filed before, every record of
+        it saved, is passed over unread (by its Message-ID) unless ``recheck`` or the
+        choices pick contacts (``filed_before``)."""
+        if save and not recheck and not choices.picks and choices.contact_ids is None:
+            key = filing_key_of(data[:HEADER_LOOK_MAX])
+            if key is not None and self._filed_whole(cloud_id, choices.kind, key):
+                return Filing(None, None, filed_before=True)
         try:
             message = self.read(data)
         except InvalidMessage as error:
@@ -306,6 +321,15 @@ class Service:
             return Filing(message, None, str(error))
         except ConnectorUnavailable as error:  # the CRM, past waiting: the run goes on
             return Filing(message, None, crm_error=f"not filed: {error}")
+
+    def _filed_whole(self, cloud_id: str, kind: Kind, key: str) -> bool:
+        """Whether the message with this key is filed whole as ``kind`` (never, where the
+        organisation allows duplicates: a rerun files another copy)."""
+        with self.unit(reading=True) as session:
+            tenant = accounts.tenant(session, cloud_id)
+            if tenant.options.allow_duplicates:
+                return False
+            return ledger.filed_whole(session, tenant.id, kind, key)
 
     def inspect(self, cloud_id: str, username: str, message: Message, choices: Choices) -> SavePlan:
         """What filing would do, and why. Writes nothing."""

@@ -151,6 +151,21 @@ def filed_as(
     return found
 
 
+def filed_whole(session: Session, organisation_id: int, kind: str, message_key: str) -> bool:
+    """Whether this message was filed as ``kind`` and every record of it is saved: nothing
+    failed, partial, unsure or being written."""
+    states = set(
+        session.scalars(
+            select(FilingEntry.state).where(
+                FilingEntry.organisation_id == organisation_id,
+                FilingEntry.kind == kind,
+                FilingEntry.message_key == message_key,
+            )
+        )
+    )
+    return states == {SAVED}
+
+
 def _filed(postgres: bool, some_contacts: bool) -> AnySelect:
     """What a message is held as: on PostgreSQL "= ANY(array)", one statement text however
     many contacts, kept prepared by the server."""
