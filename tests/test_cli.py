@@ -386,3 +386,22 @@ def test_a_rerun_passes_over_what_was_filed_whole_without_reading_it(
     assert not any(r["filed_before"] for r in rechecked)
     assert {r["status"] for r in rechecked if r["source"].endswith("text-only.eml")
             for r in r["results"]} <= {"duplicate", "no_contact", "excluded"}  # fmt: skip
+
+
+def test_a_bulk_run_on_a_terminal_shows_messages_megabytes_rate_and_time_left(
+    mf: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    names = ("encoded-words.eml", "text-only.eml", "inline-image.eml")
+    for name in names:
+        shutil.copy(FIXTURES / name, archive / name)
+    total = sum((archive / name).stat().st_size for name in names)
+    screen = io.StringIO()
+    monkeypatch.setattr(filing, "err", Console(file=screen, force_terminal=True, width=160))
+    result = mf("file", str(archive), "--cloud-id", mf.cloud_id, "--user", "jdoe")
+    assert result.exit_code == 0, result.output
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    assert "3/3" in shown  # the files done, of all
+    assert f"{total / 1000:.1f}/{total / 1000:.1f} kB" in shown  # the bytes done, of all
+    assert "/s" in shown and re.search(r"\d:\d\d:\d\d", shown)  # the rate, the time left

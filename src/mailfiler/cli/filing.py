@@ -205,14 +205,15 @@ def _process(
                 fail(f"nothing was filed: {error}", _CRM_FAILED)
     reports: list[dict[str, Any]] = []
     unreadable = 0
-    with _progress(len(found.files)) as (advance, paused):
+    sizes = [_size_of(path) for path in found.files]
+    with _progress(len(found.files), sum(sizes)) as (advance, paused):
         # A bulk run waits out a throttled or unreachable CRM (a person at the pane would
         # not): up to ``allowance`` per message, then goes on without that message. After
         # a message given up, the next wait at most ``_AFTER_A_GIVE_UP`` each (a short
         # Retry-After is still honoured), until the CRM answers again: a CRM down for good
         # does not cost the whole wait per message.
         waits = allowance
-        for path in found.files:
+        for path, size in zip(found.files, sizes, strict=True):
             for source in messages(path):
                 with patient(Patience(waits, paused)):
                     report = _one(service, source, cloud_id, user, choices, save, recheck)
@@ -221,7 +222,7 @@ def _process(
                 if as_json:
                     out.print(json.dumps(report, ensure_ascii=False), markup=False, highlight=False)
                 reports.append(report)
-            advance()
+            advance(size)
     if found.skipped:
         names = ", ".join(str(p) for p in found.skipped[:5])
         more = f" and {len(found.skipped) - 5} more" if len(found.skipped) > 5 else ""
@@ -286,29 +287,49 @@ def _one(
     return report
 
 
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone meanwhile: its read says so
+        return 0
+
+
 @contextmanager
 def _progress(
-    total: int,
-) -> Iterator[tuple[Callable[[], None], Callable[[float, str], None]]]:
-    """(advance one file, show a pause): on a terminal, a bar whose line shows each pause
-    for the CRM while it lasts; elsewhere, each pause on a line of its own."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    files: int, total_bytes: int
+) -> Iterator[tuple[Callable[[int], None], Callable[[float, str], None]]]:
+    """(advance past one file of so many bytes, show a pause): on a terminal, a bar with the
+    files done, the megabytes, the rate and the time left, whose line shows each pause for
+    the CRM while it lasts; elsewhere, each pause on a line of its own."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
-    if total < 2 or not err.is_terminal:
-        yield (lambda: None), say_pause
+    if files < 2 or not err.is_terminal:
+        yield (lambda size: None), say_pause
         return
     with Progress(
-        TextColumn("filing"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[why]}"),
-        console=err, transient=True,
+        TextColumn("filing"), BarColumn(), TextColumn("{task.fields[done]}/{task.fields[files]}"),
+        DownloadColumn(binary_units=False), TransferSpeedColumn(), TimeRemainingColumn(),
+        TextColumn("{task.fields[why]}"), console=err, transient=True,
     ) as progress:  # fmt: skip
-        task = progress.add_task("filing", total=total, why="")
+        task = progress.add_task("filing", total=total_bytes, why="", done=0, files=files)
+
+        def advance(size: int) -> None:
+            done = progress.tasks[task].fields["done"] + 1
+            progress.update(task, advance=size, done=done)
 
         def paused(seconds: float, why: str) -> None:
             shown = pause_words(seconds, why) if seconds else ""
             progress.update(task, why=escape(shown))
             progress.refresh()  # now: the pause may be over before the next redraw
 
-        yield (lambda: progress.advance(task)), paused
+        yield advance, paused
 
 
 # A status's tone (sent with it, core.words) in the terminal's colours.
