@@ -1,7 +1,8 @@
 """A reader process of ``reader_pool``: reads one message at a time, under the limits it is sent.
 
-Requests arrive on stdin (the frame: length, memory limit, CPU seconds; then
-a pickle of ``(target, bytes)``); answers leave on the original stdout as
+Requests arrive on stdin (the frame: the lengths of the target's name and of
+the message, the memory limit, the CPU seconds; then the name and the
+message's bytes as they are); answers leave on the original stdout as
 ``(kind, value, retire)``: ``("ok", value)``, ``("invalid", reason)`` or
 ``("lost", reason)`` when the worker cannot go on; with ``retire`` the worker
 exits after answering (after a "lost" read, once it holds too much memory, or
@@ -100,14 +101,14 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         frame = _read_exact(requests, _FRAME.size)
         if frame is None:
             return  # the pool closed the pipe (or its process ended): so do we
-        length, memory, seconds = _FRAME.unpack(frame)
-        payload = _read_exact(requests, length)
-        if payload is None:
+        name_length, length, memory, seconds = _FRAME.unpack(frame)
+        named, data = _read_exact(requests, name_length), _read_exact(requests, length)
+        if named is None or data is None:
             return
-        target, data = pickle.loads(payload)  # noqa: S301 - from our own pool, over its pipe
+        target = named.decode()
         if target not in targets:
-            module, _, name = target.partition(":")
-            targets[target] = getattr(importlib.import_module(module), name)
+            module, _, function = target.partition(":")
+            targets[target] = getattr(importlib.import_module(module), function)
         kind, value = _limited(targets[target], data, memory, seconds)
         del data
         # Python keeps what a large read took: past this, the worker retires
