@@ -163,8 +163,7 @@ class Incoming:
         with self.units(reading=True) as session:
             total = session.scalar(
                 select(func.coalesce(func.sum(PendingMessage.size), 0)).where(
-                    PendingMessage.organisation_id == arrival.organisation_id,
-                    PendingMessage.user_id == arrival.user_id,
+                    *_users_rows(arrival),
                 )
             )
         return int(total or 0)
@@ -175,8 +174,7 @@ class Incoming:
         with self.units(reading=True) as session:
             found = session.execute(
                 select(PendingMessage.last_read, PendingMessage.size).where(
-                    PendingMessage.organisation_id == arrival.organisation_id,
-                    PendingMessage.user_id == arrival.user_id,
+                    *_users_rows(arrival),
                 )
             ).all()
         return [(last_read.timestamp(), size) for last_read, size in found]
@@ -187,8 +185,7 @@ class Incoming:
         with self.units() as session:
             session.execute(
                 delete(PendingMessage).where(
-                    PendingMessage.organisation_id == arrival.organisation_id,
-                    PendingMessage.user_id == arrival.user_id,
+                    *_users_rows(arrival),
                     PendingMessage.last_read < _moment(cutoff),
                 )
             )
@@ -225,6 +222,14 @@ class Incoming:
 
 def _moment(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def _users_rows(arrival: Arrival) -> tuple[Any, ...]:
+    """What the arrival's user keeps in the database (their quota counts it)."""
+    return (
+        PendingMessage.organisation_id == arrival.organisation_id,
+        PendingMessage.user_id == arrival.user_id,
+    )
 
 
 def _row_of(upload: Upload) -> tuple[Any, ...]:
