@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -405,3 +406,54 @@ def test_a_bulk_run_on_a_terminal_shows_messages_megabytes_rate_and_time_left(
     assert "3/3" in shown  # the files done, of all
     assert f"{total / 1000:.1f}/{total / 1000:.1f} kB" in shown  # the bytes done, of all
     assert "/s" in shown and re.search(r"\d:\d\d:\d\d", shown)  # the rate, the time left
+
+
+def test_jobs_reads_and_files_several_messages_at_once_reporting_in_order(
+    mf: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from mailfiler.service import reader_pool
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    names = ["encoded-words.eml", "text-only.eml", "ambiguous.eml", "inline-image.eml",
+             "long-lines.eml", "forwarded.eml"]  # fmt: skip
+    for number, name in enumerate(names):
+        shutil.copy(FIXTURES / name, archive / f"{number}-{name}")
+    pool = reader_pool.shared()
+    at_once: list[int] = []
+    reading = 0
+    lock = threading.Lock()
+
+    class Watched:
+        def read(self, data: bytes) -> Any:
+            nonlocal reading
+            with lock:
+                reading += 1
+                at_once.append(reading)
+            try:
+                time.sleep(0.2)  # long enough for the others to start theirs
+                return pool.read(data)
+            finally:
+                with lock:
+                    reading -= 1
+
+    monkeypatch.setattr(reader_pool, "shared", lambda: Watched())
+    result = mf("file", str(archive), "--cloud-id", mf.cloud_id, "--user", "jdoe", "--json",
+                "--jobs", "3")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    # Reported in the order of the files, whichever finished first; each filed once.
+    assert [Path(r["source"]).name for r in reports] == sorted(os.listdir(archive))
+    assert max(at_once) == 3
+    saved = sum(r["status"] == "saved" for report in reports for r in report["results"])
+    assert saved == len(mf.records()) > 0
+    # One at a time when asked.
+    at_once.clear()
+    again = mf("file", str(archive), "--cloud-id", mf.cloud_id, "--user", "jdoe", "--recheck",
+               "--jobs", "1")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert max(at_once) == 1
+    assert len(mf.records()) == saved  # nothing filed twice

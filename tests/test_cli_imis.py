@@ -160,8 +160,9 @@ def test_a_bulk_run_rides_out_throttling_and_dropped_connections(
         (party, 170): ["429:100000"],  # longer than the patience: this message waits not
     }
     with recorded_pauses() as pauses:
+        # One message at a time: the faults fall on the Nth request, so on one message.
         result = invoke(mf, "file", str(folder), "--cloud-id", mf.cloud_id, "--user", "admin",
-                        MAILFILER_CRM_PATIENCE="600")  # fmt: skip
+                        "--jobs", "1", MAILFILER_CRM_PATIENCE="600")  # fmt: skip
     filed = {i["Subject"] for i in site.standin.interactions}
     [missing] = {f"message {n}" for n in range(1, 201)} - filed
     name = f"{int(missing.split()[1]):03}.eml"
@@ -206,7 +207,7 @@ def test_a_pause_shows_on_the_progress_line_and_past_the_patience_a_message_wait
             f"message {n}".encode(), f"more {n}".encode()))  # fmt: skip
     with recorded_pauses() as pauses:
         given_up = invoke(mf, "file", str(more), "--cloud-id", mf.cloud_id, "--user", "admin",
-                          "--json", MAILFILER_CRM_PATIENCE="60")  # fmt: skip
+                          "--json", "--jobs", "1", MAILFILER_CRM_PATIENCE="60")  # fmt: skip
     assert given_up.exit_code == 4
     reports = [json.loads(line) for line in given_up.stdout.splitlines() if line.startswith("{")]
     assert [r["crm_error"] is not None for r in reports] == [False, True, False]
@@ -224,7 +225,7 @@ def test_after_a_message_given_up_a_short_retry_after_is_still_waited_out(
     site.standin.faults_on = {("/api/Party", 2): ["429:100000", "429:2", "429:2", "429:2"]}
     with recorded_pauses() as pauses:
         result = invoke(mf, "file", str(folder), "--cloud-id", mf.cloud_id, "--user", "admin",
-                        "--json", MAILFILER_CRM_PATIENCE="60")  # fmt: skip
+                        "--json", "--jobs", "1", MAILFILER_CRM_PATIENCE="60")  # fmt: skip
     reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [r["crm_error"] is not None for r in reports] == [False, True] + [False] * 4
     assert pauses == [2.0, 2.0, 2.0]
@@ -240,7 +241,7 @@ def test_a_retry_after_no_clock_can_hold_is_one_message_s_problem(
     site.standin.faults_on = {("/api/Party", 2): [f"429:{retry_after}"] * 20}
     with recorded_pauses():
         result = invoke(mf, "file", str(folder), "--cloud-id", mf.cloud_id, "--user", "admin",
-                        "--json", MAILFILER_CRM_PATIENCE="60")  # fmt: skip
+                        "--json", "--jobs", "1", MAILFILER_CRM_PATIENCE="60")  # fmt: skip
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(reports) == 3 and reports[0]["crm_error"] is None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import json
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
@@ -168,11 +172,20 @@ def file_messages(
             "Message-ID when every record of them is saved).",
         ),
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="Messages read and filed at once, each in a reader process of its own "
+            "(default: the machine's cores).",
+        ),
+    ] = None,
     *,
     choices: Any,
 ) -> None:
     """File messages: one Interaction or Activity per matched contact."""
-    code = _process(paths, cloud_id, user, choices, as_json, save=True, recheck=recheck)
+    code = _process(paths, cloud_id, user, choices, as_json, save=True, recheck=recheck, jobs=jobs)
     raise typer.Exit(code)
 
 
@@ -184,10 +197,15 @@ def _process(
     as_json: bool,
     save: bool,
     recheck: bool = False,
+    jobs: int | None = None,
 ) -> int:
     """File (or inspect) every message; the exit code (see the module's docstring)."""
     from mailfiler.service import Patience, patient
-    from mailfiler.service.sources import find, messages
+    from mailfiler.service.reader_pool import use_size
+    from mailfiler.service.sources import find
+
+    jobs = jobs or os.cpu_count() or 1
+    use_size(max(jobs, 2))  # a reader process for each message read at once
 
     found = find(paths)
     if found.missing:
@@ -206,23 +224,53 @@ def _process(
     reports: list[dict[str, Any]] = []
     unreadable = 0
     sizes = [_size_of(path) for path in found.files]
-    with _progress(len(found.files), sum(sizes)) as (advance, paused):
+    with (
+        _progress(len(found.files), sum(sizes)) as (advance, paused),
+        ThreadPoolExecutor(jobs, thread_name_prefix="filing") as pool,
+    ):
         # A bulk run waits out a throttled or unreachable CRM (a person at the pane would
         # not): up to ``allowance`` per message, then goes on without that message. After
         # a message given up, the next wait at most ``_AFTER_A_GIVE_UP`` each (a short
         # Retry-After is still honoured), until the CRM answers again: a CRM down for good
         # does not cost the whole wait per message.
         waits = allowance
-        for path, size in zip(found.files, sizes, strict=True):
-            for source in messages(path):
-                with patient(Patience(waits, paused)):
-                    report = _one(service, source, cloud_id, user, choices, save, recheck)
-                waits = min(allowance, _AFTER_A_GIVE_UP) if report["crm_error"] else allowance
-                unreadable += report["error"] is not None
-                if as_json:
-                    out.print(json.dumps(report, ensure_ascii=False), markup=False, highlight=False)
-                reports.append(report)
+
+        def one(source: Source, waits: float) -> dict[str, Any]:
+            with patient(Patience(waits, paused)):
+                return _one(service, source, cloud_id, user, choices, save, recheck)
+
+        # ``jobs`` messages are read and filed at once (their reads in reader processes of
+        # their own, their writes while the others read); reports come out in the order of
+        # the messages, and no more than twice ``jobs`` messages are held at a time.
+        running: deque[tuple[Future[dict[str, Any]], int]] = deque()
+
+        def finish_oldest() -> None:
+            nonlocal waits, unreadable
+            future, size = running.popleft()
+            report = future.result()
+            waits = min(allowance, _AFTER_A_GIVE_UP) if report["crm_error"] else allowance
+            unreadable += report["error"] is not None
+            if as_json:
+                out.print(json.dumps(report, ensure_ascii=False), markup=False, highlight=False)
+            reports.append(report)
             advance(size)
+
+        try:
+            for source, size in _each_message(found.files, sizes):
+                if source is None:
+                    advance(size)
+                    continue
+                # In the run's own context (how it waits out the CRM, where tests record it).
+                task = pool.submit(contextvars.copy_context().run, one, source, waits)
+                running.append((task, size))
+                if len(running) >= 2 * jobs:
+                    finish_oldest()
+            while running:
+                finish_oldest()
+        except BaseException:  # the run ends (its database is down, ^C): start nothing more
+            for future, _ in running:
+                future.cancel()
+            raise
     if found.skipped:
         names = ", ".join(str(p) for p in found.skipped[:5])
         more = f" and {len(found.skipped) - 5} more" if len(found.skipped) > 5 else ""
@@ -285,6 +333,21 @@ def _one(
     report = message_report(source.label, done.message, done.outcome, done.error)
     report |= {"crm_error": done.crm_error, "filed_before": done.filed_before}
     return report
+
+
+def _each_message(files: list[Path], sizes: list[int]) -> Iterator[tuple[Source | None, int]]:
+    """Each message of these files, with the size of its file when it is the file's last
+    (0 before it), so progress moves a file on once its last message is done; ``None`` for
+    a file with no message in it."""
+    from mailfiler.service.sources import messages
+
+    for path, size in zip(files, sizes, strict=True):
+        held: Source | None = None
+        for source in messages(path):
+            if held is not None:
+                yield held, 0
+            held = source
+        yield held, size
 
 
 def _size_of(path: Path) -> int:

@@ -177,7 +177,15 @@ class ReaderPool:
 
 
 _shared: ReaderPool | None = None
+_shared_size: int | None = None
 _shared_lock = threading.Lock()
+
+
+def use_size(size: int) -> None:
+    """How many workers the process's pool will have (a bulk run's ``--jobs``), when it is
+    made; a pool already made keeps its size."""
+    global _shared_size
+    _shared_size = size
 
 
 def shared() -> ReaderPool:
@@ -185,6 +193,6 @@ def shared() -> ReaderPool:
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = ReaderPool()
+            _shared = ReaderPool(_shared_size)
             atexit.register(_shared.close)
         return _shared
