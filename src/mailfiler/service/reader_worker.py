@@ -123,9 +123,12 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         except Exception as error:  # noqa: BLE001 - a value that cannot travel is a reader bug
             reason = f"this message could not be read ({type(error).__name__})"
             answer = pickle.dumps(("invalid", reason, retire))
-        answers.write(_ANSWER.pack(len(answer)))
-        answers.write(answer)
-        answers.flush()
+        try:
+            answers.write(_ANSWER.pack(len(answer)))
+            answers.write(answer)
+            answers.flush()
+        except BrokenPipeError:
+            return  # the pool's process ended (killed, perhaps): nobody is asking
         if retire:
             return
 
